@@ -1,0 +1,206 @@
+// Package config reads Hazard Watch's settings from the environment once, at start-up.
+//
+// It is its own package because main, the app constructor and the tests all need the same
+// parsing and validation, and none of handlers/store/views is the right owner. A bad value
+// stops the process with one line that names the variable (see CONTRACT.md for the names).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting the app reads from the environment.
+type Config struct {
+	Addr    string   // ADDR: listen address
+	BaseURL *url.URL // BASE_URL: public URL used in mail links and OAuth redirects
+	DataDir string   // DATA_DIR: photos and local files
+
+	Redis Redis
+
+	// MapTileURL is the Leaflet tile template ({z}/{x}/{y}); MapAttribution is shown on the map.
+	MapTileURL     string
+	MapAttribution string
+	// MAP_VIEW "lat,lng,zoom": where the map starts when the browser gives no location.
+	MapLat, MapLng float64
+	MapZoom        int
+
+	LogFormat       string        // LOG_FORMAT: text or json
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
+}
+
+// Redis says how to reach the main Redis: exactly one of URL, Sentinel (Addrs+MasterName) or
+// Cluster (Addrs+Cluster) is set after Load.
+type Redis struct {
+	URL        string   // REDIS_URL
+	Addrs      []string // REDIS_ADDRS
+	MasterName string   // REDIS_MASTER_NAME
+	Cluster    bool     // REDIS_CLUSTER=1
+	Username   string   // REDIS_USERNAME
+	Password   string   // REDIS_PASSWORD
+}
+
+// Mode names the topology for logs: "single", "sentinel" or "cluster".
+func (r Redis) Mode() string {
+	switch {
+	case r.Cluster:
+		return "cluster"
+	case r.MasterName != "":
+		return "sentinel"
+	default:
+		return "single"
+	}
+}
+
+// Secure reports whether the public URL is HTTPS, which decides Secure cookies and HSTS.
+func (c *Config) Secure() bool { return c.BaseURL.Scheme == "https" }
+
+// Error is a configuration problem; its message names the variable.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return "config: " + e.Var + ": " + e.Msg }
+
+// Load reads the process environment.
+func Load() (*Config, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup reads settings through lookup (os.LookupEnv in production, a map in tests) and
+// returns the first problem found.
+func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	bad := func(name, format string, args ...any) error {
+		return &Error{Var: name, Msg: fmt.Sprintf(format, args...)}
+	}
+
+	c := &Config{
+		Addr:           get("ADDR", ":8080"),
+		DataDir:        get("DATA_DIR", "./var"),
+		MapTileURL:     get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+		MapAttribution: get("MAP_ATTRIBUTION", `&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors`),
+		LogFormat:      get("LOG_FORMAT", "text"),
+	}
+
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		return nil, bad("ADDR", "%q is not host:port (example: :8080)", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return nil, bad("ADDR", "port %q is not a number from 0 to 65535", port)
+	}
+
+	base, err := url.Parse(get("BASE_URL", "http://localhost:8080"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, bad("BASE_URL", "want an absolute http:// or https:// URL, got %q", get("BASE_URL", ""))
+	}
+	if base.RawQuery != "" || base.Fragment != "" {
+		return nil, bad("BASE_URL", "must not carry a query or fragment")
+	}
+	base.Path = strings.TrimRight(base.Path, "/")
+	c.BaseURL = base
+
+	tile, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(c.MapTileURL))
+	if err != nil || (tile.Scheme != "http" && tile.Scheme != "https") || tile.Host == "" ||
+		!strings.Contains(c.MapTileURL, "{z}") || !strings.Contains(c.MapTileURL, "{x}") || !strings.Contains(c.MapTileURL, "{y}") {
+		return nil, bad("MAP_TILE_URL", "want an absolute http(s) URL template with {z}, {x} and {y}, got %q", c.MapTileURL)
+	}
+
+	if err := parseView(get("MAP_VIEW", "51.5074,-0.1278,13"), c); err != nil {
+		return nil, bad("MAP_VIEW", "%v", err)
+	}
+
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return nil, bad("LOG_FORMAT", "want text or json, got %q", c.LogFormat)
+	}
+
+	c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", "15s"))
+	if err != nil || c.ShutdownTimeout <= 0 {
+		return nil, bad("SHUTDOWN_TIMEOUT", "want a positive duration such as 15s, got %q", get("SHUTDOWN_TIMEOUT", ""))
+	}
+
+	if err := loadRedis(c, get, bad); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func loadRedis(c *Config, get func(string, string) string, bad func(string, string, ...any) error) error {
+	r := Redis{
+		URL:        get("REDIS_URL", ""),
+		MasterName: get("REDIS_MASTER_NAME", ""),
+		Username:   get("REDIS_USERNAME", ""),
+		Password:   get("REDIS_PASSWORD", ""),
+	}
+	if s := get("REDIS_ADDRS", ""); s != "" {
+		for _, a := range strings.Split(s, ",") {
+			a = strings.TrimSpace(a)
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return bad("REDIS_ADDRS", "%q is not host:port", a)
+			}
+			r.Addrs = append(r.Addrs, a)
+		}
+	}
+	switch v := get("REDIS_CLUSTER", "0"); v {
+	case "1", "true", "yes":
+		r.Cluster = true
+	case "0", "false", "no":
+	default:
+		return bad("REDIS_CLUSTER", "want 1 or 0, got %q", v)
+	}
+
+	switch {
+	case r.URL != "" && len(r.Addrs) > 0:
+		return bad("REDIS_URL", "set either REDIS_URL or REDIS_ADDRS, not both")
+	case r.URL != "":
+		if r.Cluster || r.MasterName != "" {
+			return bad("REDIS_URL", "REDIS_CLUSTER and REDIS_MASTER_NAME go with REDIS_ADDRS, not REDIS_URL")
+		}
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			return bad("REDIS_URL", "not a URL: %v", errors.Unwrap(err))
+		}
+		switch u.Scheme {
+		case "redis", "rediss", "unix":
+		default:
+			return bad("REDIS_URL", "scheme %q is not redis://, rediss:// or unix://", u.Scheme)
+		}
+	case len(r.Addrs) > 0:
+		if r.Cluster == (r.MasterName != "") {
+			return bad("REDIS_ADDRS", "needs exactly one of REDIS_MASTER_NAME (Sentinel) or REDIS_CLUSTER=1 (Cluster)")
+		}
+	default:
+		if r.Cluster || r.MasterName != "" {
+			return bad("REDIS_ADDRS", "REDIS_CLUSTER and REDIS_MASTER_NAME need REDIS_ADDRS")
+		}
+		r.URL = "redis://127.0.0.1:6379/0"
+	}
+	c.Redis = r
+	return nil
+}
+
+func parseView(s string, c *Config) error {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return fmt.Errorf("want lat,lng,zoom such as 51.5074,-0.1278,13, got %q", s)
+	}
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
+	lng, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
+	zoom, err3 := strconv.Atoi(strings.TrimSpace(parts[2]))
+	if err1 != nil || err2 != nil || err3 != nil || lat < -90 || lat > 90 || lng < -180 || lng > 180 || zoom < 0 || zoom > 19 {
+		return fmt.Errorf("want lat (-90..90), lng (-180..180), zoom (0..19), got %q", s)
+	}
+	c.MapLat, c.MapLng, c.MapZoom = lat, lng, zoom
+	return nil
+}

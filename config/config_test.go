@@ -1,0 +1,87 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func load(env map[string]string) (*Config, error) {
+	return FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.BaseURL.String() != "http://localhost:8080" || c.DataDir != "./var" {
+		t.Errorf("defaults: addr %q base %q data %q", c.Addr, c.BaseURL, c.DataDir)
+	}
+	if c.Redis.URL != "redis://127.0.0.1:6379/0" || c.Redis.Mode() != "single" {
+		t.Errorf("redis default: %+v", c.Redis)
+	}
+	if c.Secure() {
+		t.Error("http base URL must not be secure")
+	}
+}
+
+func TestTopologies(t *testing.T) {
+	c, err := load(map[string]string{"REDIS_ADDRS": "127.0.0.1:26379, 127.0.0.1:26380", "REDIS_MASTER_NAME": "hw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.Mode() != "sentinel" || len(c.Redis.Addrs) != 2 || c.Redis.Addrs[1] != "127.0.0.1:26380" {
+		t.Errorf("sentinel: %+v", c.Redis)
+	}
+	c, err = load(map[string]string{"REDIS_ADDRS": "127.0.0.1:7000", "REDIS_CLUSTER": "1", "REDIS_USERNAME": "app", "REDIS_PASSWORD": "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.Mode() != "cluster" || c.Redis.Username != "app" || c.Redis.Password != "pw" {
+		t.Errorf("cluster: %+v", c.Redis)
+	}
+	c, err = load(map[string]string{"BASE_URL": "https://hazards.example.org/", "REDIS_URL": "unix:///run/redis.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Secure() || c.BaseURL.String() != "https://hazards.example.org" {
+		t.Errorf("https base: %v secure=%v", c.BaseURL, c.Secure())
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"ADDR": "8080"}, "ADDR"},
+		{map[string]string{"ADDR": ":99999"}, "ADDR"},
+		{map[string]string{"BASE_URL": "localhost:8080"}, "BASE_URL"},
+		{map[string]string{"BASE_URL": "ftp://x"}, "BASE_URL"},
+		{map[string]string{"REDIS_URL": "http://127.0.0.1:6379"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "redis://x", "REDIS_ADDRS": "a:1"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "redis://x", "REDIS_CLUSTER": "1"}, "REDIS_URL"},
+		{map[string]string{"REDIS_ADDRS": "a:1"}, "REDIS_ADDRS"},
+		{map[string]string{"REDIS_ADDRS": "a:1", "REDIS_CLUSTER": "1", "REDIS_MASTER_NAME": "m"}, "REDIS_ADDRS"},
+		{map[string]string{"REDIS_ADDRS": "nocolon", "REDIS_CLUSTER": "1"}, "REDIS_ADDRS"},
+		{map[string]string{"REDIS_MASTER_NAME": "m"}, "REDIS_ADDRS"},
+		{map[string]string{"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER"},
+		{map[string]string{"MAP_TILE_URL": "https://tiles.example/{z}.png"}, "MAP_TILE_URL"},
+		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{map[string]string{"MAP_VIEW": "91,0,3"}, "MAP_VIEW"},
+		{map[string]string{"MAP_VIEW": "1,2"}, "MAP_VIEW"},
+		{map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, "SHUTDOWN_TIMEOUT"},
+	}
+	for _, tc := range cases {
+		_, err := load(tc.env)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.name {
+			t.Errorf("%v: want an error naming %s, got %v", tc.env, tc.name, err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "config: "+tc.name+": ") {
+			t.Errorf("%v: message should be one line naming the variable: %q", tc.env, msg)
+		}
+	}
+}
