@@ -1,0 +1,256 @@
+// Package redistest starts throwaway redis-server processes for tests: each on a free loopback
+// port with its own temporary directory, stopped and removed when the test ends. Tests use real
+// Redis, never a mock; packages run in parallel because nothing is shared.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one running redis-server.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	Dir  string // working directory (AOF/RDB files)
+
+	bin  string
+	args []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// Options tune a server. ConfigFile, when set, is loaded first (as redis-server's first
+// argument), so a test can run the project's own deploy/redis config.
+type Options struct {
+	ConfigFile string
+	Args       []string // extra "--name value" arguments
+}
+
+// TB is the part of testing.TB the harness needs; TestMain code can pass a Main value.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	TempDir() string
+}
+
+// Start runs a fresh redis-server for t and stops it in t's cleanup.
+func Start(t TB, opts ...Options) *Server {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redistest: redis-server is not installed (run `make deps` or apt-get install redis-server): %v", err)
+	}
+	dir := t.TempDir()
+	var lastErr error
+	// A free port can be taken by someone else between our probe and Redis binding it; retry.
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, bin: bin}
+		var args []string
+		if o.ConfigFile != "" {
+			args = append(args, o.ConfigFile)
+		}
+		args = append(args,
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			"--daemonize", "no", "--save", "", "--appendonly", "no",
+			"--logfile", "", "--protected-mode", "yes")
+		if o.ConfigFile != "" {
+			// Keep the config file's persistence settings; only override where files go.
+			args = withoutPersistenceOverrides(args)
+		}
+		s.args = append(args, o.Args...)
+		if lastErr = s.start(); lastErr == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("redistest: could not start redis-server: %v", lastErr)
+	return nil
+}
+
+func withoutPersistenceOverrides(args []string) []string {
+	out := args[:0:0]
+	for i := 0; i < len(args); i++ {
+		if (args[i] == "--save" || args[i] == "--appendonly") && i+1 < len(args) {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+func (s *Server) start() error {
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done, s.log = cmd, done, logf
+	s.mu.Unlock()
+	if err := s.waitReady(10 * time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		logf.Close()
+		return fmt.Errorf("%w; log: %s", err, s.tail())
+	}
+	return nil
+}
+
+func (s *Server) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return fmt.Errorf("redis-server exited at start")
+		default:
+		}
+		c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte("PING\r\n"))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			// LOADING means the data set is still being read back from disk.
+			if strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH") {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server at %s not ready after %s", s.Addr, timeout)
+}
+
+func (s *Server) tail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// URL is the redis:// URL of the server's database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Client returns a go-redis client for the server, closed at cleanup.
+func (s *Server) Client(t TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Stop shuts the server down politely (SHUTDOWN semantics: AOF flushed) and waits for it.
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Kill ends the server with SIGKILL, as a crash would.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, done, logf := s.cmd, s.done, s.log
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	logf.Close()
+}
+
+// Restart starts the server again on the same port and directory, so it reloads its files.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	running := s.cmd != nil
+	s.mu.Unlock()
+	if running {
+		return fmt.Errorf("redistest: restart of a running server")
+	}
+	return s.start()
+}
+
+// Ping is a quick liveness check used by tests that restart servers.
+func (s *Server) Ping(ctx context.Context) error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	return c.Ping(ctx).Err()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Main adapts TestMain (which has no *testing.T) to TB: cleanups run when Close is called.
+type Main struct {
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+func (m *Main) Helper()                   {}
+func (m *Main) Cleanup(f func())          { m.mu.Lock(); m.cleanups = append(m.cleanups, f); m.mu.Unlock() }
+func (m *Main) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+func (m *Main) TempDir() string {
+	d, err := os.MkdirTemp("", "hazardwatch-test-")
+	if err != nil {
+		panic(err)
+	}
+	m.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// Close runs the cleanups in reverse order.
+func (m *Main) Close() {
+	m.mu.Lock()
+	cs := m.cleanups
+	m.cleanups = nil
+	m.mu.Unlock()
+	for i := len(cs) - 1; i >= 0; i-- {
+		cs[i]()
+	}
+}
+
+var _ TB = (*testing.T)(nil)

@@ -1,0 +1,111 @@
+// Package store is Hazard Watch's only way into Redis. Handlers call Store methods (ctx first);
+// key names, scripts and data types stay in here, laid out in docs/redis.md.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"hazardwatch/config"
+)
+
+// Store wraps the one Redis client the process uses.
+type Store struct {
+	rdb redis.UniversalClient
+}
+
+// New wraps an existing client; the caller keeps ownership and closes it.
+func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+
+// Client exposes the connection for the few libraries that need a raw client (the session
+// storage); application code goes through Store methods.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Ping checks that Redis answers. The app user may lack INFO, so readiness uses PING only.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("store: redis ping: %w", err)
+	}
+	return nil
+}
+
+// Dial builds the client for the configured topology: a single server (REDIS_URL), a Sentinel
+// group or a Cluster. It does not connect; the first command does, so a Redis that is down at
+// start never stops the process.
+func Dial(c config.Redis) (redis.UniversalClient, error) {
+	const (
+		dialTimeout = 2 * time.Second
+		ioTimeout   = 3 * time.Second
+	)
+	switch c.Mode() {
+	case "cluster":
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: c.Addrs, Username: c.Username, Password: c.Password,
+			DialTimeout: dialTimeout, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
+		}), nil
+	case "sentinel":
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: c.MasterName, SentinelAddrs: c.Addrs,
+			Username: c.Username, Password: c.Password,
+			DialTimeout: dialTimeout, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
+		}), nil
+	}
+	opts, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("store: REDIS_URL: %w", err)
+	}
+	if c.Username != "" {
+		opts.Username = c.Username
+	}
+	if c.Password != "" {
+		opts.Password = c.Password
+	}
+	if opts.TLSConfig != nil && opts.TLSConfig.MinVersion == 0 {
+		opts.TLSConfig.MinVersion = tls.VersionTLS12
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
+	return redis.NewClient(opts), nil
+}
+
+// IsUnavailable reports whether err means Redis cannot serve the request right now (down,
+// failing over, loading its data, or refusing writes because its disk is full). Callers answer
+// 503 with a retry hint rather than 500: nothing is wrong with the request itself.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"LOADING", "MISCONF", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "NOREPLICAS"} {
+		if strings.HasPrefix(msg, prefix) || strings.Contains(msg, ": "+prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// slogPrintf routes go-redis's internal log lines (dial retries, pool notices) to slog at debug
+// level: the app logs Redis trouble itself, with context, where it matters.
+type slogPrintf struct{ log *slog.Logger }
+
+func (l slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
+// SetLogger sends go-redis's own log output to log. It is process-wide, as go-redis's logger is.
+func SetLogger(log *slog.Logger) { redis.SetLogger(slogPrintf{log}) }

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"hazardwatch/config"
+	"hazardwatch/store/redistest"
+)
+
+func primaryConf(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "deploy", "redis", "primary.conf")
+}
+
+// writeAndCrash writes n keys (each acknowledged), kills Redis with SIGKILL, restarts it on the
+// same files and counts how many keys survived.
+func writeAndCrash(t *testing.T, srv *redistest.Server, n int) int {
+	ctx := context.Background()
+	c := srv.Client(t)
+	for i := 0; i < n; i++ {
+		if err := c.Set(ctx, fmt.Sprintf("hw:test:%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Kill()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := srv.Client(t)
+	got, err := c2.DBSize(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(got)
+}
+
+// The project's Redis config (what `make run` starts) keeps every acknowledged write through a
+// crash of the Redis process.
+func TestPrimaryConfigSurvivesKill(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(t)})
+	if got := writeAndCrash(t, srv, 2000); got != 2000 {
+		t.Fatalf("after kill -9 with the primary config: %d of 2000 writes survived", got)
+	}
+	c := srv.Client(t)
+	policy, err := c.ConfigGet(context.Background(), "maxmemory-policy").Result()
+	if err != nil || policy["maxmemory-policy"] != "noeviction" {
+		t.Fatalf("maxmemory-policy: %v %v", policy, err)
+	}
+}
+
+// The control: without the AOF the same crash loses the writes, so the test above can fail.
+func TestWithoutAOFACrashLosesWrites(t *testing.T) {
+	srv := redistest.Start(t)
+	if got := writeAndCrash(t, srv, 2000); got != 0 {
+		t.Fatalf("without persistence %d writes survived; the durability test proves nothing", got)
+	}
+}
+
+func TestDialTopologies(t *testing.T) {
+	cases := []struct {
+		cfg  config.Redis
+		want string
+	}{
+		{config.Redis{URL: "redis://127.0.0.1:1/0"}, "*redis.Client"},
+		{config.Redis{URL: "unix:///tmp/redis.sock"}, "*redis.Client"},
+		{config.Redis{Addrs: []string{"127.0.0.1:1"}, MasterName: "hw"}, "*redis.Client"},
+		{config.Redis{Addrs: []string{"127.0.0.1:1"}, Cluster: true}, "*redis.ClusterClient"},
+	}
+	for _, tc := range cases {
+		c, err := Dial(tc.cfg)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc.cfg, err)
+		}
+		if got := fmt.Sprintf("%T", c); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.cfg, got, tc.want)
+		}
+		c.Close()
+	}
+	if _, err := Dial(config.Redis{URL: "redis://127.0.0.1:notaport"}); err == nil {
+		t.Error("a bad URL must fail")
+	}
+}
+
+func TestPingAndUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb, err := Dial(config.Redis{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	s := New(rdb)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	err = s.Ping(context.Background())
+	if err == nil || !IsUnavailable(err) {
+		t.Fatalf("ping with Redis down: %v (unavailable=%v)", err, IsUnavailable(err))
+	}
+	for _, e := range []error{redis.ErrClosed, context.DeadlineExceeded, errors.New("MISCONF Errors writing to the AOF file"),
+		fmt.Errorf("store: x: %w", errors.New("LOADING Redis is loading the dataset in memory"))} {
+		if !IsUnavailable(e) {
+			t.Errorf("%v should count as unavailable", e)
+		}
+	}
+	for _, e := range []error{redis.Nil, errors.New("WRONGTYPE Operation against a key")} {
+		if IsUnavailable(e) {
+			t.Errorf("%v is not an availability problem", e)
+		}
+	}
+}
