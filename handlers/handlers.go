@@ -1,0 +1,49 @@
+// Package handlers turns HTTP requests into store calls and rendered views. Handlers stay thin:
+// parse and validate input, call the store, render. Routing is in one block (routes.go) so the
+// whole surface of the app can be read at once.
+package handlers
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/config"
+	"hazardwatch/store"
+)
+
+// Deps is what the handlers need from the outside.
+type Deps struct {
+	Config *config.Config
+	Store  *store.Store
+	Log    *slog.Logger
+}
+
+type handler struct {
+	cfg   *config.Config
+	store *store.Store
+	log   *slog.Logger
+	csp   string
+}
+
+// maxBody bounds every request body. Routes that accept uploads will raise their own limit.
+const maxBody = 1 << 20
+
+// New builds the Fiber app with every route and middleware. main and the tests use the same
+// constructor, so tests exercise what ships.
+func New(d Deps) *fiber.App {
+	h := &handler{cfg: d.Config, store: d.Store, log: d.Log, csp: contentSecurityPolicy(d.Config)}
+	app := fiber.New(fiber.Config{
+		AppName:               "hazardwatch",
+		ErrorHandler:          h.errorHandler,
+		BodyLimit:             maxBody,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        16 << 10, // room for cookies and htmx headers
+		DisableStartupMessage: true,
+	})
+	h.routes(app)
+	return app
+}

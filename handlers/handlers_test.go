@@ -1,0 +1,286 @@
+package handlers
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/config"
+	"hazardwatch/store"
+	"hazardwatch/store/redistest"
+)
+
+type env struct {
+	app   *fiber.App
+	redis *redistest.Server
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv := redistest.Start(t)
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": srv.URL()}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := store.Dial(cfg.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store.SetLogger(log)
+	return &env{app: New(Deps{Config: cfg, Store: store.New(rdb), Log: log}), redis: srv}
+}
+
+func (e *env) do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := e.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func (e *env) get(t *testing.T, path string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return e.do(t, req)
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	e := newEnv(t)
+	if resp, body := e.get(t, "/healthz"); resp.StatusCode != 200 || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := e.get(t, "/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("readyz with Redis up: %d %s", resp.StatusCode, body)
+	}
+	e.redis.Stop()
+	resp, body := e.get(t, "/readyz")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with Redis down: want 503, got %d", resp.StatusCode)
+	}
+	var msg struct{ Error string }
+	if err := json.Unmarshal([]byte(body), &msg); err != nil || msg.Error == "" {
+		t.Fatalf("readyz 503 body should be {\"error\": ...}: %q (%v)", body, err)
+	}
+	if err := e.redis.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := e.get(t, "/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("readyz after Redis came back: %d", resp.StatusCode)
+	}
+	// The healthz probe does not depend on Redis.
+	e.redis.Stop()
+	if resp, _ := e.get(t, "/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz must not depend on Redis: %d", resp.StatusCode)
+	}
+}
+
+func TestHomePage(t *testing.T) {
+	e := newEnv(t)
+	resp, body := e.get(t, "/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("home: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := doc.Find(`[data-testid="map"]`)
+	if m.Length() != 1 {
+		t.Fatal("no map container")
+	}
+	if v, _ := m.Attr("data-tile-url"); !strings.Contains(v, "{z}/{x}/{y}") {
+		t.Errorf("map tile url: %q", v)
+	}
+	if doc.Find(`meta[name="csrf-token"]`).Length() != 1 {
+		t.Error("no csrf-token meta")
+	}
+	if !strings.Contains(doc.Find(`[data-testid="empty-state"]`).Text(), "No hazards reported here yet") {
+		t.Error("no empty state")
+	}
+	if doc.Find("script:not([src])").Length() != 0 {
+		t.Error("inline script found; the CSP forbids it")
+	}
+	// Every asset URL the page names is embedded and served.
+	doc.Find("script[src], link[href]").Each(func(_ int, s *goquery.Selection) {
+		u, ok := s.Attr("src")
+		if !ok {
+			u, _ = s.Attr("href")
+		}
+		if !strings.HasPrefix(u, "/static/") {
+			return
+		}
+		if r, _ := e.get(t, u); r.StatusCode != 200 {
+			t.Errorf("asset %s: %d", u, r.StatusCode)
+		}
+	})
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t)
+	resp, _ := e.get(t, "/")
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "https://tile.openstreetmap.org"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP lacks %q: %s", want, csp)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("CSP allows unsafe sources: %s", csp)
+	}
+	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "strict-origin-when-cross-origin"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS on an http base URL")
+	}
+}
+
+func TestTileOrigin(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"https://tile.openstreetmap.org/{z}/{x}/{y}.png":  "https://tile.openstreetmap.org",
+		"https://{s}.tile.example.com/{z}/{x}/{y}.png":    "https://*.tile.example.com",
+		"http://127.0.0.1:9999/tiles/{z}/{x}/{y}.png?k=1": "http://127.0.0.1:9999",
+	} {
+		if got := tileOrigin(tmpl); got != want {
+			t.Errorf("tileOrigin(%q) = %q, want %q", tmpl, got, want)
+		}
+	}
+}
+
+func TestErrorsByClient(t *testing.T) {
+	e := newEnv(t)
+
+	resp, body := e.get(t, "/no/such/page")
+	if resp.StatusCode != 404 || !strings.Contains(body, "We could not find that page.") || !strings.Contains(body, "<html") {
+		t.Errorf("browser 404: %d %s", resp.StatusCode, body)
+	}
+
+	resp, body = e.get(t, "/api/nothing")
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("api 404: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var msg struct{ Error string }
+	if err := json.Unmarshal([]byte(body), &msg); err != nil || !strings.Contains(msg.Error, "/api/nothing") {
+		t.Errorf("api 404 body: %q", body)
+	}
+
+	resp, body = e.get(t, "/no/such/page", "HX-Request", "true")
+	if resp.StatusCode != 404 || resp.Header.Get("HX-Retarget") != "#flash" || strings.Contains(body, "<html") ||
+		!strings.Contains(body, `role="alert"`) {
+		t.Errorf("htmx 404 should be a flash fragment: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	// A boosted navigation or history restore wants the whole page.
+	_, body = e.get(t, "/no/such/page", "HX-Request", "true", "HX-History-Restore-Request", "true")
+	if !strings.Contains(body, "<html") {
+		t.Error("history restore got a fragment")
+	}
+}
+
+func TestPanicsBecome500Pages(t *testing.T) {
+	e := newEnv(t)
+	e.app.Get("/boom", func(*fiber.Ctx) error { panic("kaboom") })
+	resp, body := e.get(t, "/boom")
+	if resp.StatusCode != 500 || !strings.Contains(body, "Something went wrong") || strings.Contains(body, "kaboom") {
+		t.Errorf("panic: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestRedisDownIs503NotA500(t *testing.T) {
+	e := newEnv(t)
+	e.app.Get("/needs-redis", func(c *fiber.Ctx) error { return e.appStore(t).Ping(c.UserContext()) })
+	e.redis.Stop()
+	resp, body := e.get(t, "/needs-redis")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "try again") {
+		t.Errorf("redis down: %d retry-after=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+func (e *env) appStore(t *testing.T) *store.Store {
+	rdb, err := store.Dial(config.Redis{URL: e.redis.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return store.New(rdb)
+}
+
+func TestBodyLimit(t *testing.T) {
+	e := newEnv(t)
+	// app.Test cannot carry an oversized body, so this one goes through a real socket.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = e.app.Listener(ln) }()
+	t.Cleanup(func() { _ = e.app.Shutdown() })
+	// The server answers from the Content-Length header alone, before any body is read.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", maxBody+1)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too large") {
+		t.Errorf("oversized body: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestStaticCaching(t *testing.T) {
+	e := newEnv(t)
+	_, body := e.get(t, "/")
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(body))
+	href, _ := doc.Find(`link[rel="stylesheet"]`).First().Attr("href")
+	if !strings.Contains(href, "?v=") {
+		t.Fatalf("stylesheet URL is not versioned: %q", href)
+	}
+	resp, _ := e.get(t, href)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") ||
+		resp.Header.Get("Content-Type") != "text/css; charset=utf-8" {
+		t.Errorf("hashed asset: %d %q %q", resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
+	}
+	plain := strings.SplitN(href, "?", 2)[0]
+	resp, _ = e.get(t, plain+"?v=stale")
+	if strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Error("a stale version must not be cached forever")
+	}
+	if resp, _ = e.get(t, plain, "If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != 304 {
+		t.Errorf("revalidation: want 304, got %d", resp.StatusCode)
+	}
+	for _, p := range []string{"/static/nope.js", "/static/../static/static.go", "/static/src/app.css"} {
+		if resp, _ := e.get(t, p); resp.StatusCode != 404 {
+			t.Errorf("%s: want 404, got %d", p, resp.StatusCode)
+		}
+	}
+}

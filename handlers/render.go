@@ -1,0 +1,36 @@
+package handlers
+
+import (
+	"bytes"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/views"
+)
+
+// render writes a component with status. It renders into a buffer first, so a component that
+// fails half-way produces an error page instead of half a page.
+func render(c *fiber.Ctx, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.UserContext(), &buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Vary(hxRequest)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// nav is the header navigation. Entries are added as their pages land.
+var nav = []views.NavItem{
+	{Label: "Map", Href: "/"},
+}
+
+// page builds the layout's view model for the current request.
+func (h *handler) page(c *fiber.Ctx, title string) views.Page {
+	return views.Page{
+		Title: title,
+		Path:  c.Path(),
+		Nav:   nav,
+	}
+}

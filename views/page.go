@@ -1,0 +1,82 @@
+// Package views holds the templ components. Each page takes a view model shaped like the screen;
+// templates never call the store.
+package views
+
+import (
+	"encoding/json"
+)
+
+// Page is what the base layout needs on every page.
+type Page struct {
+	Title     string
+	Path      string // request path, to mark the current navigation item
+	CSRFToken string
+	Flashes   []Flash
+	Nav       []NavItem
+	Styles    []string // extra embedded stylesheets, by static name
+	Scripts   []string // extra embedded scripts (deferred), by static name
+}
+
+// Flash is a one-time message shown above the content.
+type Flash struct {
+	Kind    string // "info", "success" or "error"
+	Message string
+}
+
+// NavItem is one entry of the header navigation.
+type NavItem struct {
+	Label string
+	Href  string
+}
+
+// htmxConfig switches off what a strict CSP forbids (inline indicator styles, eval) and makes htmx
+// swap 422 answers (forms re-rendered with their errors) and error fragments, which the server
+// always retargets to the flash area.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,` +
+	`"historyCacheSize":0,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
+	`{"code":"422","swap":true},{"code":"[45]..","swap":true,"error":true}]}`
+
+// hxHeaders is the hx-headers value that makes every htmx request carry the CSRF token.
+func hxHeaders(token string) string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
+	return string(b)
+}
+
+func flashClass(kind string) string {
+	switch kind {
+	case "error":
+		return "flash flash-error"
+	case "success":
+		return "flash flash-success"
+	default:
+		return "flash flash-info"
+	}
+}
+
+func navClass(p Page, href string) string {
+	if p.Path == href {
+		return "nav-link nav-link-current"
+	}
+	return "nav-link"
+}
+
+func ariaCurrent(p Page, href string) string {
+	if p.Path == href {
+		return "page"
+	}
+	return "false"
+}
+
+func pageTitle(p Page) string {
+	if p.Title == "" {
+		return "Hazard Watch"
+	}
+	return p.Title + " · Hazard Watch"
+}
+
+func flashRole(kind string) string {
+	if kind == "error" {
+		return "alert"
+	}
+	return "status"
+}
