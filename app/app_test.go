@@ -1,0 +1,146 @@
+package app
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/config"
+	"hazardwatch/store/redistest"
+)
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newApp(t *testing.T, redisURL string, logw io.Writer) (*App, string) {
+	t.Helper()
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": redisURL, "SHUTDOWN_TIMEOUT": "5s"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(logw, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { _ = a.Shutdown() })
+	return a, "http://" + ln.Addr().String()
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// eventually polls cond for up to limit; it bounds a wait, it does not measure speed.
+func eventually(t *testing.T, limit time.Duration, cond func() bool) bool {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
+// The app starts without Redis, says so, serves pages, and becomes ready once Redis appears.
+func TestStartsWithoutRedisAndRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	logs := &syncBuffer{}
+	_, base := newApp(t, srv.URL(), logs)
+
+	if got := status(t, base+"/readyz"); got != http.StatusServiceUnavailable {
+		t.Fatalf("readyz without Redis: want 503, got %d", got)
+	}
+	if got := status(t, base+"/healthz"); got != 200 {
+		t.Fatalf("healthz without Redis: %d", got)
+	}
+	if got := status(t, base+"/"); got != 200 {
+		t.Fatalf("home page without Redis: %d", got)
+	}
+	if !eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "redis not reachable yet") }) {
+		t.Fatalf("no retry log line; logs:\n%s", logs.String())
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(t, 20*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
+		t.Fatal("readyz never became 200 after Redis started")
+	}
+	if !eventually(t, 20*time.Second, func() bool { return strings.Contains(logs.String(), "redis connected") }) {
+		t.Fatalf("no connected log line; logs:\n%s", logs.String())
+	}
+}
+
+// Shutdown lets a request that is already running finish, then refuses new connections.
+func TestGracefulShutdown(t *testing.T) {
+	srv := redistest.Start(t)
+	a, base := newApp(t, srv.URL(), io.Discard)
+	started := make(chan struct{})
+	a.Handler().Get("/slow", func(c *fiber.Ctx) error {
+		close(started)
+		time.Sleep(500 * time.Millisecond)
+		return c.SendString("finished")
+	})
+
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{string(b), err}
+	}()
+	<-started
+	if err := a.Shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	r := <-done
+	if r.err != nil || r.body != "finished" {
+		t.Fatalf("in-flight request cut off: %q %v", r.body, r.err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("server still accepts connections after shutdown")
+	}
+	if err := a.Store.Ping(t.Context()); err == nil {
+		t.Fatal("redis client still open after shutdown")
+	}
+}

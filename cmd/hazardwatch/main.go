@@ -1,0 +1,106 @@
+// Command hazardwatch serves the Hazard Watch web app. `hazardwatch serve` (the default) reads the
+// environment (CONTRACT.md), connects to Redis and listens on ADDR until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"hazardwatch/app"
+	"hazardwatch/config"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hazardwatch:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var ue usageError
+	var ce *config.Error
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `usage: hazardwatch [command]
+
+commands:
+  serve   serve the web app (default)
+  help    show this help`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		if len(args) > 0 {
+			return usageError{"serve takes no arguments\n" + usage}
+		}
+		return serve(ctx, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+	}
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func serve(ctx context.Context, logw io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, logw)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	a, err := app.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		_ = a.Shutdown()
+		return fmt.Errorf("listen on ADDR %s: %w", cfg.Addr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+
+	select {
+	case err = <-served:
+		_ = a.Shutdown()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	if err := a.Shutdown(); err != nil {
+		return err
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}
