@@ -1,0 +1,40 @@
+# Hazard Watch. `make run` serves the app; `make test` runs every test. Both install what is missing.
+.PHONY: run test deps deps-run generate check-generated lint build clean
+
+GO ?= go
+
+run: deps-run
+	./scripts/run.sh
+
+test: deps lint
+	$(GO) test -race -count=1 ./...
+
+deps:
+	./scripts/deps.sh test
+
+deps-run:
+	./scripts/deps.sh run
+
+# Regenerates templ code and static assets (outputs are committed).
+generate: deps
+	$(GO) tool templ fmt views
+	$(GO) tool templ generate
+	./scripts/assets.sh
+
+# CI: regenerating must change nothing.
+check-generated: generate
+	@git diff --exit-code --stat -- views static tailwind.config.js || \
+	  (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- views static)" || \
+	  (git status --porcelain -- views static; echo "generate produced untracked files: commit them" >&2; exit 1)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/hazardwatch ./cmd/hazardwatch
+
+clean:
+	rm -rf bin e2e/.artifacts
