@@ -1,0 +1,19 @@
+package store
+
+// Key names, in one place. docs/redis.md explains each family: type, TTL, writer, eviction class
+// and hash tag. The {...} part is the Redis Cluster hash tag: keys that change together share it.
+
+const (
+	sessionPrefix = "hw:sess:"
+)
+
+func userKey(uid string) string         { return "hw:user:{" + uid + "}" }
+func userSessionsKey(uid string) string { return "hw:user:{" + uid + "}:sessions" }
+func emailKey(email string) string      { return "hw:email:{" + email + "}" }
+func googleKey(sub string) string       { return "hw:google:{" + sub + "}" }
+func tokenKey(kind TokenKind, hash string) string {
+	return "hw:" + string(kind) + ":{" + hash + "}"
+}
+func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + subject + "}" }
+
+const usersKey = "hw:users"
