@@ -31,6 +31,21 @@ type Config struct {
 	MapLat, MapLng float64
 	MapZoom        int
 
+	// Mail: SMTP_URL (empty: write .eml files into MAIL_DIR), MAIL_FROM.
+	SMTPURL  string
+	MailDir  string
+	MailFrom string
+
+	// Google sign-in; the button is hidden when GoogleClientID is empty.
+	GoogleClientID     string
+	GoogleClientSecret string
+
+	// Accounts.
+	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT: sliding idle timeout (default 7 days)
+	SessionMaxAge time.Duration // SESSION_MAX_AGE: absolute lifetime (default 30 days)
+	ResetTokenTTL time.Duration // RESET_TOKEN_TTL: how long a reset link works (default 30 min)
+	RateLimits    bool          // RATE_LIMITS: on (default) or off (load tests only)
+
 	LogFormat       string        // LOG_FORMAT: text or json
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
 }
@@ -125,9 +140,45 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		return nil, bad("LOG_FORMAT", "want text or json, got %q", c.LogFormat)
 	}
 
-	c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", "15s"))
-	if err != nil || c.ShutdownTimeout <= 0 {
-		return nil, bad("SHUTDOWN_TIMEOUT", "want a positive duration such as 15s, got %q", get("SHUTDOWN_TIMEOUT", ""))
+	for _, d := range []struct {
+		name, def string
+		dst       *time.Duration
+	}{
+		{"SHUTDOWN_TIMEOUT", "15s", &c.ShutdownTimeout},
+		{"SESSION_IDLE_TIMEOUT", "7d", &c.SessionIdle},
+		{"SESSION_MAX_AGE", "30d", &c.SessionMaxAge},
+		{"RESET_TOKEN_TTL", "30m", &c.ResetTokenTTL},
+	} {
+		v, err := parseDuration(get(d.name, d.def))
+		if err != nil || v <= 0 {
+			return nil, bad(d.name, "want a positive duration such as 15s, 30m, 12h or 7d, got %q", get(d.name, d.def))
+		}
+		*d.dst = v
+	}
+	if c.SessionMaxAge < c.SessionIdle {
+		return nil, bad("SESSION_MAX_AGE", "must not be shorter than SESSION_IDLE_TIMEOUT")
+	}
+
+	c.SMTPURL = get("SMTP_URL", "")
+	if c.SMTPURL != "" {
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return nil, bad("SMTP_URL", "want smtp://user:pass@host:port (or smtps://)")
+		}
+	}
+	c.MailDir = get("MAIL_DIR", "./var/mail")
+	c.MailFrom = get("MAIL_FROM", "Hazard Watch <no-reply@"+c.BaseURL.Hostname()+">")
+	c.GoogleClientID = get("GOOGLE_CLIENT_ID", "")
+	c.GoogleClientSecret = get("GOOGLE_CLIENT_SECRET", "")
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		return nil, bad("GOOGLE_CLIENT_SECRET", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together")
+	}
+	switch v := get("RATE_LIMITS", "on"); v {
+	case "on":
+		c.RateLimits = true
+	case "off":
+	default:
+		return nil, bad("RATE_LIMITS", "want on or off, got %q", v)
 	}
 
 	if err := loadRedis(c, get, bad); err != nil {
@@ -203,4 +254,16 @@ func parseView(s string, c *Config) error {
 	}
 	c.MapLat, c.MapLng, c.MapZoom = lat, lng, zoom
 	return nil
+}
+
+// parseDuration is time.ParseDuration plus a whole-day unit ("7d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

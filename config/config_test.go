@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func load(env map[string]string) (*Config, error) {
@@ -23,6 +24,12 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Secure() {
 		t.Error("http base URL must not be secure")
+	}
+	if c.SessionIdle != 7*24*time.Hour || c.SessionMaxAge != 30*24*time.Hour || c.ResetTokenTTL != 30*time.Minute || !c.RateLimits {
+		t.Errorf("account defaults: %v %v %v %v", c.SessionIdle, c.SessionMaxAge, c.ResetTokenTTL, c.RateLimits)
+	}
+	if c.MailDir != "./var/mail" || c.MailFrom != "Hazard Watch <no-reply@localhost>" || c.SMTPURL != "" || c.GoogleClientID != "" {
+		t.Errorf("mail/google defaults: %+v", c)
 	}
 }
 
@@ -72,6 +79,11 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"MAP_VIEW": "91,0,3"}, "MAP_VIEW"},
 		{map[string]string{"MAP_VIEW": "1,2"}, "MAP_VIEW"},
 		{map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, "SHUTDOWN_TIMEOUT"},
+		{map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, "SESSION_IDLE_TIMEOUT"},
+		{map[string]string{"SESSION_IDLE_TIMEOUT": "40d"}, "SESSION_MAX_AGE"},
+		{map[string]string{"SMTP_URL": "mail.example.org:25"}, "SMTP_URL"},
+		{map[string]string{"GOOGLE_CLIENT_ID": "id"}, "GOOGLE_CLIENT_SECRET"},
+		{map[string]string{"RATE_LIMITS": "maybe"}, "RATE_LIMITS"},
 	}
 	for _, tc := range cases {
 		_, err := load(tc.env)
