@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -17,26 +18,46 @@ import (
 
 	"hazardwatch/config"
 	"hazardwatch/handlers"
+	"hazardwatch/mail"
 	"hazardwatch/store"
 )
 
 // App is a configured server, ready to listen.
 type App struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	rdb   redis.UniversalClient
-	Store *store.Store
-	fiber *fiber.App
+	cfg    *config.Config
+	log    *slog.Logger
+	rdb    redis.UniversalClient
+	Store  *store.Store
+	Mailer *mail.Mailer
+	fiber  *fiber.App
 
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
 	shutOnce sync.Once
 }
 
+// Options are the few things tests replace; production passes none.
+type Options struct {
+	GoogleClient *http.Client // reaches a fake Google in tests
+}
+
 // New builds the app. It does not need Redis to be up: the client connects lazily and a
 // background loop logs, with backoff, until Redis answers; /readyz says 503 meanwhile.
-func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	store.SetLogger(log)
+	var sender mail.Sender = mail.FileSender{Dir: cfg.MailDir, From: cfg.MailFrom, Log: log}
+	if cfg.SMTPURL != "" {
+		s, err := mail.ParseSMTPURL(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, fmt.Errorf("config: SMTP_URL: %w", err)
+		}
+		sender = s
+	}
+	mailer := mail.NewMailer(sender, log, 5, 2*time.Second)
 	rdb, err := store.Dial(cfg.Redis)
 	if err != nil {
 		return nil, err
@@ -44,8 +65,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	st := store.New(rdb)
 	ctx, stop := context.WithCancel(context.Background())
 	a := &App{
-		cfg: cfg, log: log, rdb: rdb, Store: st, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log}),
+		cfg: cfg, log: log, rdb: rdb, Store: st, Mailer: mailer, stop: stop,
+		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, GoogleClient: o.GoogleClient}),
 	}
 	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
@@ -86,7 +107,7 @@ func (a *App) Serve(ln net.Listener) error {
 func (a *App) Handler() *fiber.App { return a.fiber }
 
 // Shutdown stops accepting connections, lets in-flight requests finish within the configured
-// timeout, stops background work and closes Redis. It is safe to call more than once.
+// timeout, stops background work, lets queued mail go out and closes Redis. It is safe to call more than once.
 func (a *App) Shutdown() error {
 	var err error
 	a.shutOnce.Do(func() {
@@ -95,6 +116,13 @@ func (a *App) Shutdown() error {
 			err = fmt.Errorf("app: http shutdown: %w", e)
 		}
 		a.bg.Wait()
+		mailed := make(chan struct{})
+		go func() { a.Mailer.Wait(); close(mailed) }()
+		select {
+		case <-mailed:
+		case <-time.After(a.cfg.ShutdownTimeout):
+			a.log.Warn("shutdown: gave up waiting for mail still being retried")
+		}
 		if e := a.rdb.Close(); e != nil && !errors.Is(e, redis.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("app: closing redis: %w", e))
 		}

@@ -5,11 +5,14 @@ package handlers
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/session"
 
 	"hazardwatch/config"
+	"hazardwatch/mail"
 	"hazardwatch/store"
 )
 
@@ -18,13 +21,20 @@ type Deps struct {
 	Config *config.Config
 	Store  *store.Store
 	Log    *slog.Logger
+	Mailer *mail.Mailer
+	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
+	// Tests point it at a fake provider.
+	GoogleClient *http.Client
 }
 
 type handler struct {
-	cfg   *config.Config
-	store *store.Store
-	log   *slog.Logger
-	csp   string
+	cfg      *config.Config
+	store    *store.Store
+	log      *slog.Logger
+	mailer   *mail.Mailer
+	sessions *session.Store
+	google   *googleAuth
+	csp      string
 }
 
 // maxBody bounds every request body. Routes that accept uploads will raise their own limit.
@@ -33,7 +43,11 @@ const maxBody = 1 << 20
 // New builds the Fiber app with every route and middleware. main and the tests use the same
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
-	h := &handler{cfg: d.Config, store: d.Store, log: d.Log, csp: contentSecurityPolicy(d.Config)}
+	h := &handler{
+		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer,
+		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
+	}
+	h.sessions = newSessionStore(h)
 	app := fiber.New(fiber.Config{
 		AppName:               "hazardwatch",
 		ErrorHandler:          h.errorHandler,

@@ -11,27 +11,42 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/config"
+	"hazardwatch/mail"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
 )
 
 type env struct {
-	app   *fiber.App
-	redis *redistest.Server
+	app     *fiber.App
+	redis   *redistest.Server
+	store   *store.Store
+	mailDir string
+	base    string // http://127.0.0.1:port of a real listener, for cookie-carrying clients
+	cfg     *config.Config
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv builds the handlers on a fresh Redis; vars override the environment.
+func newEnv(t *testing.T, vars ...string) *env {
 	t.Helper()
 	srv := redistest.Start(t)
-	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_URL": srv.URL()}[k]
-		return v, ok
-	})
+	return newEnvOn(t, srv, nil, vars...)
+}
+
+// newEnvOn builds the handlers on an existing Redis; googleClient reaches a fake Google.
+func newEnvOn(t *testing.T, srv *redistest.Server, googleClient *http.Client, vars ...string) *env {
+	t.Helper()
+	mailDir := t.TempDir()
+	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir}
+	for i := 0; i+1 < len(vars); i += 2 {
+		m[vars[i]] = vars[i+1]
+	}
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +57,18 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { rdb.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store.SetLogger(log)
-	return &env{app: New(Deps{Config: cfg, Store: store.New(rdb), Log: log}), redis: srv}
+	mailer := mail.NewMailer(mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log}, log, 1, time.Millisecond)
+	st := store.New(rdb)
+	e := &env{redis: srv, store: st, mailDir: mailDir, cfg: cfg}
+	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, GoogleClient: googleClient})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = e.app.Listener(ln) }()
+	t.Cleanup(func() { _ = e.app.Shutdown(); mailer.Wait() })
+	e.base = "http://" + ln.Addr().String()
+	return e
 }
 
 func (e *env) do(t *testing.T, req *http.Request) (*http.Response, string) {
@@ -231,15 +257,9 @@ func (e *env) appStore(t *testing.T) *store.Store {
 
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t)
-	// app.Test cannot carry an oversized body, so this one goes through a real socket.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = e.app.Listener(ln) }()
-	t.Cleanup(func() { _ = e.app.Shutdown() })
-	// The server answers from the Content-Length header alone, before any body is read.
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	// app.Test cannot carry an oversized body, so this one goes through the real socket. The
+	// server answers from the Content-Length header alone, before any body is read.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,8 +29,11 @@ var nav = []views.NavItem{
 // page builds the layout's view model for the current request.
 func (h *handler) page(c *fiber.Ctx, title string) views.Page {
 	return views.Page{
-		Title: title,
-		Path:  c.Path(),
-		Nav:   nav,
+		Title:     title,
+		Path:      c.Path(),
+		Nav:       nav,
+		CSRFToken: csrfToken(c),
+		User:      viewUser(currentUser(c)),
+		Flashes:   h.takeFlash(c),
 	}
 }

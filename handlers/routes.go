@@ -15,9 +15,29 @@ func (h *handler) routes(app *fiber.App) {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
 	app.Use(h.securityHeaders)
 
+	// Machine endpoints and assets: no cookies, no CSRF, no session.
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get(static.Prefix+"*", static.Handler)
 
+	app.Use(h.csrf, h.loadUser)
+
 	app.Get("/", h.home)
+
+	app.Get("/register", h.registerForm)
+	app.Post("/register", h.register)
+	app.Get("/login", h.loginForm)
+	app.Post("/login", h.login)
+	app.Post("/logout", h.logout)
+	app.Get("/verify-email", h.verifyEmail)
+	app.Get("/password/forgot", h.forgotForm)
+	app.Post("/password/forgot", h.forgot)
+	app.Get("/password/reset", h.resetForm)
+	app.Post("/password/reset", h.reset)
+	app.Get("/auth/google", h.googleStart)
+	app.Get("/auth/google/callback", h.googleCallback)
+
+	app.Get("/account", signedIn, h.account)
+	app.Post("/account/password", signedIn, h.changePassword)
+	app.Post("/account/sessions/:id/revoke", signedIn, h.revokeSession)
 }

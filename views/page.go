@@ -4,6 +4,7 @@ package views
 
 import (
 	"encoding/json"
+	"strconv"
 )
 
 // Page is what the base layout needs on every page.
@@ -13,8 +14,15 @@ type Page struct {
 	CSRFToken string
 	Flashes   []Flash
 	Nav       []NavItem
-	Styles    []string // extra embedded stylesheets, by static name
-	Scripts   []string // extra embedded scripts (deferred), by static name
+	User      *CurrentUser // nil when signed out
+	Styles    []string     // extra embedded stylesheets, by static name
+	Scripts   []string     // extra embedded scripts (deferred), by static name
+}
+
+// CurrentUser is the signed-in user as the header shows them.
+type CurrentUser struct {
+	Name string
+	Role string
 }
 
 // Flash is a one-time message shown above the content.
@@ -79,4 +87,20 @@ func flashRole(kind string) string {
 		return "alert"
 	}
 	return "status"
+}
+
+func inputClass(invalid bool) string {
+	if invalid {
+		return "input input-invalid"
+	}
+	return "input"
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func boolAttr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
 }

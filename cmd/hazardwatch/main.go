@@ -40,8 +40,10 @@ func exitCode(err error) int {
 const usage = `usage: hazardwatch [command]
 
 commands:
-  serve   serve the web app (default)
-  help    show this help`
+  serve                 serve the web app (default)
+  user create ...       create an account (see: hazardwatch user)
+  user role ...         change an account's role
+  help                  show this help`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{"serve takes no arguments\n" + usage}
 		}
 		return serve(ctx, stderr)
+	case "user":
+		return userCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

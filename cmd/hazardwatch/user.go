@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"hazardwatch/config"
+	"hazardwatch/password"
+	"hazardwatch/store"
+)
+
+const userUsage = `usage:
+  hazardwatch user create --email E --password P --name N [--role citizen|moderator|admin]
+  hazardwatch user role --email E --role citizen|moderator|admin`
+
+// userCmd manages accounts against the Redis the environment names (CONTRACT.md).
+func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{userUsage}
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "email address")
+	pw := fs.String("password", "", "password (10-128 characters)")
+	name := fs.String("name", "", "display name")
+	roleName := fs.String("role", "", "citizen, moderator or admin")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error() + "\n" + userUsage}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q\n%s", fs.Arg(0), userUsage)}
+	}
+	*email = strings.TrimSpace(*email)
+	if msg := store.EmailProblem(*email); msg != "" {
+		return usageError{"--email: " + msg}
+	}
+
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	rdb, err := store.Dial(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st := store.New(rdb)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+
+	switch sub {
+	case "create":
+		role := store.RoleCitizen
+		if *roleName != "" {
+			if role, err = store.ParseRole(*roleName); err != nil {
+				return usageError{"--role: " + err.Error()}
+			}
+		}
+		n := store.CleanName(*name)
+		if msg := store.NameProblem(n); msg != "" {
+			return usageError{"--name: " + msg}
+		}
+		if msg := password.Problem(*pw, *email); msg != "" {
+			return usageError{"--password: " + msg}
+		}
+		hash, err := password.Hash(*pw)
+		if err != nil {
+			return err
+		}
+		u := &store.User{Email: *email, Name: n, PasswordHash: hash, Role: role}
+		if err := st.CreateUser(ctx, u); err != nil {
+			if errors.Is(err, store.ErrEmailTaken) {
+				return fmt.Errorf("an account with email %s already exists (use `hazardwatch user role` to change its role)", store.NormalizeEmail(*email))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s user %s <%s> (id %s)\n", u.Role, u.Name, u.Email, u.ID)
+		return nil
+	case "role":
+		role, err := store.ParseRole(*roleName)
+		if err != nil {
+			return usageError{"--role: " + err.Error()}
+		}
+		u, err := st.UserByEmail(ctx, *email)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no account has email %s", store.NormalizeEmail(*email))
+		} else if err != nil {
+			return err
+		}
+		if err := st.SetRole(ctx, u.ID, role); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s <%s> is now %s (was %s)\n", u.Name, u.Email, role, u.Role)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown user command %q\n%s", sub, userUsage)}
+	}
+}

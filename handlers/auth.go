@@ -1,0 +1,327 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/mail"
+	"hazardwatch/password"
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+const badCredentials = "That email and password do not match an account."
+
+func (h *handler) authPage(c *fiber.Ctx, f *form) views.AuthPage {
+	a := views.AuthPage{Next: localPath(c.Query("next", c.FormValue("next")))}
+	if f != nil {
+		a.Form = f.Form
+	}
+	if h.google != nil {
+		a.GoogleURL = "/auth/google"
+		if a.Next != "/" {
+			a.GoogleURL += "?next=" + url.QueryEscape(a.Next)
+		}
+	}
+	return a
+}
+
+func (h *handler) registerForm(c *fiber.Ctx) error {
+	if currentUser(c) != nil {
+		return c.Redirect("/account", fiber.StatusSeeOther)
+	}
+	return render(c, fiber.StatusOK, views.Register(h.page(c, "Create an account"), h.authPage(c, nil)))
+}
+
+func (h *handler) register(c *fiber.Ctx) error {
+	f := newForm(c, "name", "email", "password")
+	name, email := f.name("name"), f.email("email")
+	pw := f.newPassword("password", email)
+	again := func(status int) error {
+		return render(c, status, views.Register(h.page(c, "Create an account"), h.authPage(c, f)))
+	}
+	if !f.ok() {
+		return again(fiber.StatusUnprocessableEntity)
+	}
+	if msg, err := h.overLimit(c, rule{"register-ip", c.IP(), 10, time.Hour}); err != nil {
+		return err
+	} else if msg != "" {
+		f.fail("", msg)
+		return again(fiber.StatusTooManyRequests)
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	u := &store.User{Email: email, Name: name, PasswordHash: hash}
+	if err := h.store.CreateUser(c.UserContext(), u); errors.Is(err, store.ErrEmailTaken) {
+		f.fail("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.")
+		return again(fiber.StatusUnprocessableEntity)
+	} else if err != nil {
+		return err
+	}
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	if err := h.sendVerification(c, u); err != nil {
+		return err
+	}
+	h.setFlash(c, "success", "Welcome, "+u.Name+"! We sent you a link to confirm your email address.")
+	return redirect(c, "/")
+}
+
+func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
+	token, err := h.store.NewToken(c.UserContext(), store.TokenVerify, u.ID, 0, 7*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	link := h.cfg.BaseURL.String() + "/verify-email?token=" + token
+	h.mailer.Send(mail.Message{
+		To: u.Email, Subject: "Confirm your email for Hazard Watch", Link: link,
+		Text: fmt.Sprintf("Hello %s,\n\nPlease confirm that this is your email address by opening this link:\n\n%s\n\nThe link works for 7 days. If you did not create a Hazard Watch account, ignore this message.\n", u.Name, link),
+	})
+	return nil
+}
+
+func (h *handler) verifyEmail(c *fiber.Ctx) error {
+	uid, _, err := h.store.ConsumeToken(c.UserContext(), store.TokenVerify, c.Query("token"))
+	if errors.Is(err, store.ErrNotFound) {
+		h.setFlash(c, "error", "That confirmation link has expired or was already used.")
+		return c.Redirect("/account", fiber.StatusSeeOther)
+	} else if err != nil {
+		return err
+	}
+	if err := h.store.MarkEmailVerified(c.UserContext(), uid); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	h.setFlash(c, "success", "Thank you: your email address is confirmed.")
+	if currentUser(c) == nil {
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/account", fiber.StatusSeeOther)
+}
+
+func (h *handler) loginForm(c *fiber.Ctx) error {
+	if currentUser(c) != nil {
+		return c.Redirect(localPath(c.Query("next")), fiber.StatusSeeOther)
+	}
+	return render(c, fiber.StatusOK, views.Login(h.page(c, "Sign in"), h.authPage(c, nil)))
+}
+
+func (h *handler) login(c *fiber.Ctx) error {
+	f := newForm(c, "email", "password", "next")
+	email := f.email("email")
+	pw := f.Values["password"]
+	if pw == "" {
+		f.fail("password", "Enter your password.")
+	}
+	again := func(status int) error {
+		return render(c, status, views.Login(h.page(c, "Sign in"), h.authPage(c, f)))
+	}
+	if !f.ok() {
+		return again(fiber.StatusUnprocessableEntity)
+	}
+	if msg, err := h.overLimit(c, rule{"login-ip", c.IP(), 50, 15 * time.Minute},
+		rule{"login-account", store.NormalizeEmail(email), 10, 15 * time.Minute}); err != nil {
+		return err
+	} else if msg != "" {
+		f.fail("", msg)
+		return again(fiber.StatusTooManyRequests)
+	}
+	u, err := h.store.UserByEmail(c.UserContext(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// A missing account or one without a password costs one hash check too, so the answer's
+	// timing does not tell which addresses have accounts.
+	if u == nil || u.PasswordHash == "" {
+		password.CheckNothing(pw)
+		f.fail("", badCredentials)
+		return again(fiber.StatusUnprocessableEntity)
+	}
+	if ok, err := password.Check(pw, u.PasswordHash); err != nil || !ok {
+		f.fail("", badCredentials)
+		return again(fiber.StatusUnprocessableEntity)
+	}
+	if u.Disabled {
+		f.fail("", "This account has been disabled. Contact the moderators if you think this is a mistake.")
+		return again(fiber.StatusForbidden)
+	}
+	if err := h.signIn(c, u); err != nil {
+		return err
+	}
+	return redirect(c, localPath(f.Values["next"]))
+}
+
+func (h *handler) logout(c *fiber.Ctx) error {
+	if err := h.signOut(c); err != nil {
+		return err
+	}
+	h.setFlash(c, "info", "You are signed out.")
+	return redirect(c, "/")
+}
+
+func (h *handler) forgotForm(c *fiber.Ctx) error {
+	return render(c, fiber.StatusOK, views.Forgot(h.page(c, "Reset your password"), h.authPage(c, nil)))
+}
+
+// forgot answers the same way whether or not the address has an account; the link only ever
+// travels by mail.
+func (h *handler) forgot(c *fiber.Ctx) error {
+	f := newForm(c, "email")
+	email := f.email("email")
+	again := func(status int) error {
+		return render(c, status, views.Forgot(h.page(c, "Reset your password"), h.authPage(c, f)))
+	}
+	if !f.ok() {
+		return again(fiber.StatusUnprocessableEntity)
+	}
+	if msg, err := h.overLimit(c, rule{"reset-ip", c.IP(), 10, time.Hour},
+		rule{"reset-email", store.NormalizeEmail(email), 3, time.Hour}); err != nil {
+		return err
+	} else if msg != "" {
+		f.fail("", msg)
+		return again(fiber.StatusTooManyRequests)
+	}
+	u, err := h.store.UserByEmail(c.UserContext(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if u != nil && !u.Disabled {
+		token, err := h.store.NewToken(c.UserContext(), store.TokenReset, u.ID, u.PasswordVersion, h.cfg.ResetTokenTTL)
+		if err != nil {
+			return err
+		}
+		link := h.cfg.BaseURL.String() + "/password/reset?token=" + token
+		h.mailer.Send(mail.Message{
+			To: u.Email, Subject: "Reset your Hazard Watch password", Link: link,
+			Text: fmt.Sprintf("Hello %s,\n\nSomeone (we hope you) asked to reset the password of your Hazard Watch account. Choose a new password here:\n\n%s\n\nThe link works once, for %d minutes. If you did not ask for this, ignore this message: your password stays as it is.\n",
+				u.Name, link, int(h.cfg.ResetTokenTTL.Minutes())),
+		})
+	}
+	a := h.authPage(c, nil)
+	a.Email, a.TTLMinutes = email, int(h.cfg.ResetTokenTTL.Minutes())
+	return render(c, fiber.StatusOK, views.ForgotSent(h.page(c, "Check your email"), a))
+}
+
+// resetUser finds the user a reset token belongs to, if the token is live and was issued since
+// the last password change.
+func (h *handler) resetUser(c *fiber.Ctx, token string, consume bool) (*store.User, error) {
+	read := h.store.PeekToken
+	if consume {
+		read = h.store.ConsumeToken
+	}
+	uid, version, err := read(c.UserContext(), store.TokenReset, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	u, err := h.store.UserByID(c.UserContext(), uid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if u.PasswordVersion != version || u.Disabled {
+		return nil, nil
+	}
+	return u, nil
+}
+
+func (h *handler) resetForm(c *fiber.Ctx) error {
+	token := strings.Clone(c.Query("token"))
+	u, err := h.resetUser(c, token, false)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if u == nil {
+		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
+	}
+	a := h.authPage(c, nil)
+	a.Token = token
+	return render(c, fiber.StatusOK, views.Reset(h.page(c, "Choose a new password"), a))
+}
+
+func (h *handler) reset(c *fiber.Ctx) error {
+	f := newForm(c, "token", "password")
+	token := f.Values["token"]
+	// Check the link before the password, so a dead link is not reported as a weak password.
+	u, err := h.resetUser(c, token, false)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
+	}
+	pw := f.newPassword("password", u.Email)
+	if !f.ok() {
+		a := h.authPage(c, f)
+		a.Token = token
+		return render(c, fiber.StatusUnprocessableEntity, views.Reset(h.page(c, "Choose a new password"), a))
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	// Use the token up now: of two concurrent submits only one gets here with a user.
+	if u, err = h.resetUser(c, token, true); err != nil {
+		return err
+	} else if u == nil {
+		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
+	}
+	if err := h.store.SetPassword(c.UserContext(), u.ID, hash); err != nil {
+		return err
+	}
+	if err := h.store.RevokeSessions(c.UserContext(), u.ID, ""); err != nil {
+		return err
+	}
+	h.setFlash(c, "success", "Your password has been changed. Sign in with the new one.")
+	return redirect(c, "/login")
+}
+
+// rule is one rate limit: at most n hits of subject in scope per window.
+type rule struct {
+	scope, subject string
+	n              int
+	window         time.Duration
+}
+
+// overLimit counts a hit against each rule (unless RATE_LIMITS=off) and returns a message saying
+// when to retry if any is exceeded; it sets Retry-After. Callers re-render their form with the
+// message and status 429, so nothing typed is lost.
+func (h *handler) overLimit(c *fiber.Ctx, rules ...rule) (string, error) {
+	if !h.cfg.RateLimits {
+		return "", nil
+	}
+	for _, r := range rules {
+		ok, retry, err := h.store.Hit(c.UserContext(), r.scope, r.subject, r.n, r.window)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
+			return "Too many attempts. Please try again in " + humanDuration(retry) + ".", nil
+		}
+	}
+	return "", nil
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds())+1)
+	case d < 2*time.Minute:
+		return "a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes())+1)
+	default:
+		return fmt.Sprintf("%d hours", int(d.Hours())+1)
+	}
+}

@@ -1,0 +1,68 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/password"
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+// form collects submitted values (copied: fasthttp reuses its buffers) and errors by field.
+type form struct{ views.Form }
+
+func newForm(c *fiber.Ctx, fields ...string) *form {
+	f := &form{views.Form{Values: map[string]string{}, Errors: map[string]string{}}}
+	for _, name := range fields {
+		f.Values[name] = strings.Clone(c.FormValue(name))
+	}
+	return f
+}
+
+func (f *form) fail(field, msg string) {
+	if _, ok := f.Errors[field]; !ok {
+		f.Errors[field] = msg
+	}
+}
+
+func (f *form) ok() bool { return len(f.Errors) == 0 }
+
+// check records msg as field's error when it is not empty.
+func (f *form) check(field, msg string) {
+	if msg != "" {
+		f.fail(field, msg)
+	}
+}
+
+// email checks an address and returns it trimmed.
+func (f *form) email(field string) string {
+	v := strings.TrimSpace(f.Values[field])
+	f.Values[field] = v
+	f.check(field, store.EmailProblem(v))
+	return v
+}
+
+// name checks a display name and returns it with white space folded.
+func (f *form) name(field string) string {
+	v := store.CleanName(f.Values[field])
+	f.Values[field] = v
+	f.check(field, store.NameProblem(v))
+	return v
+}
+
+// newPassword checks a password being set for the account with email.
+func (f *form) newPassword(field, email string) string {
+	v := f.Values[field]
+	f.check(field, password.Problem(v, email))
+	return v
+}
+
+// localPath accepts only same-site paths for post-sign-in redirects ("/x", not "//evil" or "http:").
+func localPath(p string) string {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return "/"
+	}
+	return p
+}

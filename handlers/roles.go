@@ -1,0 +1,37 @@
+package handlers
+
+import (
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/store"
+)
+
+// requireRole lets a request through only for a signed-in user with at least role min.
+// Signed-out visitors are sent to sign in (and back afterwards); others get 403.
+func requireRole(min store.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		u := currentUser(c)
+		if u == nil {
+			if wantsJSON(c) {
+				return fiber.NewError(fiber.StatusUnauthorized, "Sign in first.")
+			}
+			next := c.OriginalURL()
+			if c.Method() != fiber.MethodGet {
+				next = "/"
+				if ref, err := url.Parse(c.Get(fiber.HeaderReferer)); err == nil && ref.Path != "" {
+					next = ref.RequestURI()
+				}
+			}
+			return redirect(c, "/login?next="+url.QueryEscape(localPath(next)))
+		}
+		if !u.Role.AtLeast(min) {
+			return fiber.NewError(fiber.StatusForbidden, "You do not have access to this page.")
+		}
+		return c.Next()
+	}
+}
+
+// signedIn admits any signed-in user.
+var signedIn = requireRole(store.RoleCitizen)
