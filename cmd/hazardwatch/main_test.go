@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"hazardwatch/config"
+	"hazardwatch/password"
+	"hazardwatch/store"
+	"hazardwatch/store/redistest"
 )
 
 func TestBadConfigStopsWithOneLineNamingTheVariable(t *testing.T) {
@@ -25,5 +30,49 @@ func TestUnknownCommand(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"help"}, &out, &bytes.Buffer{}); err != nil || !strings.Contains(out.String(), "serve") {
 		t.Fatalf("help: %v %q", err, out.String())
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"user", "create", "--email", "Mod@Example.org", "--password", "a long password", "--name", "Mo D", "--role", "moderator"}, &out, &bytes.Buffer{})
+	if err != nil || !strings.Contains(out.String(), "created moderator user Mo D <mod@example.org>") {
+		t.Fatalf("create: %v %q", err, out.String())
+	}
+	rdb, _ := store.Dial(config.Redis{URL: srv.URL()})
+	defer rdb.Close()
+	st := store.New(rdb)
+	u, err := st.UserByEmail(t.Context(), "mod@example.org")
+	if err != nil || u.Role != store.RoleModerator {
+		t.Fatalf("stored: %+v %v", u, err)
+	}
+	if ok, _ := password.Check("a long password", u.PasswordHash); !ok {
+		t.Fatal("the password does not check")
+	}
+
+	out.Reset()
+	if err := run(t.Context(), []string{"user", "role", "--email", "mod@example.org", "--role", "admin"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ = st.UserByEmail(t.Context(), "mod@example.org"); u.Role != store.RoleAdmin {
+		t.Fatalf("role now %s", u.Role)
+	}
+
+	for _, args := range [][]string{
+		{"user", "create", "--email", "mod@example.org", "--password", "a long password", "--name", "Again"},
+		{"user", "create", "--email", "x@example.org", "--password", "short", "--name", "X"},
+		{"user", "create", "--email", "nope", "--password", "a long password", "--name", "X"},
+		{"user", "create", "--email", "y@example.org", "--password", "a long password", "--name", ""},
+		{"user", "create", "--email", "z@example.org", "--password", "a long password", "--name", "Z", "--role", "root"},
+		{"user", "role", "--email", "ghost@example.org", "--role", "admin"},
+		{"user", "role", "--email", "mod@example.org", "--role", ""},
+		{"user", "frob"},
+		{"user"},
+	} {
+		if err := run(t.Context(), args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }

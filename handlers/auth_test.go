@@ -1,0 +1,456 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hazardwatch/store"
+)
+
+const goodPassword = "correct horse battery"
+
+func TestRegisterSignOutSignIn(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	resp := c.register("Ada Lovelace", "Ada@Example.org", goodPassword)
+	if loc := resp.Header.Get("Location"); loc != "/" {
+		t.Fatalf("register redirects to %q", loc)
+	}
+	if got := c.who(); got != "Ada Lovelace" {
+		t.Fatalf("after register the header shows %q", got)
+	}
+	u, err := e.store.UserByEmail(t.Context(), "ada@example.org")
+	if err != nil || u.EmailVerified || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("stored user: %+v %v", u, err)
+	}
+
+	// The verification mail links back; following it marks the address verified.
+	m := e.waitMails(t, "ada@example.org", 1)[0]
+	if !strings.HasPrefix(m.Link, e.cfg.BaseURL.String()+"/verify-email?token=") {
+		t.Fatalf("verification link: %q", m.Link)
+	}
+	if resp, _ := c.get(pathOf(t, m.Link)); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("verify: %d", resp.StatusCode)
+	}
+	_, body := c.get("/account")
+	if doc(t, body).Find(`[data-testid="email-verified"]`).Length() != 1 {
+		t.Fatal("account does not show the address as verified")
+	}
+	if resp, _ := c.get(pathOf(t, m.Link)); resp.Header.Get("Location") != "/account" {
+		t.Fatal("a used verification link should just go back to the account")
+	}
+
+	if resp, _ := c.post("/logout", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	if got := c.who(); got != "" {
+		t.Fatalf("after sign-out the header shows %q", got)
+	}
+	c.mustLogin("ADA@example.org ", goodPassword)
+	if got := c.who(); got != "Ada Lovelace" {
+		t.Fatalf("after sign-in the header shows %q", got)
+	}
+}
+
+func TestRegisterValidationKeepsInput(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Taken", "taken@example.org", goodPassword, store.RoleCitizen)
+	cases := []struct {
+		name, email, pw string
+		field, msg      string
+	}{
+		{"", "a@example.org", goodPassword, "name", "Enter your name."},
+		{strings.Repeat("n", 81), "a@example.org", goodPassword, "name", "80 characters"},
+		{"Ann", "not-an-email", goodPassword, "email", "like name@example.org"},
+		{"Ann", "a@example.org", "short", "password", "at least 10"},
+		{"Ann", "a@example.org", strings.Repeat("p", 129), "password", "at most 128"},
+		{"Ann", "ann.long@example.org", "ann.long@example.org", "password", "must not be your email"},
+		{"Ann", "Taken@example.org", goodPassword, "email", "already exists"},
+	}
+	for _, tc := range cases {
+		c := e.client(t)
+		resp, body := c.post("/register", url.Values{"name": {tc.name}, "email": {tc.email}, "password": {tc.pw}})
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("%+v: status %d", tc, resp.StatusCode)
+			continue
+		}
+		d := doc(t, body)
+		if msg := d.Find(`[data-testid="error-` + tc.field + `"]`).Text(); !strings.Contains(msg, tc.msg) {
+			t.Errorf("%+v: error next to %s is %q", tc, tc.field, msg)
+		}
+		if v, _ := d.Find(`input[name="email"]`).Attr("value"); v != strings.TrimSpace(tc.email) {
+			t.Errorf("%+v: typed email not kept: %q", tc, v)
+		}
+		if _, has := d.Find(`input[name="password"]`).Attr("value"); has || strings.Contains(body, tc.pw) && len(tc.pw) > 8 && tc.field != "email" && tc.field != "password" {
+			t.Errorf("%+v: password echoed back", tc)
+		}
+	}
+	if n, _ := e.store.Client().ZCard(t.Context(), "hw:users").Result(); n != 1 {
+		t.Fatalf("failed registrations created %d users", n-1)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	form := url.Values{"name": {"Eve"}, "email": {"eve@example.org"}, "password": {goodPassword}}
+	for _, tc := range []struct {
+		name    string
+		token   string
+		headers []string
+	}{
+		{"missing", "", nil},
+		{"wrong", strings.Repeat("x", 43), nil},
+		{"cross-site", "", []string{"Sec-Fetch-Site", "cross-site"}},
+	} {
+		v := url.Values{}
+		for k, vs := range form {
+			v[k] = vs
+		}
+		v.Set("_csrf", tc.token)
+		if tc.name == "cross-site" {
+			v.Set("_csrf", c.csrf())
+		}
+		resp, body := c.post("/register", v, tc.headers...)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Reload the page") {
+			t.Errorf("%s token: %d", tc.name, resp.StatusCode)
+		}
+	}
+	if _, err := e.store.UserByEmail(t.Context(), "eve@example.org"); err == nil {
+		t.Fatal("a forged POST created an account")
+	}
+	// The header works as well as the field (htmx sends the header).
+	v := url.Values{"_csrf": {""}, "name": {"Eve"}, "email": {"eve@example.org"}, "password": {goodPassword}}
+	if resp, _ := c.post("/register", v, "X-CSRF-Token", c.csrf()); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("header token: %d", resp.StatusCode)
+	}
+	// Signing in rotates the token.
+	before := c.csrf()
+	c.post("/logout", url.Values{})
+	if c.csrf() == before {
+		t.Fatal("CSRF token not rotated at sign-out")
+	}
+}
+
+func TestWrongEmailAndWrongPasswordLookAlike(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Bob", "bob@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	r1, b1 := c.login("bob@example.org", "wrong password!")
+	r2, b2 := c.login("nobody@example.org", "wrong password!")
+	m1 := doc(t, b1).Find(`[data-testid="form-error"]`).Text()
+	m2 := doc(t, b2).Find(`[data-testid="form-error"]`).Text()
+	if r1.StatusCode != r2.StatusCode || m1 != m2 || m1 == "" {
+		t.Fatalf("wrong password: %d %q; wrong email: %d %q", r1.StatusCode, m1, r2.StatusCode, m2)
+	}
+	if v, _ := doc(t, b1).Find(`input[name="email"]`).Attr("value"); v != "bob@example.org" {
+		t.Fatalf("typed email not kept: %q", v)
+	}
+}
+
+func TestSessionRotatesAndLogoutEndsIt(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Cy", "cy@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("cy@example.org", goodPassword)
+	first := c.cookie("hw_session")
+	c.mustLogin("cy@example.org", goodPassword)
+	second := c.cookie("hw_session")
+	if first == "" || first == second {
+		t.Fatalf("session id not changed at sign-in: %q -> %q", first, second)
+	}
+	// The old id is gone on the server: presenting it again is being signed out.
+	replay := e.client(t)
+	u, _ := url.Parse(e.base)
+	replay.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_session", Value: first, Path: "/"}})
+	if replay.who() != "" {
+		t.Fatal("the pre-sign-in session id still works")
+	}
+	c.post("/logout", url.Values{})
+	replay.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_session", Value: second, Path: "/"}})
+	if replay.who() != "" {
+		t.Fatal("the session still works after sign-out")
+	}
+	if n, _ := e.store.Client().Exists(t.Context(), "hw:sess:"+second).Result(); n != 0 {
+		t.Fatal("sign-out left the session in Redis")
+	}
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Di", "di@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	resp, _ := c.login("di@example.org", goodPassword)
+	var sc string
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, "hw_session=") && !strings.Contains(v, "max-age=0") {
+			sc = strings.ToLower(v)
+		}
+	}
+	if !strings.Contains(sc, "httponly") || !strings.Contains(sc, "samesite=lax") || strings.Contains(sc, "secure") {
+		t.Fatalf("session cookie on http: %q", sc)
+	}
+
+	secure := newEnv(t, "BASE_URL", "https://hazards.example.org")
+	secure.createUser(t, "Di", "di@example.org", goodPassword, store.RoleCitizen)
+	// Plain requests: a cookie jar would not hand Secure cookies back over http.
+	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := plain.Get(secure.base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tok := ""
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "__Host-hw_csrf" && ck.Secure && ck.HttpOnly {
+			tok = ck.Value
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, secure.base+"/login", strings.NewReader(url.Values{"email": {"di@example.org"}, "password": {goodPassword}, "_csrf": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "__Host-hw_csrf", Value: tok})
+	if resp, err = plain.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	found := false
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "__Host-hw_session" && ck.Value != "" {
+			found = ck.Secure && ck.HttpOnly && ck.Path == "/"
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || !found {
+		t.Fatalf("https sign-in: %d, __Host- secure cookie set: %v", resp.StatusCode, found)
+	}
+}
+
+// Sessions live in Redis: a second app instance (or a restarted one) knows them.
+func TestSessionsSurviveRestart(t *testing.T) {
+	first := newEnv(t)
+	first.createUser(t, "Eli", "eli@example.org", goodPassword, store.RoleCitizen)
+	c := first.client(t)
+	c.mustLogin("eli@example.org", goodPassword)
+	second := newEnvOn(t, first.redis, nil)
+	u, _ := url.Parse(second.base)
+	c2 := second.client(t)
+	c2.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_session", Value: c.cookie("hw_session"), Path: "/"}})
+	if got := c2.who(); got != "Eli" {
+		t.Fatalf("the other instance sees %q", got)
+	}
+}
+
+func TestIdleAndAbsoluteTimeouts(t *testing.T) {
+	e := newEnv(t, "SESSION_IDLE_TIMEOUT", "1s", "SESSION_MAX_AGE", "3s")
+	e.createUser(t, "Flo", "flo@example.org", goodPassword, store.RoleCitizen)
+
+	idle := e.client(t)
+	idle.mustLogin("flo@example.org", goodPassword)
+	time.Sleep(1500 * time.Millisecond)
+	if idle.who() != "" {
+		t.Fatal("session outlived its idle timeout")
+	}
+
+	busy := e.client(t)
+	busy.mustLogin("flo@example.org", goodPassword)
+	start := time.Now()
+	for time.Since(start) < 2*time.Second { // activity keeps it alive past the idle timeout
+		if busy.who() != "Flo" {
+			t.Fatalf("active session ended after %v", time.Since(start))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for time.Since(start) < 3500*time.Millisecond {
+		busy.who()
+		time.Sleep(300 * time.Millisecond)
+	}
+	if busy.who() != "" {
+		t.Fatal("session outlived its absolute lifetime")
+	}
+}
+
+func TestPasswordReset(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Gus", "gus@example.org", goodPassword, store.RoleCitizen)
+	other := e.client(t)
+	other.mustLogin("gus@example.org", goodPassword)
+
+	c := e.client(t)
+	_, known := c.post("/password/forgot", url.Values{"email": {"gus@example.org"}})
+	_, unknown := c.post("/password/forgot", url.Values{"email": {"nobody@example.org"}})
+	norm := func(s string) string {
+		return strings.ReplaceAll(doc(t, s).Find(`[data-testid="forgot-sent"]`).Text(), "nobody@example.org", "gus@example.org")
+	}
+	if norm(known) == "" || norm(known) != norm(unknown) {
+		t.Fatalf("known and unknown addresses answered differently:\n%q\n%q", norm(known), norm(unknown))
+	}
+	if strings.Contains(known, "token=") {
+		t.Fatal("the reset link leaked into the HTTP response")
+	}
+	m := e.waitMails(t, "gus@example.org", 1)[0]
+	if len(e.mails(t, "nobody@example.org")) != 0 {
+		t.Fatal("mail sent to an address without an account")
+	}
+	path := pathOf(t, m.Link)
+	if resp, body := c.get(path); resp.StatusCode != 200 || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("reset form: %d", resp.StatusCode)
+	}
+	token := strings.TrimPrefix(path, "/password/reset?token=")
+	resp, body := c.post("/password/reset", url.Values{"token": {token}, "password": {"short"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "at least 10") {
+		t.Fatalf("weak new password: %d", resp.StatusCode)
+	}
+	if resp, _ := c.post("/password/reset", url.Values{"token": {token}, "password": {"a brand new password"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	if resp, _ := c.login("gus@example.org", goodPassword); resp.StatusCode == http.StatusSeeOther {
+		t.Fatal("the old password still works")
+	}
+	c.mustLogin("gus@example.org", "a brand new password")
+	if other.who() != "" {
+		t.Fatal("a session from before the reset survived it")
+	}
+	if resp, body := c.get(path); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no longer works") {
+		t.Fatalf("used link: %d", resp.StatusCode)
+	}
+	if resp, _ := c.post("/password/reset", url.Values{"token": {token}, "password": {"yet another password"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("used token posted again: %d", resp.StatusCode)
+	}
+}
+
+func TestResetLinkVoidAfterPasswordChange(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Hal", "hal@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.post("/password/forgot", url.Values{"email": {"hal@example.org"}})
+	link := pathOf(t, e.waitMails(t, "hal@example.org", 1)[0].Link)
+	c.mustLogin("hal@example.org", goodPassword)
+	if resp, body := c.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {"changed password 1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change password: %d %s", resp.StatusCode, body)
+	}
+	if c.who() != "Hal" {
+		t.Fatal("changing the password signed out the current device")
+	}
+	if resp, _ := c.get(link); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("reset link after a password change: %d", resp.StatusCode)
+	}
+}
+
+func TestChangePasswordNeedsCurrent(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Ivy", "ivy@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("ivy@example.org", goodPassword)
+	resp, body := c.post("/account/password", url.Values{"current_password": {"nope nope nope"}, "password": {"changed password 1"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "not your current password") {
+		t.Fatalf("wrong current password: %d", resp.StatusCode)
+	}
+}
+
+func TestRateLimitedSignIn(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Jo", "jo@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	for i := 0; i < 10; i++ {
+		if resp, _ := c.login("jo@example.org", "wrong password!"); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("attempt %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp, body := c.login("jo@example.org", goodPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "try again in") {
+		t.Fatalf("11th attempt: %d retry-after=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if v, _ := doc(t, body).Find(`input[name="email"]`).Attr("value"); v != "jo@example.org" {
+		t.Fatal("the rate-limited form lost the typed email")
+	}
+
+	off := newEnv(t, "RATE_LIMITS", "off")
+	off.createUser(t, "Jo", "jo@example.org", goodPassword, store.RoleCitizen)
+	c = off.client(t)
+	for i := 0; i < 12; i++ {
+		c.login("jo@example.org", "wrong password!")
+	}
+	c.mustLogin("jo@example.org", goodPassword)
+}
+
+func TestRevokeAnotherSession(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Kim", "kim@example.org", goodPassword, store.RoleCitizen)
+	laptop, phone := e.client(t), e.client(t)
+	phone.ua = "Mozilla/5.0 (Linux; Android 14) Chrome/150.0 Mobile Safari/537.36"
+	laptop.mustLogin("kim@example.org", goodPassword)
+	phone.mustLogin("kim@example.org", goodPassword)
+
+	_, body := laptop.get("/account")
+	rows := doc(t, body).Find(`[data-testid="session-row"]`)
+	if rows.Length() != 2 || !strings.Contains(rows.Text(), "Chrome on Android") {
+		t.Fatalf("sessions listed: %d %q", rows.Length(), rows.Text())
+	}
+	action, _ := doc(t, body).Find(`[data-current="false"] form`).Attr("action")
+	if resp, _ := laptop.post(action, url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if phone.who() != "" {
+		t.Fatal("the revoked device is still signed in")
+	}
+	if laptop.who() != "Kim" {
+		t.Fatal("revoking the other device signed this one out")
+	}
+	// Someone else cannot end Kim's sessions by id.
+	e.createUser(t, "Lee", "lee@example.org", goodPassword, store.RoleCitizen)
+	mallory := e.client(t)
+	mallory.mustLogin("lee@example.org", goodPassword)
+	kimSID := laptop.cookie("hw_session")
+	if resp, _ := mallory.post("/account/sessions/"+kimSID+"/revoke", url.Values{}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("revoking someone else's session: %d", resp.StatusCode)
+	}
+	if laptop.who() != "Kim" {
+		t.Fatal("another user ended Kim's session")
+	}
+}
+
+func TestDisabledUsers(t *testing.T) {
+	e := newEnv(t)
+	u := e.createUser(t, "Max", "max@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("max@example.org", goodPassword)
+	if err := e.store.SetDisabled(t.Context(), u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if c.who() != "" {
+		t.Fatal("a disabled user's session goes on")
+	}
+	resp, body := c.login("max@example.org", goodPassword)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "disabled") {
+		t.Fatalf("disabled sign-in: %d", resp.StatusCode)
+	}
+}
+
+// Concurrent registrations through HTTP with one address: one account.
+func TestConcurrentRegistrationOverHTTP(t *testing.T) {
+	e := newEnv(t, "RATE_LIMITS", "off")
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := e.client(t)
+			resp, _ := c.post("/register", url.Values{"name": {"Twin"}, "email": {"twin@example.org"}, "password": {goodPassword}})
+			codes[i] = resp.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	ok := 0
+	for _, code := range codes {
+		if code == http.StatusSeeOther {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d registrations succeeded: %v", ok, codes)
+	}
+}

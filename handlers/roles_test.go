@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/store"
+)
+
+// access says who may use a route.
+type access int
+
+const (
+	public    access = iota // anyone
+	signedIn_               // any signed-in user; others are sent to sign in
+	moderator               // moderators and admins
+	admin                   // admins only
+)
+
+// routeAccess lists every route of the app. A route added without an entry fails the test, so
+// nobody adds a page without deciding who may see it.
+var routeAccess = map[string]access{
+	"GET /healthz":                      public,
+	"GET /readyz":                       public,
+	"GET /static/*":                     public,
+	"GET /":                             public,
+	"GET /register":                     public,
+	"POST /register":                    public,
+	"GET /login":                        public,
+	"POST /login":                       public,
+	"POST /logout":                      public,
+	"GET /verify-email":                 public,
+	"GET /password/forgot":              public,
+	"POST /password/forgot":             public,
+	"GET /password/reset":               public,
+	"POST /password/reset":              public,
+	"GET /auth/google":                  public,
+	"GET /auth/google/callback":         public,
+	"GET /account":                      signedIn_,
+	"POST /account/password":            signedIn_,
+	"POST /account/sessions/:id/revoke": signedIn_,
+}
+
+func TestRoleMatrix(t *testing.T) {
+	e := newEnv(t, "RATE_LIMITS", "off")
+	clients := map[string]*client{"anonymous": e.client(t)}
+	for _, role := range store.Roles {
+		email := string(role) + "@example.org"
+		e.createUser(t, string(role), email, goodPassword, role)
+		c := e.client(t)
+		c.mustLogin(email, goodPassword)
+		clients[string(role)] = c
+	}
+	relogin := func() {
+		for _, role := range store.Roles {
+			clients[string(role)].mustLogin(string(role)+"@example.org", goodPassword)
+		}
+	}
+	rank := map[string]access{"anonymous": -1, "citizen": signedIn_, "moderator": moderator, "admin": admin}
+
+	seen := map[string]bool{}
+	for _, r := range e.app.GetRoutes(true) {
+		if r.Method == fiber.MethodHead {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		need, ok := routeAccess[key]
+		if !ok {
+			t.Errorf("route %s has no entry in routeAccess: decide who may use it", key)
+			continue
+		}
+		path := strings.NewReplacer(":id", "aaaaaaaa-0000-0000-0000-000000000000", "*", "dist/app.css").Replace(r.Path)
+		for who, c := range clients {
+			var resp *http.Response
+			if r.Method == fiber.MethodGet {
+				resp, _ = c.get(path)
+			} else {
+				resp, _ = c.post(path, url.Values{})
+			}
+			toLogin := resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login?next=")
+			forbidden := resp.StatusCode == http.StatusForbidden
+			allowed := need == public || rank[who] >= need
+			switch {
+			case allowed && (toLogin || forbidden):
+				t.Errorf("%s as %s: refused (%d %s)", key, who, resp.StatusCode, resp.Header.Get("Location"))
+			case !allowed && who == "anonymous" && !toLogin:
+				t.Errorf("%s as anonymous: want a redirect to sign in, got %d", key, resp.StatusCode)
+			case !allowed && who != "anonymous" && !forbidden:
+				t.Errorf("%s as %s: want 403, got %d", key, who, resp.StatusCode)
+			}
+		}
+		if key == "POST /logout" {
+			relogin()
+		}
+	}
+	for key := range routeAccess {
+		if !seen[key] {
+			t.Errorf("routeAccess names %s, which is not a route", key)
+		}
+	}
+}
+
+// requireRole on its own: moderator and admin areas refuse everyone below them.
+func TestRequireRole(t *testing.T) {
+	app := fiber.New()
+	app.Use(func(c *fiber.Ctx) error {
+		if r := c.Get("X-Test-Role"); r != "" {
+			c.Locals("user", &store.User{ID: "u", Role: store.Role(r)})
+		}
+		return c.Next()
+	})
+	app.Get("/mod", requireRole(store.RoleModerator), func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/adm", requireRole(store.RoleAdmin), func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/api/mod", requireRole(store.RoleModerator), func(c *fiber.Ctx) error { return c.SendString("ok") })
+	for _, tc := range []struct {
+		path, role string
+		want       int
+	}{
+		{"/mod", "", http.StatusSeeOther}, {"/mod", "citizen", http.StatusForbidden},
+		{"/mod", "moderator", 200}, {"/mod", "admin", 200},
+		{"/adm", "", http.StatusSeeOther}, {"/adm", "citizen", http.StatusForbidden},
+		{"/adm", "moderator", http.StatusForbidden}, {"/adm", "admin", 200},
+		{"/api/mod", "", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, tc.path+"?x=1", nil)
+		if tc.role != "" {
+			req.Header.Set("X-Test-Role", tc.role)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s as %q: %d, want %d", tc.path, tc.role, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusSeeOther && resp.Header.Get("Location") != "/login?next="+url.QueryEscape(tc.path+"?x=1") {
+			t.Errorf("%s: sign-in redirect %q", tc.path, resp.Header.Get("Location"))
+		}
+	}
+}
