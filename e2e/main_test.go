@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ import (
 
 var (
 	baseURL  string
+	mailDir  string
+	theApp   *app.App
 	browser  playwright.Browser
 	repoRoot = func() string { _, f, _, _ := runtime.Caller(0); return filepath.Join(filepath.Dir(f), "..") }()
 	expect   = playwright.NewPlaywrightAssertions(10000)
@@ -61,11 +64,13 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	baseURL = "http://" + ln.Addr().String()
+	mailDir = h.TempDir()
 	env := map[string]string{
 		"REDIS_URL":    srv.URL(),
 		"BASE_URL":     baseURL,
 		"MAP_TILE_URL": tiles.URL + "/{z}/{x}/{y}.png",
 		"DATA_DIR":     h.TempDir(),
+		"MAIL_DIR":     mailDir,
 	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -79,6 +84,7 @@ func setup(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	theApp = a
 	go func() { _ = a.Serve(ln) }()
 	defer a.Shutdown()
 
@@ -134,8 +140,15 @@ func open(t *testing.T, opts ...playwright.BrowserNewContextOptions) *session {
 	}
 	s := &session{t: t, page: page}
 	page.OnConsole(func(m playwright.ConsoleMessage) {
-		if m.Type() == "error" {
+		// Chromium logs every 4xx answer; a 422 form or a 404 page is expected. Server errors
+		// are caught below instead.
+		if m.Type() == "error" && !clientErrorLog.MatchString(m.Text()) {
 			s.problem("console error: " + m.Text())
+		}
+	})
+	page.OnResponse(func(r playwright.Response) {
+		if r.Status() >= 500 {
+			s.problem(fmt.Sprintf("server error %d for %s", r.Status(), r.URL()))
 		}
 	})
 	page.OnPageError(func(err error) { s.problem("page error: " + err.Error()) })
@@ -189,6 +202,8 @@ func (s *session) goto_(path string) {
 	}
 }
 
+var clientErrorLog = regexp.MustCompile(`^Failed to load resource: the server responded with a status of 4\d\d`)
+
 var axeSource = sync.OnceValues(func() ([]byte, error) {
 	return os.ReadFile(filepath.Join(repoRoot, "node_modules", "axe-core", "axe.min.js"))
 })
@@ -197,12 +212,21 @@ var axeSource = sync.OnceValues(func() ([]byte, error) {
 // scripts everywhere else) and fails on serious or critical violations.
 func checkAccessibility(t *testing.T, path string, opts ...playwright.BrowserNewContextOptions) {
 	t.Helper()
+	checkAccessibilityAfter(t, path, nil, opts...)
+}
+
+// checkAccessibilityAfter runs before (e.g. signing in) in the same context first.
+func checkAccessibilityAfter(t *testing.T, path string, before func(*session), opts ...playwright.BrowserNewContextOptions) {
+	t.Helper()
 	var o playwright.BrowserNewContextOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
 	o.BypassCSP = playwright.Bool(true)
 	s := open(t, o)
+	if before != nil {
+		before(s)
+	}
 	if _, err := s.page.Goto(path); err != nil { // error pages are checked too, whatever their status
 		t.Fatal(err)
 	}
