@@ -82,6 +82,13 @@ func TestRegisterValidationKeepsInput(t *testing.T) {
 		if msg := d.Find(`[data-testid="error-` + tc.field + `"]`).Text(); !strings.Contains(msg, tc.msg) {
 			t.Errorf("%+v: error next to %s is %q", tc, tc.field, msg)
 		}
+		in := d.Find(`input[name="` + tc.field + `"]`)
+		if v, _ := in.Attr("aria-describedby"); v != "f-"+tc.field+"-error" || in.AttrOr("aria-invalid", "") != "true" {
+			t.Errorf("%+v: the input is not tied to its error: aria-describedby=%q", tc, v)
+		}
+		if _, odd := in.Attr("else"); odd {
+			t.Errorf("%+v: stray attribute on the input", tc)
+		}
 		if v, _ := d.Find(`input[name="email"]`).Attr("value"); v != strings.TrimSpace(tc.email) {
 			t.Errorf("%+v: typed email not kept: %q", tc, v)
 		}

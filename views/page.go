@@ -5,6 +5,8 @@ package views
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/a-h/templ"
 )
 
 // Page is what the base layout needs on every page.
@@ -103,4 +105,15 @@ func boolAttr(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// ariaFor ties an input to its error (and marks it invalid) or to its hint.
+func ariaFor(f Form, fd Field) templ.Attributes {
+	switch {
+	case f.Err(fd.Name) != "":
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "f-" + fd.Name + "-error"}
+	case fd.Hint != "":
+		return templ.Attributes{"aria-describedby": "f-" + fd.Name + "-hint"}
+	}
+	return nil
 }
