@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"hazardwatch/config"
+	"hazardwatch/geocode"
 	"hazardwatch/handlers"
 	"hazardwatch/mail"
 	"hazardwatch/store"
@@ -27,8 +28,10 @@ type App struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	rdb    redis.UniversalClient
+	cache  redis.UniversalClient // CACHE_REDIS_URL\'s client, or rdb
 	Store  *store.Store
 	Mailer *mail.Mailer
+	Geo    *geocode.Cached
 	fiber  *fiber.App
 
 	stop     context.CancelFunc
@@ -39,6 +42,7 @@ type App struct {
 // Options are the few things tests replace; production passes none.
 type Options struct {
 	GoogleClient *http.Client // reaches a fake Google in tests
+	HTTPClient   *http.Client // for outside services such as Nominatim; nil: a client with timeouts
 }
 
 // New builds the app. It does not need Redis to be up: the client connects lazily and a
@@ -63,10 +67,20 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		return nil, err
 	}
 	st := store.New(rdb)
+	cache := rdb
+	if cfg.CacheRedisURL != "" {
+		if cache, err = store.Dial(config.Redis{URL: cfg.CacheRedisURL}); err != nil {
+			return nil, err
+		}
+	}
+	geo, err := newGeocoder(cfg, st, cache, log, o.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	a := &App{
-		cfg: cfg, log: log, rdb: rdb, Store: st, Mailer: mailer, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, GoogleClient: o.GoogleClient}),
+		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, stop: stop,
+		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: o.GoogleClient}),
 	}
 	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
@@ -123,9 +137,36 @@ func (a *App) Shutdown() error {
 		case <-time.After(a.cfg.ShutdownTimeout):
 			a.log.Warn("shutdown: gave up waiting for mail still being retried")
 		}
+		if a.cache != a.rdb {
+			_ = a.cache.Close()
+		}
 		if e := a.rdb.Close(); e != nil && !errors.Is(e, redis.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("app: closing redis: %w", e))
 		}
 	})
 	return err
+}
+
+// newGeocoder builds the configured provider behind the Redis cache. The offline gazetteer is
+// always loaded: it is the default provider and Nominatim's fallback.
+func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClient, log *slog.Logger, client *http.Client) (*geocode.Cached, error) {
+	offline, err := geocode.LoadOffline()
+	if err != nil {
+		return nil, err
+	}
+	var p geocode.Provider = offline
+	if cfg.Geocoder == "nominatim" {
+		if client == nil {
+			client = &http.Client{Timeout: 10 * time.Second}
+		}
+		p = &geocode.Nominatim{
+			Base:      cfg.NominatimURL,
+			UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + "; " + cfg.NominatimContact + ")",
+			Client:    client,
+			Throttle:  func(ctx context.Context) error { return st.Throttle(ctx, "nominatim", time.Second) },
+			Fallback:  offline,
+			Log:       log,
+		}
+	}
+	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }

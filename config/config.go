@@ -40,6 +40,14 @@ type Config struct {
 	GoogleClientID     string
 	GoogleClientSecret string
 
+	// Geocoding: GEOCODER offline (default) or nominatim.
+	Geocoder         string
+	NominatimURL     *url.URL      // NOMINATIM_URL, required with GEOCODER=nominatim
+	NominatimContact string        // NOMINATIM_CONTACT: put in the User-Agent (Nominatim's usage policy)
+	CacheRedisURL    string        // CACHE_REDIS_URL: a separate evicting Redis for the cache
+	GeocodeHitTTL    time.Duration // GEOCODE_CACHE_TTL (default 30 days)
+	GeocodeMissTTL   time.Duration // GEOCODE_MISS_TTL (default 1 hour)
+
 	// Accounts.
 	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT: sliding idle timeout (default 7 days)
 	SessionMaxAge time.Duration // SESSION_MAX_AGE: absolute lifetime (default 30 days)
@@ -148,6 +156,8 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		{"SESSION_IDLE_TIMEOUT", "7d", &c.SessionIdle},
 		{"SESSION_MAX_AGE", "30d", &c.SessionMaxAge},
 		{"RESET_TOKEN_TTL", "30m", &c.ResetTokenTTL},
+		{"GEOCODE_CACHE_TTL", "30d", &c.GeocodeHitTTL},
+		{"GEOCODE_MISS_TTL", "1h", &c.GeocodeMissTTL},
 	} {
 		v, err := parseDuration(get(d.name, d.def))
 		if err != nil || v <= 0 {
@@ -173,6 +183,26 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		return nil, bad("GOOGLE_CLIENT_SECRET", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together")
 	}
+	c.Geocoder = get("GEOCODER", "offline")
+	switch c.Geocoder {
+	case "offline":
+	case "nominatim":
+		u, err := url.Parse(get("NOMINATIM_URL", ""))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, bad("NOMINATIM_URL", "GEOCODER=nominatim needs the server's http(s) URL, got %q", get("NOMINATIM_URL", ""))
+		}
+		c.NominatimURL = u
+	default:
+		return nil, bad("GEOCODER", "want offline or nominatim, got %q", c.Geocoder)
+	}
+	c.NominatimContact = get("NOMINATIM_CONTACT", mailAddress(c.MailFrom))
+	if c.CacheRedisURL = get("CACHE_REDIS_URL", ""); c.CacheRedisURL != "" {
+		u, err := url.Parse(c.CacheRedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return nil, bad("CACHE_REDIS_URL", "want a redis://, rediss:// or unix:// URL")
+		}
+	}
+
 	switch v := get("RATE_LIMITS", "on"); v {
 	case "on":
 		c.RateLimits = true
@@ -266,4 +296,12 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// mailAddress is the bare address in "Name <addr>".
+func mailAddress(from string) string {
+	if i := strings.LastIndex(from, "<"); i >= 0 {
+		return strings.TrimSuffix(from[i+1:], ">")
+	}
+	return from
 }

@@ -28,6 +28,9 @@ func TestDefaults(t *testing.T) {
 	if c.SessionIdle != 7*24*time.Hour || c.SessionMaxAge != 30*24*time.Hour || c.ResetTokenTTL != 30*time.Minute || !c.RateLimits {
 		t.Errorf("account defaults: %v %v %v %v", c.SessionIdle, c.SessionMaxAge, c.ResetTokenTTL, c.RateLimits)
 	}
+	if c.Geocoder != "offline" || c.GeocodeHitTTL != 30*24*time.Hour || c.GeocodeMissTTL != time.Hour || c.NominatimContact != "no-reply@localhost" {
+		t.Errorf("geocoder defaults: %q %v %v %q", c.Geocoder, c.GeocodeHitTTL, c.GeocodeMissTTL, c.NominatimContact)
+	}
 	if c.MailDir != "./var/mail" || c.MailFrom != "Hazard Watch <no-reply@localhost>" || c.SMTPURL != "" || c.GoogleClientID != "" {
 		t.Errorf("mail/google defaults: %+v", c)
 	}
@@ -84,6 +87,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"SMTP_URL": "mail.example.org:25"}, "SMTP_URL"},
 		{map[string]string{"GOOGLE_CLIENT_ID": "id"}, "GOOGLE_CLIENT_SECRET"},
 		{map[string]string{"RATE_LIMITS": "maybe"}, "RATE_LIMITS"},
+		{map[string]string{"GEOCODER": "google"}, "GEOCODER"},
+		{map[string]string{"GEOCODER": "nominatim"}, "NOMINATIM_URL"},
+		{map[string]string{"CACHE_REDIS_URL": "memcache://x"}, "CACHE_REDIS_URL"},
+		{map[string]string{"GEOCODE_MISS_TTL": "0s"}, "GEOCODE_MISS_TTL"},
 	}
 	for _, tc := range cases {
 		_, err := load(tc.env)

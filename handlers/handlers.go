@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/session"
 
 	"hazardwatch/config"
+	"hazardwatch/geocode"
 	"hazardwatch/mail"
 	"hazardwatch/store"
 )
@@ -22,6 +23,8 @@ type Deps struct {
 	Store  *store.Store
 	Log    *slog.Logger
 	Mailer *mail.Mailer
+	// Geocoder answers address searches and reverse lookups (cached).
+	Geocoder geocode.Provider
 	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
 	// Tests point it at a fake provider.
 	GoogleClient *http.Client
@@ -34,6 +37,7 @@ type handler struct {
 	mailer   *mail.Mailer
 	sessions *session.Store
 	google   *googleAuth
+	geo      geocode.Provider
 	csp      string
 }
 
@@ -44,7 +48,7 @@ const maxBody = 1 << 20
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
 	h := &handler{
-		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer,
+		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer, geo: d.Geocoder,
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
 	}
 	h.sessions = newSessionStore(h)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/config"
+	"hazardwatch/geocode"
 	"hazardwatch/mail"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
@@ -55,12 +57,21 @@ func newEnvOn(t *testing.T, srv *redistest.Server, googleClient *http.Client, va
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logw io.Writer = io.Discard
+	if os.Getenv("TEST_LOG") != "" { // TEST_LOG=1 go test ./handlers shows the app's log
+		logw = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logw, nil))
 	store.SetLogger(log)
 	mailer := mail.NewMailer(mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log}, log, 1, time.Millisecond)
 	st := store.New(rdb)
+	off, err := geocode.LoadOffline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo := &geocode.Cached{P: off, Cache: store.NewCache(rdb), Log: log}
 	e := &env{redis: srv, store: st, mailDir: mailDir, cfg: cfg}
-	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, GoogleClient: googleClient})
+	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: googleClient})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,9 @@ func (h *handler) routes(app *fiber.App) {
 	app.Use(h.csrf, h.loadUser)
 
 	app.Get("/", h.home)
+	app.Get("/geocode/suggest", h.suggest)
+	app.Get("/api/geocode", h.apiGeocode)
+	app.Get("/api/reverse", h.apiReverse)
 
 	app.Get("/register", h.registerForm)
 	app.Post("/register", h.register)

@@ -17,3 +17,5 @@ func tokenKey(kind TokenKind, hash string) string {
 func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + subject + "}" }
 
 const usersKey = "hw:users"
+
+func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }

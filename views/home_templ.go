@@ -20,7 +20,7 @@ type MapView struct {
 }
 
 // Home is the hazard map with the list of hazards in view beside it (under it on phones).
-func Home(p Page, m MapView) templ.Component {
+func Home(p Page, m MapView, search PlaceSearchView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -114,7 +114,15 @@ func Home(p Page, m MapView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" role=\"region\" aria-label=\"Map of reported hazards\"><noscript><p class=\"p-4\">The interactive map needs JavaScript. The list of hazards works without it.</p></noscript></div></div><section class=\"w-full border-t border-slate-200 bg-white p-4 lg:w-96 lg:border-l lg:border-t-0\" aria-labelledby=\"in-view-heading\"><h2 id=\"in-view-heading\" class=\"text-base font-semibold\">Hazards in view</h2><div class=\"empty-state\" data-testid=\"empty-state\"><p class=\"font-medium\">No hazards reported here yet</p><p class=\"text-sm text-slate-600\">When someone reports a pothole, flooding or a fallen tree in this area, it shows up here and on the map.</p></div></section></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" role=\"region\" aria-label=\"Map of reported hazards\"><noscript><p class=\"p-4\">The interactive map needs JavaScript. The list of hazards works without it.</p></noscript></div></div><section class=\"w-full border-t border-slate-200 bg-white p-4 lg:w-96 lg:border-l lg:border-t-0\" aria-labelledby=\"in-view-heading\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = PlaceSearch(search).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<h2 id=\"in-view-heading\" class=\"mt-6 text-base font-semibold\">Hazards in view</h2><div class=\"empty-state\" data-testid=\"empty-state\"><p class=\"font-medium\">No hazards reported here yet</p><p class=\"text-sm text-slate-600\">When someone reports a pothole, flooding or a fallen tree in this area, it shows up here and on the map.</p></div></section></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

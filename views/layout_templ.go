@@ -434,7 +434,7 @@ func Layout(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</main><footer class=\"border-t border-slate-200 bg-white\"><div class=\"mx-auto flex max-w-7xl flex-wrap justify-between gap-2 px-4 py-3 text-sm text-slate-600\"><p>Hazard Watch: report road and public-space hazards.</p><p><strong>Danger to life?</strong> Call the emergency number (112 or 911) first.</p></div></footer></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</main><footer class=\"border-t border-slate-200 bg-white\"><div class=\"mx-auto flex max-w-7xl flex-wrap justify-between gap-2 px-4 py-3 text-sm text-slate-600\"><p>Hazard Watch: report road and public-space hazards. Place names © <a href=\"https://www.geonames.org/\">GeoNames</a> (<a href=\"https://creativecommons.org/licenses/by/4.0/\">CC BY 4.0</a>).</p><p><strong>Danger to life?</strong> Call the emergency number (112 or 911) first.</p></div></footer></body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

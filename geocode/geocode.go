@@ -1,0 +1,77 @@
+// Package geocode turns addresses into places and places into readable names. Providers: a
+// bundled offline gazetteer (default, no network) and Nominatim; a Redis cache sits in front of
+// either. It is its own package because the report form, the map, the API and Open311 all use
+// it, and none of handlers/store/views owns it.
+package geocode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Place is one answer: a readable label and a point. Approximate marks answers from the offline
+// fallback when the configured provider failed.
+type Place struct {
+	Label       string  `json:"label"`
+	Lat         float64 `json:"lat"`
+	Lng         float64 `json:"lng"`
+	Approximate bool    `json:"approximate,omitempty"`
+}
+
+// Provider is a geocoding service.
+type Provider interface {
+	// Search finds up to limit places matching free text, best first.
+	Search(ctx context.Context, q string, limit int) ([]Place, error)
+	// Reverse names the place at a point. ErrNoResult when there is nothing to say.
+	Reverse(ctx context.Context, lat, lng float64) (Place, error)
+}
+
+// ErrNoResult means the provider knows nothing there.
+var ErrNoResult = errors.New("geocode: no result")
+
+// Query limits, shared by the API and the UI.
+const (
+	MinQuery = 2
+	MaxQuery = 200
+	Limit    = 8
+)
+
+// NormalizeQuery is the form queries are cached under: trimmed, lower-cased, white space folded.
+func NormalizeQuery(q string) string { return strings.ToLower(strings.Join(strings.Fields(q), " ")) }
+
+// CheckQuery says what is wrong with a search text, or "".
+func CheckQuery(q string) string {
+	n := len([]rune(strings.TrimSpace(q)))
+	switch {
+	case n < MinQuery:
+		return fmt.Sprintf("Type at least %d characters to search.", MinQuery)
+	case n > MaxQuery:
+		return fmt.Sprintf("Keep the search to %d characters or fewer.", MaxQuery)
+	}
+	return ""
+}
+
+// CheckPoint says what is wrong with coordinates, or "".
+func CheckPoint(lat, lng float64) string {
+	switch {
+	case math.IsNaN(lat) || math.IsNaN(lng) || math.IsInf(lat, 0) || math.IsInf(lng, 0):
+		return "Coordinates must be numbers."
+	case lat < -90 || lat > 90:
+		return "Latitude must be between -90 and 90."
+	case lng < -180 || lng > 180:
+		return "Longitude must be between -180 and 180."
+	}
+	return ""
+}
+
+// distanceKm is the great-circle distance between two points.
+func distanceKm(lat1, lng1, lat2, lng2 float64) float64 {
+	const r = 6371.0
+	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dp, dl := (lat2-lat1)*math.Pi/180, (lng2-lng1)*math.Pi/180
+	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
+}

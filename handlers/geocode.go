@@ -1,0 +1,106 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/geocode"
+	"hazardwatch/views"
+)
+
+// geocodeRule limits address lookups per IP: generous for typing, tight enough to protect a
+// paid or rate-limited upstream.
+func geocodeRule(c *fiber.Ctx) rule { return rule{"geocode-ip", c.IP(), 120, time.Minute} }
+
+func (h *handler) geoLimit(c *fiber.Ctx) error {
+	msg, err := h.overLimit(c, geocodeRule(c))
+	if err != nil {
+		return err
+	}
+	if msg != "" {
+		return fiber.NewError(fiber.StatusTooManyRequests, msg)
+	}
+	return nil
+}
+
+// apiGeocode: GET /api/geocode?q= -> [{label, lat, lng}].
+func (h *handler) apiGeocode(c *fiber.Ctx) error {
+	q := strings.Clone(c.Query("q"))
+	if msg := geocode.CheckQuery(q); msg != "" {
+		return fiber.NewError(fiber.StatusBadRequest, msg)
+	}
+	if err := h.geoLimit(c); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
+	defer cancel()
+	places, err := h.geo.Search(ctx, q, geocode.Limit)
+	if err != nil {
+		return err
+	}
+	if places == nil {
+		places = []geocode.Place{}
+	}
+	return c.JSON(places)
+}
+
+// parsePoint reads lat and lng query parameters strictly.
+func parsePoint(c *fiber.Ctx) (float64, float64, string) {
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(c.Query("lat")), 64)
+	lng, err2 := strconv.ParseFloat(strings.TrimSpace(c.Query("lng")), 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, "Give lat and lng as decimal degrees, e.g. lat=32.8191&lng=34.9983."
+	}
+	return lat, lng, geocode.CheckPoint(lat, lng)
+}
+
+// apiReverse: GET /api/reverse?lat=&lng= -> {label, lat, lng}.
+func (h *handler) apiReverse(c *fiber.Ctx) error {
+	lat, lng, msg := parsePoint(c)
+	if msg != "" {
+		return fiber.NewError(fiber.StatusBadRequest, msg)
+	}
+	if err := h.geoLimit(c); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
+	defer cancel()
+	p, err := h.geo.Reverse(ctx, lat, lng)
+	if errors.Is(err, geocode.ErrNoResult) {
+		return fiber.NewError(fiber.StatusNotFound, "No named place is known near that point.")
+	} else if err != nil {
+		return err
+	}
+	return c.JSON(p)
+}
+
+// suggest is the htmx partial behind the address box: a listbox of places.
+func (h *handler) suggest(c *fiber.Ctx) error {
+	q := strings.Clone(c.Query("q"))
+	if geocode.CheckQuery(q) != "" {
+		return render(c, fiber.StatusOK, views.Suggestions(nil, q))
+	}
+	if err := h.geoLimit(c); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
+	defer cancel()
+	places, err := h.geo.Search(ctx, q, geocode.Limit)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.Suggestions(placeViews(places), q))
+}
+
+func placeViews(places []geocode.Place) []views.PlaceView {
+	out := make([]views.PlaceView, len(places))
+	for i, p := range places {
+		out[i] = views.PlaceView{Label: p.Label, Lat: p.Lat, Lng: p.Lng, Approximate: p.Approximate}
+	}
+	return out
+}
