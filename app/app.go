@@ -20,6 +20,7 @@ import (
 	"hazardwatch/geocode"
 	"hazardwatch/handlers"
 	"hazardwatch/mail"
+	"hazardwatch/metrics"
 	"hazardwatch/store"
 )
 
@@ -77,10 +78,16 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg := &metrics.Registry{}
+	reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
+		[]string{"result"}, func() map[string]float64 {
+			s := geo.Stats()
+			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
+		})
 	ctx, stop := context.WithCancel(context.Background())
 	a := &App{
 		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: o.GoogleClient}),
+		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Metrics: reg, GoogleClient: o.GoogleClient}),
 	}
 	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()

@@ -144,3 +144,33 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("redis client still open after shutdown")
 	}
 }
+
+// /metrics shows HTTP series and the geocoding cache counters.
+func TestMetrics(t *testing.T) {
+	srv := redistest.Start(t)
+	_, base := newApp(t, srv.URL(), io.Discard)
+	for i := 0; i < 2; i++ {
+		resp, err := http.Get(base + "/api/geocode?q=haifa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	for _, want := range []string{
+		`hazardwatch_http_requests_total{method="GET",route="/api/geocode",status="200"} 2`,
+		`hazardwatch_http_request_duration_seconds_count{route="/api/geocode"} 2`,
+		`hazardwatch_geocode_cache_total{result="hit"} 1`,
+		`hazardwatch_geocode_cache_total{result="miss"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"hazardwatch/config"
 	"hazardwatch/geocode"
 	"hazardwatch/mail"
+	"hazardwatch/metrics"
 	"hazardwatch/store"
 )
 
@@ -25,6 +26,8 @@ type Deps struct {
 	Mailer *mail.Mailer
 	// Geocoder answers address searches and reverse lookups (cached).
 	Geocoder geocode.Provider
+	// Metrics collects what /metrics shows; New adds the HTTP series.
+	Metrics *metrics.Registry
 	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
 	// Tests point it at a fake provider.
 	GoogleClient *http.Client
@@ -38,6 +41,9 @@ type handler struct {
 	sessions *session.Store
 	google   *googleAuth
 	geo      geocode.Provider
+	metrics  *metrics.Registry
+	requests *metrics.CounterVec
+	latency  *metrics.HistogramVec
 	csp      string
 }
 
@@ -52,6 +58,13 @@ func New(d Deps) *fiber.App {
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
 	}
 	h.sessions = newSessionStore(h)
+	h.metrics = d.Metrics
+	if h.metrics == nil {
+		h.metrics = &metrics.Registry{}
+	}
+	h.requests = h.metrics.NewCounter("hazardwatch_http_requests_total", "HTTP requests by method, route and status.", "method", "route", "status")
+	h.latency = h.metrics.NewHistogram("hazardwatch_http_request_duration_seconds", "HTTP request durations by route.",
+		[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}, "route")
 	app := fiber.New(fiber.Config{
 		AppName:               "hazardwatch",
 		ErrorHandler:          h.errorHandler,

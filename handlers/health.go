@@ -25,3 +25,11 @@ func (h *handler) readyz(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
+
+// metricsText serves every series in Prometheus' text format.
+func (h *handler) metricsText(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	h.metrics.Write(c.Response().BodyWriter())
+	return nil
+}

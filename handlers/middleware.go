@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ func (h *handler) logRequests(c *fiber.Ctx) error {
 		}
 	}
 	status := c.Response().StatusCode()
+	elapsed := time.Since(start)
+	route := c.Route().Path // the pattern, not the URL: bounded label values
+	h.requests.Add(1, c.Method(), route, strconv.Itoa(status))
+	h.latency.Observe(elapsed.Seconds(), route)
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -30,7 +35,7 @@ func (h *handler) logRequests(c *fiber.Ctx) error {
 		slog.String("method", c.Method()),
 		slog.String("path", c.Path()),
 		slog.Int("status", status),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", elapsed),
 		slog.Int("bytes", len(c.Response().Body())),
 		slog.String("request_id", requestID(c)),
 	)

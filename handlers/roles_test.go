@@ -26,6 +26,7 @@ const (
 var routeAccess = map[string]access{
 	"GET /healthz":                      public,
 	"GET /readyz":                       public,
+	"GET /metrics":                      public,
 	"GET /static/*":                     public,
 	"GET /":                             public,
 	"GET /geocode/suggest":              public,

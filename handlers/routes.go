@@ -18,6 +18,7 @@ func (h *handler) routes(app *fiber.App) {
 	// Machine endpoints and assets: no cookies, no CSRF, no session.
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
+	app.Get("/metrics", h.metricsText)
 	app.Get(static.Prefix+"*", static.Handler)
 
 	app.Use(h.csrf, h.loadUser)
