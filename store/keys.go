@@ -19,3 +19,15 @@ func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + su
 const usersKey = "hw:users"
 
 func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }
+
+func reportKey(rid string) string         { return "hw:report:{" + rid + "}" }
+func reportConfirmsKey(rid string) string { return "hw:report:{" + rid + "}:confirms" }
+func userReportsKey(uid string) string    { return "hw:user:{" + uid + "}:reports" }
+func statusIndexKey(s string) string      { return "hw:reports:status:" + s }
+func typeIndexKey(t string) string        { return "hw:reports:type:" + t }
+func geoKey(status string) string         { return "hw:geo:" + status }
+
+const (
+	reportsByTimeKey = "hw:reports:time"
+	expiryKey        = "hw:expiry"
+)

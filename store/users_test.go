@@ -278,3 +278,5 @@ func TestSessions(t *testing.T) {
 		t.Fatal("the kept session was revoked")
 	}
 }
+
+func configFor(srv *redistest.Server) config.Redis { return config.Redis{URL: srv.URL()} }

@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"hazardwatch/hazard"
+)
+
+func newReport(uid, typ string, lat, lng float64) *Report {
+	now := time.Now().UTC()
+	return &Report{
+		ID: ReportID(uid, ""), Type: typ, Severity: "medium", Description: "A " + typ + " near the school",
+		Lat: lat, Lng: lng, Address: "near Haifa, IL", Status: hazard.Pending, ReporterID: uid,
+		Photos: []string{}, CreatedAt: now, UpdatedAt: now,
+		History: []Change{{At: now, By: uid, To: hazard.Pending}},
+	}
+}
+
+func TestCreateReportIsIdempotent(t *testing.T) {
+	s, srv := newStore(t)
+	ctx := context.Background()
+	r := newReport("u1", "pothole", 32.8, 35.0)
+	r.ID = ReportID("u1", "form-key-1")
+	if r.ID != ReportID("u1", "form-key-1") || r.ID == ReportID("u2", "form-key-1") || !ValidReportID(r.ID) {
+		t.Fatal("ReportID must be stable per user and key")
+	}
+	got, created, err := s.CreateReport(ctx, r)
+	if err != nil || !created || got.Version != 1 {
+		t.Fatalf("create: %+v %v %v", got, created, err)
+	}
+	// The same submit again (a retry after a lost answer) finds the first report.
+	again := newReport("u1", "pothole", 32.8, 35.0)
+	again.ID = r.ID
+	again.Description = "retried"
+	got, created, err = s.CreateReport(ctx, again)
+	if err != nil || created || got.Description != r.Description {
+		t.Fatalf("retry: %+v %v %v", got, created, err)
+	}
+	c := srv.Client(t)
+	if n, _ := c.ZCard(ctx, reportsByTimeKey).Result(); n != 1 {
+		t.Fatalf("%d reports indexed", n)
+	}
+	loaded, err := s.Report(ctx, r.ID)
+	if err != nil || loaded.Lat != 32.8 || loaded.Status != hazard.Pending || len(loaded.History) != 1 {
+		t.Fatalf("load: %+v %v", loaded, err)
+	}
+	if _, err := s.Report(ctx, "nosuchreport0000"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+}
+
+// Twenty users confirm at once: twenty confirmations. One user twice: one.
+func TestConcurrentConfirmations(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	r := newReport("owner", "debris", 32.8, 35.0)
+	r.ExpiresAt = time.Now().Add(time.Hour)
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(2)
+		go func(i int) { defer wg.Done(); _, _, _ = s.Confirm(ctx, r.ID, fmt.Sprint("user", i), 48*time.Hour) }(i)
+		go func(i int) { defer wg.Done(); _, _, _ = s.Confirm(ctx, r.ID, fmt.Sprint("user", i), 48*time.Hour) }(i)
+	}
+	wg.Wait()
+	got, _ := s.Report(ctx, r.ID)
+	if got.Confirmations != 20 {
+		t.Fatalf("confirmations: %d, want 20", got.Confirmations)
+	}
+	first, n, err := s.Confirm(ctx, r.ID, "user3", time.Hour)
+	if err != nil || first || n != 20 {
+		t.Fatalf("a repeated confirmation: first=%v n=%d %v", first, n, err)
+	}
+	// Confirming pushed the expiry of this transient hazard forward.
+	due, _ := s.DueForExpiry(ctx, time.Now().Add(2*time.Hour), 10)
+	if len(due) != 0 {
+		t.Fatalf("confirmed report still due: %v", due)
+	}
+}
+
+// Two moderators change one report at once: one wins, the other gets ErrConflict, nothing lost.
+func TestConcurrentStatusChanges(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	r := newReport("owner", "pothole", 32.8, 35.0)
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]error, 10)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			action := hazard.Approve
+			if i%2 == 1 {
+				action = hazard.Reject
+			}
+			_, results[i] = s.Transition(ctx, r.ID, 1, action, fmt.Sprint("mod", i), "note", "")
+		}(i)
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, ErrConflict):
+		default:
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent changes won, want 1", wins)
+	}
+	got, _ := s.Report(ctx, r.ID)
+	if got.Version != 2 || len(got.History) != 2 || got.History[1].From != hazard.Pending {
+		t.Fatalf("after the race: version %d history %+v", got.Version, got.History)
+	}
+	// Illegal transitions are refused.
+	if _, err := s.Transition(ctx, r.ID, 0, hazard.Withdraw, "owner", "", ""); !errors.Is(err, ErrTransition) {
+		t.Fatalf("withdraw after moderation: %v", err)
+	}
+}
+
+func TestIndexesFollowStatus(t *testing.T) {
+	s, srv := newStore(t)
+	ctx := context.Background()
+	r := newReport("owner", "flooding", 32.8, 35.0)
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Transition(ctx, r.ID, 0, hazard.Approve, "mod", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Transition(ctx, r.ID, 0, hazard.Resolve, "mod", "fixed", ""); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client(t)
+	for key, want := range map[string]int64{
+		statusIndexKey("pending"): 0, statusIndexKey("open"): 0, statusIndexKey("resolved"): 1,
+		geoKey("pending"): 0, geoKey("open"): 0, geoKey("resolved"): 1, typeIndexKey("flooding"): 1,
+		userReportsKey("owner"): 1,
+	} {
+		if n, _ := c.ZCard(ctx, key).Result(); n != want {
+			t.Errorf("%s has %d entries, want %d", key, n, want)
+		}
+	}
+}
+
+func TestListsAndNearby(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-time.Hour)
+	var ids []string
+	for i := 0; i < 30; i++ {
+		typ := "pothole"
+		if i%3 == 0 {
+			typ = "crack"
+		}
+		r := newReport(fmt.Sprint("user", i%2), typ, 32.8+float64(i)*0.0001, 35.0) // ~11 m apart
+		r.CreatedAt = base.Add(time.Duration(i) * time.Minute)
+		r.Description = fmt.Sprintf("hazard number %d", i)
+		if _, _, err := s.CreateReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	page, more, err := s.Reports(ctx, ReportFilter{}, 0, 10)
+	if err != nil || len(page) != 10 || !more || page[0].ID != ids[29] {
+		t.Fatalf("first page: %d more=%v %v", len(page), more, err)
+	}
+	page, more, _ = s.Reports(ctx, ReportFilter{}, 2, 10)
+	if len(page) != 10 || more || page[9].ID != ids[0] {
+		t.Fatalf("last page: %d more=%v", len(page), more)
+	}
+	cracks, _, _ := s.Reports(ctx, ReportFilter{Types: []string{"crack"}}, 0, 50)
+	mine, _, _ := s.Reports(ctx, ReportFilter{Reporter: "user1"}, 0, 50)
+	text, _, _ := s.Reports(ctx, ReportFilter{Text: "NUMBER 2"}, 0, 50) // 2, 20..29
+	open, _, _ := s.Reports(ctx, ReportFilter{Statuses: []hazard.Status{hazard.Open}}, 0, 50)
+	if len(cracks) != 10 || len(mine) != 15 || len(text) != 11 || len(open) != 0 {
+		t.Fatalf("filters: cracks %d mine %d text %d open %d", len(cracks), len(mine), len(text), len(open))
+	}
+	near, err := s.Nearby(ctx, 32.8, 35.0, 50, "pothole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Potholes at i=1,2,4 are within 50 m (i*11 m); i=0 and 3 are cracks.
+	if len(near) != 3 || near[0].ID != ids[1] || near[0].Metres > near[1].Metres {
+		t.Fatalf("nearby: %d", len(near))
+	}
+}
+
+func TestExpiryQueue(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	r := newReport("owner", "ice", 32.8, 35.0)
+	r.ExpiresAt = time.Now().Add(-time.Minute)
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.DueForExpiry(ctx, time.Now(), 10)
+	if err != nil || len(due) != 1 || due[0] != r.ID {
+		t.Fatalf("due: %v %v", due, err)
+	}
+	if _, err := s.Transition(ctx, r.ID, 0, hazard.Expire, "system", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ = s.DueForExpiry(ctx, time.Now(), 10); len(due) != 0 {
+		t.Fatal("an expired report is still queued")
+	}
+	ok1, _ := s.TryLock(ctx, "expiry", time.Minute)
+	ok2, _ := s.TryLock(ctx, "expiry", time.Minute)
+	if !ok1 || ok2 {
+		t.Fatal("job lock")
+	}
+}
