@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"hazardwatch/config"
 	"hazardwatch/geocode"
 	"hazardwatch/handlers"
+	"hazardwatch/hazard"
 	"hazardwatch/mail"
 	"hazardwatch/metrics"
 	"hazardwatch/store"
@@ -89,8 +91,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, stop: stop,
 		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Metrics: reg, GoogleClient: o.GoogleClient}),
 	}
-	a.bg.Add(1)
+	a.bg.Add(2)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
+	go func() { defer a.bg.Done(); a.expireLoop(ctx, 30*time.Second) }()
 	return a, nil
 }
 
@@ -177,3 +180,53 @@ func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClien
 	}
 	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }
+
+// expireLoop marks transient hazards expired once nobody has confirmed them for REPORT_EXPIRY.
+// Every instance runs it; a short Redis lock lets one do the work each round, and each change is
+// a version-checked transition, so two runners could not expire a report twice anyway.
+func (a *App) expireLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := ExpireDue(ctx, a.Store, time.Now(), every); err != nil {
+			a.log.Warn("expiry job failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("expired transient hazards", "count", n)
+		}
+	}
+}
+
+// ExpireDue expires the reports whose time has passed, if this instance gets the job lock.
+func ExpireDue(ctx context.Context, st *store.Store, now time.Time, lockFor time.Duration) (int, error) {
+	ok, err := st.TryLock(ctx, "expiry", lockFor)
+	if err != nil || !ok {
+		return 0, err
+	}
+	ids, err := st.DueForExpiry(ctx, now, 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		_, err := st.Transition(ctx, id, 0, hazard.Expire, "system", "Expired: nobody confirmed it was still there.", "")
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, store.ErrTransition), errors.Is(err, store.ErrNotFound):
+			_ = st.DropExpiry(ctx, id) // resolved or gone meanwhile: nothing to expire
+		case errors.Is(err, store.ErrConflict):
+			// changed under us; the next round looks again
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// PhotoDir is where uploaded photos are stored.
+func (a *App) PhotoDir() string { return filepath.Join(a.cfg.DataDir, "photos") }

@@ -14,6 +14,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/config"
+	"hazardwatch/hazard"
+	"hazardwatch/store"
 	"hazardwatch/store/redistest"
 )
 
@@ -172,5 +174,41 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
+	}
+}
+
+// Transient hazards nobody confirmed expire; confirmed or resolved ones do not.
+func TestExpireDue(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := newApp(t, srv.URL(), io.Discard)
+	ctx := t.Context()
+	mk := func(typ string, expires time.Time) string {
+		now := time.Now().UTC()
+		r := &store.Report{ID: store.ReportID("u", typ+expires.String()), Type: typ, Severity: "low", Lat: 1, Lng: 1,
+			Status: hazard.Pending, ReporterID: "u", Photos: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: expires}
+		if _, _, err := a.Store.CreateReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	stale := mk("ice", time.Now().Add(-time.Minute))
+	fresh := mk("flooding", time.Now().Add(time.Hour))
+	resolved := mk("debris", time.Now().Add(-time.Minute))
+	if _, err := a.Store.Transition(ctx, resolved, 0, hazard.Resolve, "mod", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	n, err := ExpireDue(ctx, a.Store, time.Now(), time.Second)
+	if err != nil || n != 1 {
+		t.Fatalf("expired %d: %v", n, err)
+	}
+	for id, want := range map[string]hazard.Status{stale: hazard.Expired, fresh: hazard.Pending, resolved: hazard.Resolved} {
+		r, _ := a.Store.Report(ctx, id)
+		if r.Status != want {
+			t.Errorf("%s: %s, want %s", r.Type, r.Status, want)
+		}
+	}
+	// Another instance in the same round finds the lock taken and does nothing.
+	if n, _ := ExpireDue(ctx, a.Store, time.Now().Add(2*time.Hour), time.Second); n != 0 {
+		t.Fatalf("a second runner expired %d while the first held the lock", n)
 	}
 }

@@ -48,6 +48,12 @@ type Config struct {
 	GeocodeHitTTL    time.Duration // GEOCODE_CACHE_TTL (default 30 days)
 	GeocodeMissTTL   time.Duration // GEOCODE_MISS_TTL (default 1 hour)
 
+	// Reports.
+	Moderation      string        // MODERATION: post (default: visible at once, unverified) or pre
+	ReportExpiry    time.Duration // REPORT_EXPIRY: transient hazards expire this long after the last confirmation (48h)
+	DuplicateRadius float64       // DUPLICATE_RADIUS_M: open reports of the same type offered while filling the form (50)
+	TooCloseRadius  float64       // TOO_CLOSE_RADIUS_M: a submit this close asks "a different hazard?" (15)
+
 	// Accounts.
 	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT: sliding idle timeout (default 7 days)
 	SessionMaxAge time.Duration // SESSION_MAX_AGE: absolute lifetime (default 30 days)
@@ -158,6 +164,7 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		{"RESET_TOKEN_TTL", "30m", &c.ResetTokenTTL},
 		{"GEOCODE_CACHE_TTL", "30d", &c.GeocodeHitTTL},
 		{"GEOCODE_MISS_TTL", "1h", &c.GeocodeMissTTL},
+		{"REPORT_EXPIRY", "48h", &c.ReportExpiry},
 	} {
 		v, err := parseDuration(get(d.name, d.def))
 		if err != nil || v <= 0 {
@@ -183,6 +190,22 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		return nil, bad("GOOGLE_CLIENT_SECRET", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together")
 	}
+	switch c.Moderation = get("MODERATION", "post"); c.Moderation {
+	case "post", "pre":
+	default:
+		return nil, bad("MODERATION", "want post or pre, got %q", c.Moderation)
+	}
+	for _, r := range []struct {
+		name, def string
+		dst       *float64
+	}{{"DUPLICATE_RADIUS_M", "50", &c.DuplicateRadius}, {"TOO_CLOSE_RADIUS_M", "15", &c.TooCloseRadius}} {
+		v, err := strconv.ParseFloat(get(r.name, r.def), 64)
+		if err != nil || v <= 0 || v > 5000 {
+			return nil, bad(r.name, "want metres between 0 and 5000, got %q", get(r.name, r.def))
+		}
+		*r.dst = v
+	}
+
 	c.Geocoder = get("GEOCODER", "offline")
 	switch c.Geocoder {
 	case "offline":

@@ -28,6 +28,9 @@ func TestDefaults(t *testing.T) {
 	if c.SessionIdle != 7*24*time.Hour || c.SessionMaxAge != 30*24*time.Hour || c.ResetTokenTTL != 30*time.Minute || !c.RateLimits {
 		t.Errorf("account defaults: %v %v %v %v", c.SessionIdle, c.SessionMaxAge, c.ResetTokenTTL, c.RateLimits)
 	}
+	if c.Moderation != "post" || c.ReportExpiry != 48*time.Hour || c.DuplicateRadius != 50 || c.TooCloseRadius != 15 {
+		t.Errorf("report defaults: %q %v %v %v", c.Moderation, c.ReportExpiry, c.DuplicateRadius, c.TooCloseRadius)
+	}
 	if c.Geocoder != "offline" || c.GeocodeHitTTL != 30*24*time.Hour || c.GeocodeMissTTL != time.Hour || c.NominatimContact != "no-reply@localhost" {
 		t.Errorf("geocoder defaults: %q %v %v %q", c.Geocoder, c.GeocodeHitTTL, c.GeocodeMissTTL, c.NominatimContact)
 	}
@@ -88,6 +91,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"GOOGLE_CLIENT_ID": "id"}, "GOOGLE_CLIENT_SECRET"},
 		{map[string]string{"RATE_LIMITS": "maybe"}, "RATE_LIMITS"},
 		{map[string]string{"GEOCODER": "google"}, "GEOCODER"},
+		{map[string]string{"MODERATION": "none"}, "MODERATION"},
+		{map[string]string{"DUPLICATE_RADIUS_M": "-5"}, "DUPLICATE_RADIUS_M"},
+		{map[string]string{"REPORT_EXPIRY": "never"}, "REPORT_EXPIRY"},
 		{map[string]string{"GEOCODER": "nominatim"}, "NOMINATIM_URL"},
 		{map[string]string{"CACHE_REDIS_URL": "memcache://x"}, "CACHE_REDIS_URL"},
 		{map[string]string{"GEOCODE_MISS_TTL": "0s"}, "GEOCODE_MISS_TTL"},

@@ -24,16 +24,18 @@ import (
 
 	"hazardwatch/app"
 	"hazardwatch/config"
+	"hazardwatch/photo/phototest"
 	"hazardwatch/store/redistest"
 )
 
 var (
-	baseURL  string
-	mailDir  string
-	theApp   *app.App
-	browser  playwright.Browser
-	repoRoot = func() string { _, f, _, _ := runtime.Caller(0); return filepath.Join(filepath.Dir(f), "..") }()
-	expect   = playwright.NewPlaywrightAssertions(10000)
+	baseURL   string
+	mailDir   string
+	photoFile string // a JPEG with EXIF GPS and camera make, for upload tests
+	theApp    *app.App
+	browser   playwright.Browser
+	repoRoot  = func() string { _, f, _, _ := runtime.Caller(0); return filepath.Join(filepath.Dir(f), "..") }()
+	expect    = playwright.NewPlaywrightAssertions(10000)
 )
 
 // A 1x1 transparent PNG: every tile the fake tile server returns.
@@ -65,6 +67,10 @@ func setup(m *testing.M) (int, error) {
 	}
 	baseURL = "http://" + ln.Addr().String()
 	mailDir = h.TempDir()
+	photoFile = filepath.Join(h.TempDir(), "pothole.jpg")
+	if err := os.WriteFile(photoFile, phototest.JPEGWithEXIF(h, phototest.RedBlue(120, 80), 1, 32.81, 34.99), 0o644); err != nil {
+		return 0, err
+	}
 	env := map[string]string{
 		"REDIS_URL":    srv.URL(),
 		"BASE_URL":     baseURL,

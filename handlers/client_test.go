@@ -48,9 +48,12 @@ func (c *client) do(req *http.Request) (*http.Response, string) {
 	return resp, string(b)
 }
 
-func (c *client) get(path string) (*http.Response, string) {
+func (c *client) get(path string, headers ...string) (*http.Response, string) {
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, c.e.base+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	return c.do(req)
 }
 

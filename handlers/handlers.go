@@ -47,7 +47,7 @@ type handler struct {
 	csp      string
 }
 
-// maxBody bounds every request body. Routes that accept uploads will raise their own limit.
+// maxBody bounds every request body except the report form's (maxUpload; see limitBody).
 const maxBody = 1 << 20
 
 // New builds the Fiber app with every route and middleware. main and the tests use the same
@@ -68,8 +68,8 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "hazardwatch",
 		ErrorHandler:          h.errorHandler,
-		BodyLimit:             maxBody,
-		ReadTimeout:           30 * time.Second,
+		BodyLimit:             maxUpload,
+		ReadTimeout:           120 * time.Second, // photos from phones on slow networks
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10, // room for cookies and htmx headers

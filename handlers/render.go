@@ -24,6 +24,8 @@ func render(c *fiber.Ctx, status int, comp templ.Component) error {
 // nav is the header navigation. Entries are added as their pages land.
 var nav = []views.NavItem{
 	{Label: "Map", Href: "/"},
+	{Label: "Reports", Href: "/reports"},
+	{Label: "Report a hazard", Href: "/reports/new"},
 }
 
 // page builds the layout's view model for the current request.

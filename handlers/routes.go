@@ -14,12 +14,14 @@ func (h *handler) routes(app *fiber.App) {
 	app.Use(h.logRequests)
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
 	app.Use(h.securityHeaders)
+	app.Use(h.limitBody)
 
 	// Machine endpoints and assets: no cookies, no CSRF, no session.
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get("/metrics", h.metricsText)
 	app.Get(static.Prefix+"*", static.Handler)
+	app.Get("/photos/:name", h.servePhoto)
 
 	app.Use(h.csrf, h.loadUser)
 
@@ -27,6 +29,16 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/geocode/suggest", h.suggest)
 	app.Get("/api/geocode", h.apiGeocode)
 	app.Get("/api/reverse", h.apiReverse)
+	app.Get("/api/reports/:id", h.apiReport)
+
+	app.Get("/reports", h.listReports)
+	app.Get("/reports/new", signedIn, h.newReport)
+	app.Get("/reports/nearby", signedIn, h.nearbyReports)
+	app.Post("/reports", signedIn, h.createReport)
+	app.Get("/reports/:id", h.showReport)
+	app.Post("/reports/:id/confirm", signedIn, h.confirmReport)
+	app.Post("/reports/:id/edit", signedIn, h.editReport)
+	app.Post("/reports/:id/withdraw", signedIn, h.withdrawReport)
 
 	app.Get("/register", h.registerForm)
 	app.Post("/register", h.register)

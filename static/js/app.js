@@ -2,6 +2,7 @@
 // travels in hx-headers on <body>; nothing here runs inline, so the CSP can forbid inline script.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js"); // shows controls that need JavaScript
   function flash(message) {
     var area = document.getElementById("flash");
     if (!area) return;

@@ -1,0 +1,615 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/geocode"
+	"hazardwatch/hazard"
+	"hazardwatch/photo"
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+// maxUpload bounds POST /reports: five photos of 10 MB and the fields.
+const maxUpload = hazard.MaxPhotos*photo.MaxBytes + 1<<20
+
+func (h *handler) photoDir() string { return filepath.Join(h.cfg.DataDir, "photos") }
+
+func typeOptions() []views.Option {
+	out := make([]views.Option, len(hazard.Types))
+	for i, t := range hazard.Types {
+		out[i] = views.Option{Value: t.Code, Label: t.Label, Icon: t.Icon, Help: t.Help}
+	}
+	return out
+}
+
+func severityOptions() []views.Option {
+	out := make([]views.Option, len(hazard.Severities))
+	for i, s := range hazard.Severities {
+		out[i] = views.Option{Value: s.Code, Label: s.Label, Help: s.Help}
+	}
+	return out
+}
+
+func newIdemKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (h *handler) reportFormView(f *form, photos []string) views.ReportFormView {
+	m := views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng, Zoom: h.cfg.MapZoom}
+	return views.ReportFormView{
+		Form: f.Form, Types: typeOptions(), Severities: severityOptions(), Photos: photos,
+		MaxPhotos: hazard.MaxPhotos, Map: m,
+	}
+}
+
+func (h *handler) reportPage(c *fiber.Ctx) views.Page {
+	p := h.page(c, "Report a hazard")
+	p.Styles = []string{"vendor/leaflet/leaflet.css"}
+	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/search.js", "js/report.js"}
+	return p
+}
+
+// newReport shows the empty form; ?lat=&lng= (from a pin on the map) pre-fills the place.
+func (h *handler) newReport(c *fiber.Ctx) error {
+	f := &form{views.Form{Values: map[string]string{"idem": newIdemKey(), "severity": "medium"}, Errors: map[string]string{}}}
+	if lat, lng, msg := parsePoint(c); msg == "" {
+		f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(lat, 'f', 6, 64), strconv.FormatFloat(lng, 'f', 6, 64)
+	}
+	if t := c.Query("type"); t != "" {
+		if _, ok := hazard.TypeByCode(t); ok {
+			f.Values["type"] = t
+		}
+	}
+	v := h.reportFormView(f, nil)
+	if f.Values["lat"] != "" {
+		v.Map.Lat, v.Map.Lng, v.Map.Zoom = mustFloat(f.Values["lat"]), mustFloat(f.Values["lng"]), 17
+	}
+	return render(c, fiber.StatusOK, views.ReportFormPage(h.reportPage(c), v))
+}
+
+func mustFloat(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
+
+// createReport validates everything, keeps every photo that was good (so a failed submit loses
+// nothing), and stores the report once: the form's idempotency key makes retries harmless.
+func (h *handler) createReport(c *fiber.Ctx) error {
+	u := currentUser(c)
+	mf, err := c.MultipartForm()
+	if err != nil && !errors.Is(err, fiber.ErrUnprocessableEntity) {
+		mf = nil // urlencoded (no JavaScript and no file input support) is fine too
+	}
+	f := newForm(c, "type", "severity", "description", "lat", "lng", "idem", "show_name", "confirm_distinct", "use_photo_location")
+	if f.Values["idem"] == "" {
+		f.Values["idem"] = newIdemKey()
+	} else if r, err := h.store.Report(c.UserContext(), store.ReportID(u.ID, f.Values["idem"])); err == nil {
+		return redirect(c, "/reports/"+r.ID) // a repeated submit: the report exists already
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if p := f.Values["use_photo_location"]; p != "" {
+		f.Values["lat"], f.Values["lng"], _ = strings.Cut(p, ",")
+	}
+
+	typ, okType := hazard.TypeByCode(f.Values["type"])
+	if !okType {
+		f.fail("type", "Choose the type of hazard.")
+	}
+	if _, ok := hazard.SeverityByCode(f.Values["severity"]); !ok {
+		f.fail("severity", "Choose how dangerous it is.")
+	}
+	desc := strings.TrimSpace(strings.ReplaceAll(f.Values["description"], "\r\n", "\n"))
+	f.Values["description"] = desc
+	if n := utf8.RuneCountInString(desc); n > hazard.MaxDescription {
+		f.fail("description", fmt.Sprintf("Keep the description to %d characters (it has %d).", hazard.MaxDescription, n))
+	} else if !utf8.ValidString(desc) {
+		f.fail("description", "The description contains characters we cannot show.")
+	}
+	lat, lng, hasPlace := h.formPoint(f)
+
+	photos, gps := h.formPhotos(c, mf, f)
+
+	again := func(status int, tooClose []views.ReportCard) error {
+		v := h.reportFormView(f, photos)
+		v.TooClose = tooClose
+		if !hasPlace && gps != nil {
+			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
+		}
+		if hasPlace {
+			v.Map.Lat, v.Map.Lng, v.Map.Zoom = lat, lng, 17
+		}
+		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
+	}
+	if !f.ok() {
+		return again(fiber.StatusUnprocessableEntity, nil)
+	}
+	if f.Values["confirm_distinct"] != "1" {
+		close, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.TooCloseRadius, typ.Code)
+		if err != nil {
+			return err
+		}
+		if cards := h.nearbyCards(c, close); len(cards) > 0 {
+			f.fail("", "Check whether this hazard was already reported.")
+			return again(fiber.StatusConflict, cards)
+		}
+	}
+	if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
+		return err
+	} else if msg != "" {
+		f.fail("", msg)
+		return again(fiber.StatusTooManyRequests, nil)
+	}
+
+	address := ""
+	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
+	defer cancel()
+	if p, err := h.geo.Reverse(ctx, lat, lng); err == nil {
+		address = p.Label
+	} else if !errors.Is(err, geocode.ErrNoResult) {
+		h.log.Warn("reverse geocoding a new report failed; storing it without an address", "err", err)
+	}
+	now := time.Now().UTC()
+	r := &store.Report{
+		ID: store.ReportID(u.ID, f.Values["idem"]), Type: typ.Code, Severity: f.Values["severity"],
+		Description: desc, Lat: lat, Lng: lng, Address: address, Photos: photos,
+		Status: hazard.Pending, ReporterID: u.ID, ShowName: f.Values["show_name"] == "1",
+		CreatedAt: now, UpdatedAt: now,
+		History: []store.Change{{At: now, By: u.ID, To: hazard.Pending}},
+	}
+	if r.Photos == nil {
+		r.Photos = []string{}
+	}
+	if r.ShowName {
+		r.ReporterName = u.Name
+	}
+	if typ.Transient {
+		r.ExpiresAt = now.Add(h.cfg.ReportExpiry)
+	}
+	saved, created, err := h.store.CreateReport(c.UserContext(), r)
+	if err != nil {
+		return err
+	}
+	if created {
+		h.setFlash(c, "success", "Thank you: your report is in. "+h.moderationNote())
+	}
+	return redirect(c, "/reports/"+saved.ID)
+}
+
+func (h *handler) moderationNote() string {
+	if h.cfg.Moderation == "pre" {
+		return "It will appear on the map once a moderator has checked it."
+	}
+	return "It shows on the map now, marked unverified until a moderator checks it."
+}
+
+// formPoint reads lat/lng; a missing place is an error on the lat field.
+func (h *handler) formPoint(f *form) (float64, float64, bool) {
+	ls, gs := strings.TrimSpace(f.Values["lat"]), strings.TrimSpace(f.Values["lng"])
+	f.Values["lat"], f.Values["lng"] = ls, gs
+	if ls == "" && gs == "" {
+		f.fail("lat", "Choose where the hazard is: tap the map, use your location, or search for the place.")
+		return 0, 0, false
+	}
+	lat, err1 := strconv.ParseFloat(ls, 64)
+	lng, err2 := strconv.ParseFloat(gs, 64)
+	if err1 != nil || err2 != nil {
+		f.fail("lat", "Latitude and longitude must be decimal numbers, like 32.8191 and 34.9983.")
+		return 0, 0, false
+	}
+	if msg := geocode.CheckPoint(lat, lng); msg != "" {
+		f.fail("lat", msg)
+		return 0, 0, false
+	}
+	return lat, lng, true
+}
+
+// formPhotos processes new uploads and re-validates kept ones. Good photos are saved at once, so
+// a form that fails for another reason keeps them; the report only ever names saved files.
+func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]string, *photo.Point) {
+	var kept []string
+	var files []*multipart.FileHeader
+	if mf != nil {
+		for _, hash := range mf.Value["photo_keep"] {
+			if photo.Exists(h.photoDir(), hash) && !containsStr(kept, hash) {
+				kept = append(kept, hash)
+			}
+		}
+		for _, fh := range mf.File["photos"] {
+			if fh.Size > 0 || fh.Filename != "" {
+				files = append(files, fh)
+			}
+		}
+	}
+	if len(kept)+len(files) > hazard.MaxPhotos {
+		f.fail("photos", fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(kept)+len(files)))
+		return kept, nil
+	}
+	var gps *photo.Point
+	var problems []string
+	for _, fh := range files {
+		file, err := fh.Open()
+		if err != nil {
+			problems = append(problems, fh.Filename+": could not be read")
+			continue
+		}
+		p, err := photo.Process(file)
+		file.Close()
+		var pe *photo.Error
+		if errors.As(err, &pe) {
+			problems = append(problems, displayName(fh.Filename)+": "+pe.Msg)
+			continue
+		} else if err != nil {
+			problems = append(problems, displayName(fh.Filename)+": could not be processed")
+			h.log.Error("photo processing failed", "err", err)
+			continue
+		}
+		if err := photo.Save(h.photoDir(), p); err != nil {
+			h.log.Error("photo save failed", "err", err)
+			problems = append(problems, displayName(fh.Filename)+": could not be stored; please try again")
+			continue
+		}
+		if gps == nil {
+			gps = p.GPS
+		}
+		if !containsStr(kept, p.Hash) {
+			kept = append(kept, p.Hash)
+		}
+	}
+	if len(problems) > 0 {
+		f.fail("photos", strings.Join(problems, " "))
+	}
+	return kept, gps
+}
+
+func displayName(name string) string {
+	name = filepath.Base(name)
+	if r := []rune(name); len(r) > 60 {
+		name = string(r[:60]) + "…"
+	}
+	return name
+}
+
+func containsStr(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// canSee applies the visibility rules: rejected and withdrawn reports (and, under
+// pre-moderation, pending ones) only for their reporter and moderators.
+func (h *handler) canSee(u *store.User, r *store.Report) bool {
+	if u != nil && (u.ID == r.ReporterID || u.Role.AtLeast(store.RoleModerator)) {
+		return true
+	}
+	if !r.Status.Public() {
+		return false
+	}
+	return !(h.cfg.Moderation == "pre" && r.Status == hazard.Pending)
+}
+
+// loadVisible finds a report the current user may see; others are 404, not 403, so hidden
+// reports do not reveal that they exist.
+func (h *handler) loadVisible(c *fiber.Ctx) (*store.Report, error) {
+	r, err := h.store.Report(c.UserContext(), strings.Clone(c.Params("id")))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.canSee(currentUser(c), r)) {
+		return nil, fiber.NewError(fiber.StatusNotFound, "We could not find that report. It may have been removed.")
+	}
+	return r, err
+}
+
+func (h *handler) card(r *store.Report) views.ReportCard {
+	t, _ := hazard.TypeByCode(r.Type)
+	c := views.ReportCard{
+		ID: r.ID, TypeLabel: t.Label, TypeIcon: t.Icon, Severity: r.Severity, Status: string(r.Status),
+		StatusLabel: r.Status.Label(), Description: r.Description, Address: r.Address,
+		TimeAgo: timeAgo(r.CreatedAt), Confirmations: r.Confirmations,
+	}
+	if len(r.Photos) > 0 {
+		c.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
+	}
+	return c
+}
+
+func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
+	var out []views.ReportCard
+	for _, r := range rs {
+		if !h.canSee(currentUser(c), r.Report) {
+			continue
+		}
+		card := h.card(r.Report)
+		card.Distance = fmt.Sprintf("%.0f m away", r.Metres)
+		out = append(out, card)
+	}
+	return out
+}
+
+// showReport is /reports/{id}.
+func (h *handler) showReport(c *fiber.Ctx) error {
+	r, err := h.loadVisible(c)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.ReportPage(h.reportViewPage(c, r), h.reportView(c, r, nil)))
+}
+
+func (h *handler) reportViewPage(c *fiber.Ctx, r *store.Report) views.Page {
+	t, _ := hazard.TypeByCode(r.Type)
+	p := h.page(c, t.Label+" report")
+	p.Styles = []string{"vendor/leaflet/leaflet.css"}
+	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/report.js"}
+	return p
+}
+
+func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) views.ReportView {
+	u := currentUser(c)
+	v := views.ReportView{
+		ReportCard: h.card(r), Lat: r.Lat, Lng: r.Lng, Version: r.Version, DuplicateOf: r.DuplicateOf,
+		CreatedAt: r.CreatedAt.Format("2 Jan 2006 15:04 MST"), Unverified: r.Status == hazard.Pending,
+		Map: views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution},
+	}
+	if r.ShowName {
+		v.Reporter = r.ReporterName
+	}
+	for _, ph := range r.Photos {
+		v.Photos = append(v.Photos, views.PhotoView{Full: "/photos/" + ph + ".jpg", Thumb: "/photos/" + ph + "_t.jpg"})
+	}
+	for _, ch := range r.History {
+		item := views.TimelineItem{When: ch.At.Format("2 Jan 2006 15:04 MST"), Note: ch.Note}
+		switch {
+		case ch.From == "":
+			item.Label = "Reported"
+		default:
+			item.Label = "Marked " + strings.ToLower(ch.To.Label())
+		}
+		v.Timeline = append(v.Timeline, item)
+	}
+	if u != nil {
+		confirmed, _ := h.store.Confirmed(c.UserContext(), r.ID, u.ID)
+		v.Confirmed = confirmed
+		v.CanConfirm = !confirmed && r.Status.Active() && u.ID != r.ReporterID
+		v.CanEdit = u.ID == r.ReporterID && r.Status == hazard.Pending
+	}
+	if editForm != nil {
+		v.EditForm = editForm.Form
+	}
+	return v
+}
+
+// confirmReport is "I see it too": one per user, not for one's own report.
+func (h *handler) confirmReport(c *fiber.Ctx) error {
+	r, err := h.loadVisible(c)
+	if err != nil {
+		return err
+	}
+	u := currentUser(c)
+	switch {
+	case u.ID == r.ReporterID:
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "You reported this hazard; others can confirm it.")
+	case !r.Status.Active():
+		return fiber.NewError(fiber.StatusConflict, "This report is "+strings.ToLower(r.Status.Label())+"; it can no longer be confirmed.")
+	}
+	first, _, err := h.store.Confirm(c.UserContext(), r.ID, u.ID, h.cfg.ReportExpiry)
+	if err != nil {
+		return err
+	}
+	if first {
+		h.setFlash(c, "success", "Thank you for confirming that it is still there.")
+	} else {
+		h.setFlash(c, "info", "You had already confirmed this report.")
+	}
+	return redirect(c, "/reports/"+r.ID)
+}
+
+// ownPending loads a report for its owner's edit or withdraw, at the version the form showed.
+func (h *handler) ownPending(c *fiber.Ctx) (*store.Report, int64, error) {
+	r, err := h.loadVisible(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	if r.ReporterID != currentUser(c).ID {
+		return nil, 0, fiber.NewError(fiber.StatusForbidden, "Only the person who reported it can change this report.")
+	}
+	if r.Status != hazard.Pending {
+		return nil, 0, fiber.NewError(fiber.StatusConflict, "This report has been reviewed, so it can no longer be changed.")
+	}
+	version, err := strconv.ParseInt(c.FormValue("version"), 10, 64)
+	if err != nil {
+		version = r.Version
+	}
+	return r, version, nil
+}
+
+func (h *handler) editReport(c *fiber.Ctx) error {
+	r, version, err := h.ownPending(c)
+	if err != nil {
+		return err
+	}
+	f := newForm(c, "description")
+	desc := strings.TrimSpace(strings.ReplaceAll(f.Values["description"], "\r\n", "\n"))
+	if utf8.RuneCountInString(desc) > hazard.MaxDescription {
+		f.fail("", fmt.Sprintf("Keep the description to %d characters.", hazard.MaxDescription))
+		r.Description = desc
+		return render(c, fiber.StatusUnprocessableEntity, views.ReportPage(h.reportViewPage(c, r), h.reportView(c, r, f)))
+	}
+	if _, err := h.store.EditDescription(c.UserContext(), r.ID, version, desc); errors.Is(err, store.ErrConflict) {
+		return fiber.NewError(fiber.StatusConflict, "The report changed while you were editing. Reload the page and try again.")
+	} else if err != nil {
+		return err
+	}
+	h.setFlash(c, "success", "Description saved.")
+	return redirect(c, "/reports/"+r.ID)
+}
+
+func (h *handler) withdrawReport(c *fiber.Ctx) error {
+	r, version, err := h.ownPending(c)
+	if err != nil {
+		return err
+	}
+	_, err = h.store.Transition(c.UserContext(), r.ID, version, hazard.Withdraw, currentUser(c).ID, "Withdrawn by the reporter", "")
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrTransition) {
+		return fiber.NewError(fiber.StatusConflict, "The report changed meanwhile. Reload the page to see its state.")
+	} else if err != nil {
+		return err
+	}
+	h.setFlash(c, "info", "Your report has been withdrawn.")
+	return redirect(c, "/reports?mine=1")
+}
+
+// nearbyReports is the htmx partial of similar open reports near the place on the form.
+func (h *handler) nearbyReports(c *fiber.Ctx) error {
+	lat, lng, msg := parsePoint(c)
+	typ, ok := hazard.TypeByCode(c.Query("type"))
+	if msg != "" || !ok {
+		return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), nil))
+	}
+	rs, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.DuplicateRadius, typ.Code)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), h.nearbyCards(c, rs)))
+}
+
+const perPage = 20
+
+// listReports is /reports: filters in the URL, so every view can be bookmarked; htmx swaps only
+// the results.
+func (h *handler) listReports(c *fiber.Ctx) error {
+	u := currentUser(c)
+	l := views.ReportListView{
+		Type: c.Query("type"), Status: c.Query("status"), Query: strings.TrimSpace(strings.Clone(c.Query("q"))),
+		Mine: c.Query("mine") == "1" && u != nil, SignedIn: u != nil, Types: typeOptions(),
+	}
+	for _, s := range hazard.Statuses {
+		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
+	}
+	filter := store.ReportFilter{Keep: func(r *store.Report) bool { return h.canSee(u, r) }}
+	if l.Type != "" {
+		if _, ok := hazard.TypeByCode(l.Type); !ok {
+			return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(l.Type)+".")
+		}
+		filter.Types = []string{l.Type}
+	}
+	switch {
+	case l.Status != "" && !hazard.Status(l.Status).Valid():
+		return fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(l.Status)+".")
+	case l.Status != "":
+		filter.Statuses = []hazard.Status{hazard.Status(l.Status)}
+	case !l.Mine:
+		filter.Statuses = []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
+	}
+	if len([]rune(l.Query)) > 100 {
+		return fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
+	}
+	filter.Text = l.Query
+	if l.Mine {
+		filter.Reporter = u.ID
+	}
+	page, err := strconv.Atoi(c.Query("page", "1"))
+	if err != nil || page < 1 || page > 1000 {
+		return fiber.NewError(fiber.StatusBadRequest, "The page must be a number from 1 to 1000.")
+	}
+	l.Page = page
+	rs, more, err := h.store.Reports(c.UserContext(), filter, page-1, perPage)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		l.Reports = append(l.Reports, h.card(r))
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if l.Mine {
+		q.Set("mine", "1")
+	}
+	pageURL := func(n int) string {
+		q.Set("page", strconv.Itoa(n))
+		return "/reports?" + q.Encode()
+	}
+	if page > 1 {
+		l.PrevURL = pageURL(page - 1)
+	}
+	if more {
+		l.NextURL = pageURL(page + 1)
+	}
+	p := h.page(c, "Reports")
+	if isPartial(c) {
+		return render(c, fiber.StatusOK, views.ReportResults(l))
+	}
+	return render(c, fiber.StatusOK, views.ReportsPage(p, l))
+}
+
+// apiReport is GET /api/reports/{id}: the report as a GeoJSON Feature (CONTRACT.md).
+func (h *handler) apiReport(c *fiber.Ctx) error {
+	r, err := h.loadVisible(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.feature(r))
+}
+
+func (h *handler) feature(r *store.Report) fiber.Map {
+	base := h.cfg.BaseURL.String()
+	photos := make([]string, len(r.Photos))
+	for i, p := range r.Photos {
+		photos[i] = base + "/photos/" + p + ".jpg"
+	}
+	return fiber.Map{
+		"type":     "Feature",
+		"id":       r.ID,
+		"geometry": fiber.Map{"type": "Point", "coordinates": []float64{r.Lng, r.Lat}},
+		"properties": fiber.Map{
+			"id": r.ID, "type": r.Type, "severity": r.Severity, "status": r.Status,
+			"description": r.Description, "address": r.Address,
+			"created_at": r.CreatedAt.Format(time.RFC3339), "updated_at": r.UpdatedAt.Format(time.RFC3339),
+			"confirmations": r.Confirmations, "photos": photos, "url": base + "/reports/" + r.ID,
+		},
+	}
+}
+
+// servePhoto serves stored photos: content-addressed, so cacheable forever.
+func (h *handler) servePhoto(c *fiber.Ctx) error {
+	name := c.Params("name")
+	hash, thumb := strings.TrimSuffix(name, ".jpg"), false
+	if strings.HasSuffix(hash, "_t") {
+		hash, thumb = strings.TrimSuffix(hash, "_t"), true
+	}
+	if !strings.HasSuffix(name, ".jpg") || !photo.ValidHash(hash) {
+		return fiber.ErrNotFound
+	}
+	full, small := photo.Paths(h.photoDir(), hash)
+	path := full
+	if thumb {
+		path = small
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderContentType, "image/jpeg")
+	if err := c.SendFile(path, false); err != nil {
+		return fiber.ErrNotFound
+	}
+	if c.Response().StatusCode() == fiber.StatusNotFound {
+		return fiber.ErrNotFound
+	}
+	return nil
+}

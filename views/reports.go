@@ -1,0 +1,94 @@
+package views
+
+import (
+	"fmt"
+
+	"github.com/a-h/templ"
+)
+
+// Option is one choice of a select or radio group.
+type Option struct {
+	Value, Label, Icon, Help string
+}
+
+// ReportFormView is the report form with what was typed and uploaded so far.
+type ReportFormView struct {
+	Form       Form
+	Types      []Option
+	Severities []Option
+	Photos     []string // stored photo hashes kept from an earlier failed submit
+	MaxPhotos  int
+	TooClose   []ReportCard // reports of the same type very close by: "a different hazard?"
+	PhotoGPS   *LatLng      // where a photo says it was taken, offered when no place was chosen
+	Map        MapView
+}
+
+// LatLng is a point for views.
+type LatLng struct{ Lat, Lng float64 }
+
+// ReportCard is a report in a list.
+type ReportCard struct {
+	ID            string
+	TypeLabel     string
+	TypeIcon      string
+	Severity      string
+	Status        string
+	StatusLabel   string
+	Description   string
+	Address       string
+	TimeAgo       string
+	Confirmations int64
+	Thumb         string // URL or ""
+	Distance      string // "12 m away", for nearby lists
+}
+
+// ReportView is one report's page.
+type ReportView struct {
+	ReportCard
+	Lat, Lng     float64
+	Photos       []PhotoView
+	Reporter     string // "" unless they chose to show their name
+	CreatedAt    string
+	Timeline     []TimelineItem
+	CanConfirm   bool
+	Confirmed    bool
+	CanEdit      bool // the owner, while pending
+	Version      int64
+	DuplicateOf  string
+	Map          MapView
+	EditForm     Form
+	Unverified   bool
+}
+
+// PhotoView is a photo with its thumbnail.
+type PhotoView struct{ Full, Thumb string }
+
+// TimelineItem is one public change of a report.
+type TimelineItem struct {
+	When, Label, Note string
+}
+
+// ReportListView is /reports with its filters.
+type ReportListView struct {
+	Type, Status, Query string
+	Mine, SignedIn      bool
+	Types, Statuses     []Option
+	Reports             []ReportCard
+	Page                int
+	PrevURL, NextURL    string
+}
+
+func reportURL(id string) templ.SafeURL { return templ.SafeURL("/reports/" + id) }
+
+func statusClass(status string) string { return "status status-" + status }
+
+func severityClass(sev string) string { return "severity severity-" + sev }
+
+func coord(f float64) string { return fmt.Sprintf("%.6f", f) }
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
