@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -120,4 +121,48 @@ func TestReportPagesAccessibility(t *testing.T) {
 	_, email := newUser(t, store.RoleCitizen)
 	checkAccessibilityAfter(t, "/reports/new", func(s *session) { s.signIn(email, pw); s.see("nav-user", "Tester") })
 	checkAccessibility(t, "/reports")
+}
+
+// "Use my location" and the address box both place the pin.
+func TestReportPlaceByLocationAndAddress(t *testing.T) {
+	_, email := newUser(t, store.RoleCitizen)
+	s := open(t, playwright.BrowserNewContextOptions{
+		Permissions: []string{"geolocation"},
+		Geolocation: &playwright.Geolocation{Latitude: 32.7940, Longitude: 34.9896, Accuracy: playwright.Float(12)},
+	})
+	s.signIn(email, pw)
+	s.goto_("/reports/new")
+	if err := expect.Locator(s.page.Locator(`#report-map[data-ready="true"]`)).ToHaveCount(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.page.GetByTestId("use-location").Click(); err != nil {
+		t.Fatal(err)
+	}
+	if err := expect.Locator(s.page.GetByLabel("Latitude")).ToHaveValue("32.794000"); err != nil {
+		t.Fatal("use my location: ", err)
+	}
+	if err := expect.Locator(s.page.Locator("#location-status")).ToContainText("within about 12 m"); err != nil {
+		t.Fatal(err)
+	}
+	box := s.page.GetByRole("combobox", playwright.PageGetByRoleOptions{Name: "Find a place"})
+	if err := box.PressSequentially("nazareth", playwright.LocatorPressSequentiallyOptions{Delay: playwright.Float(30)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := expect.Locator(s.page.GetByRole("option").First()).ToContainText("Nazareth"); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Press("ArrowDown"); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Press("Enter"); err != nil {
+		t.Fatal(err)
+	}
+	if err := expect.Locator(s.page.GetByLabel("Latitude")).ToHaveValue(regexp.MustCompile(`^32\.7`)); err != nil {
+		t.Fatal("address pick: ", err)
+	}
+	// Enter picked the place; it did not submit the report form.
+	if err := expect.Page(s.page).ToHaveURL(regexp.MustCompile(`/reports/new$`)); err != nil {
+		t.Fatal(err)
+	}
+	s.noProblems()
 }

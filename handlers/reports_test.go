@@ -416,3 +416,17 @@ func TestReportListFilters(t *testing.T) {
 		t.Fatalf("unknown report page: %d", resp.StatusCode)
 	}
 }
+
+func TestReportRateLimit(t *testing.T) {
+	e := newEnv(t, "DATA_DIR", t.TempDir())
+	c, _ := e.signedIn(t, "Cal", store.RoleCitizen)
+	for i := 0; i < 20; i++ {
+		reportIDFrom(t, func() *http.Response { r, _ := c.postReport(reportFields("other", 10+float64(i), 10)); return r }())
+	}
+	v := reportFields("other", 50, 50)
+	v.Set("description", "the 21st")
+	resp, body := c.postReport(v)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "try again in") || !strings.Contains(body, "the 21st") {
+		t.Fatalf("21st report in an hour: %d", resp.StatusCode)
+	}
+}
