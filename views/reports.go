@@ -45,19 +45,19 @@ type ReportCard struct {
 // ReportView is one report's page.
 type ReportView struct {
 	ReportCard
-	Lat, Lng     float64
-	Photos       []PhotoView
-	Reporter     string // "" unless they chose to show their name
-	CreatedAt    string
-	Timeline     []TimelineItem
-	CanConfirm   bool
-	Confirmed    bool
-	CanEdit      bool // the owner, while pending
-	Version      int64
-	DuplicateOf  string
-	Map          MapView
-	EditForm     Form
-	Unverified   bool
+	Lat, Lng    float64
+	Photos      []PhotoView
+	Reporter    string // "" unless they chose to show their name
+	CreatedAt   string
+	Timeline    []TimelineItem
+	CanConfirm  bool
+	Confirmed   bool
+	CanEdit     bool // the owner, while pending
+	Version     int64
+	DuplicateOf string
+	Map         MapView
+	EditForm    Form
+	Unverified  bool
 }
 
 // PhotoView is a photo with its thumbnail.
