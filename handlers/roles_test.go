@@ -30,6 +30,7 @@ var routeAccess = map[string]access{
 	"GET /static/*":                     public,
 	"GET /photos/:name":                 public,
 	"GET /api/reports/:id":              public,
+	"GET /api/reports":                  public,
 	"GET /reports":                      public,
 	"GET /reports/:id":                  public,
 	"GET /reports/new":                  signedIn_,

@@ -29,6 +29,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/geocode/suggest", h.suggest)
 	app.Get("/api/geocode", h.apiGeocode)
 	app.Get("/api/reverse", h.apiReverse)
+	app.Get("/api/reports", h.apiReports)
 	app.Get("/api/reports/:id", h.apiReport)
 
 	app.Get("/reports", h.listReports)

@@ -496,3 +496,33 @@ func (s *Store) publish(ctx context.Context, event, id string) {
 }
 
 const eventsChannel = "events:reports"
+
+// SeedReports stores many new reports at once for demos and benchmarks: documents and index
+// entries go in one pipeline per call (the caller batches). Not for request paths: it skips the
+// per-report existence check and events.
+func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, r := range rs {
+			r.Version = 1
+			doc, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			p.SetNX(ctx, reportKey(r.ID), doc, 0)
+			created := float64(r.CreatedAt.UnixMilli())
+			p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
+			p.ZAdd(ctx, statusIndexKey(string(r.Status)), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
+			p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
+			p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
+			p.GeoAdd(ctx, geoKey(string(r.Status)), &redis.GeoLocation{Name: r.Type + ":" + r.ID, Longitude: r.Lng, Latitude: r.Lat})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to seed reports: %w", err)
+	}
+	return nil
+}
+
+// NewReportID returns a fresh random report id (for seeding and API clients without a key).
+func NewReportID() string { return newID() }

@@ -43,6 +43,8 @@ commands:
   serve                 serve the web app (default)
   user create ...       create an account (see: hazardwatch user)
   user role ...         change an account's role
+  seed --reports N --area "lat,lng,km"
+                        fill Redis with synthetic reports (demos, benchmarks)
   help                  show this help`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, stderr)
 	case "user":
 		return userCmd(ctx, args, stdout)
+	case "seed":
+		return seedCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

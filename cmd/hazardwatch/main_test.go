@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"hazardwatch/config"
+	"hazardwatch/hazard"
 	"hazardwatch/password"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
@@ -73,6 +74,33 @@ func TestUserCommands(t *testing.T) {
 	} {
 		if err := run(t.Context(), args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+func TestSeed(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"seed", "--reports", "1200", "--area", "32.8,35.0,5"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "seeded 1200/1200 reports") {
+		t.Fatalf("progress: %q", out.String())
+	}
+	c := srv.Client(t)
+	if n, _ := c.ZCard(t.Context(), "hw:reports:time").Result(); n != 1200 {
+		t.Fatalf("%d reports indexed", n)
+	}
+	rdb, _ := store.Dial(config.Redis{URL: srv.URL()})
+	defer rdb.Close()
+	pts, err := store.New(rdb).InBox(t.Context(), store.BBox{MinLng: 34.9, MinLat: 32.7, MaxLng: 35.1, MaxLat: 32.9}, hazard.Statuses, nil)
+	if err != nil || len(pts) != 1200 {
+		t.Fatalf("all seeded reports should lie within 5 km: %d %v", len(pts), err)
+	}
+	for _, bad := range [][]string{{"seed", "--area", "1,2"}, {"seed", "--reports", "-1"}, {"seed", "--area", "95,0,1"}} {
+		if err := run(t.Context(), bad, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
 }

@@ -1,0 +1,129 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"hazardwatch/hazard"
+	"hazardwatch/store"
+)
+
+type featureCollection struct {
+	Type     string
+	Features []struct {
+		ID         string
+		Geometry   struct{ Coordinates []float64 }
+		Properties map[string]any
+	}
+}
+
+func seed(t *testing.T, e *env, n int, lat, lng float64, typ string, status hazard.Status, created time.Time) []string {
+	t.Helper()
+	rs := make([]*store.Report, n)
+	ids := make([]string, n)
+	for i := range rs {
+		rs[i] = &store.Report{
+			ID: store.NewReportID(), Type: typ, Severity: "low", Lat: lat + float64(i%40)*0.0005, Lng: lng + float64(i/40)*0.0005,
+			Status: status, ReporterID: "seeder0000000000", Photos: []string{}, CreatedAt: created, UpdatedAt: created,
+		}
+		ids[i] = rs[i].ID
+	}
+	if err := e.store.SeedReports(t.Context(), rs); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func (c *client) collection(q string) (int, featureCollection, string) {
+	c.t.Helper()
+	resp, body := c.get("/api/reports?" + q)
+	var fc featureCollection
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal([]byte(body), &fc); err != nil {
+			c.t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return resp.StatusCode, fc, body
+}
+
+func TestViewportAPI(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	now := time.Now().UTC()
+	seed(t, e, 5, 32.80, 35.00, "pothole", hazard.Open, now)
+	seed(t, e, 3, 32.80, 35.00, "flooding", hazard.Pending, now.Add(-10*24*time.Hour))
+	seed(t, e, 2, 32.80, 35.00, "pothole", hazard.Resolved, now)
+	seed(t, e, 4, 32.80, 35.00, "pothole", hazard.Rejected, now)
+	seed(t, e, 7, 40.00, 20.00, "pothole", hazard.Open, now) // far away
+	box := "bbox=34.9,32.7,35.1,32.9"
+
+	code, fc, _ := c.collection(box)
+	if code != 200 || fc.Type != "FeatureCollection" || len(fc.Features) != 8 {
+		t.Fatalf("default view: %d, %d features (want 8: open and pending, not resolved or rejected)", code, len(fc.Features))
+	}
+	f := fc.Features[0]
+	if len(f.Geometry.Coordinates) != 2 || f.Geometry.Coordinates[0] < 35 || f.Properties["url"] == nil || f.ID == "" {
+		t.Fatalf("feature: %+v", f)
+	}
+	for q, want := range map[string]int{
+		box + "&type=flooding":         3,
+		box + "&type=pothole,flooding": 8,
+		box + "&status=resolved":       2,
+		box + "&status=open,resolved":  7,
+		box + "&since=24h":             5,
+		box + "&since=30d":             8,
+		box + "&since=" + now.Add(-48*time.Hour).Format("2006-01-02"): 5,
+		box + "&status=rejected": 0, // not for the public
+		"bbox=-180,-90,180,90":   15,
+	} {
+		if code, fc, body := c.collection(q); code != 200 || len(fc.Features) != want {
+			t.Errorf("%s: %d, %d features, want %d (%s)", q, code, len(fc.Features), want, body)
+		}
+	}
+	// A moderator sees rejected reports too.
+	mod, _ := e.signedIn(t, "Mod", store.RoleModerator)
+	if _, fc, _ := mod.collection(box + "&status=rejected"); len(fc.Features) != 4 {
+		t.Fatalf("moderator, rejected: %d", len(fc.Features))
+	}
+}
+
+func TestViewportAPIBadInput(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	for _, q := range []string{
+		"", "bbox=1,2,3", "bbox=1,2,3,4,5", "bbox=a,2,3,4", "bbox=NaN,1,2,3", "bbox=10,10,5,20", "bbox=0,10,5,5",
+		"bbox=-181,0,0,1", "bbox=0,-91,1,0", "bbox=0,0,1,1&type=volcano", "bbox=0,0,1,1&status=lost",
+		"bbox=0,0,1,1&since=yesterday", "bbox=0,0,1,1&since=-5h",
+	} {
+		resp, body := c.get("/api/reports?" + q)
+		var e struct{ Error string }
+		if resp.StatusCode != http.StatusBadRequest || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+			t.Errorf("%q: %d %s", q, resp.StatusCode, body)
+		}
+	}
+}
+
+// Zoomed out over many reports, the answer is clusters: small, with counts that add up.
+func TestViewportClusters(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	seed(t, e, 1500, 32.0, 34.0, "crack", hazard.Open, time.Now())
+	seed(t, e, 400, 33.0, 35.5, "crack", hazard.Open, time.Now())
+	_, fc, body := c.collection("bbox=33,31,37,34")
+	total := 0
+	for _, f := range fc.Features {
+		if f.Properties["cluster"] != true {
+			t.Fatalf("a point in a clustered answer: %+v", f)
+		}
+		total += int(f.Properties["count"].(float64))
+	}
+	if total != 1900 || len(fc.Features) > clusterGrid*clusterGrid || len(body) > 100_000 {
+		t.Fatalf("clusters: %d features counting %d, %d bytes", len(fc.Features), total, len(body))
+	}
+	// Zoomed in on the smaller group: points again.
+	if _, fc, _ := c.collection("bbox=35.4,32.9,35.6,33.1"); len(fc.Features) != 400 || fc.Features[0].Properties["cluster"] != nil {
+		t.Fatalf("zoomed in: %d features", len(fc.Features))
+	}
+}
