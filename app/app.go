@@ -21,6 +21,7 @@ import (
 	"hazardwatch/geocode"
 	"hazardwatch/handlers"
 	"hazardwatch/hazard"
+	"hazardwatch/live"
 	"hazardwatch/mail"
 	"hazardwatch/metrics"
 	"hazardwatch/store"
@@ -35,6 +36,7 @@ type App struct {
 	Store  *store.Store
 	Mailer *mail.Mailer
 	Geo    *geocode.Cached
+	live   *live.Hub
 	fiber  *fiber.App
 
 	stop     context.CancelFunc
@@ -80,16 +82,26 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	hub := live.NewHub(st.ReportEvents(ctx))
 	reg := &metrics.Registry{}
+	reg.NewFunc("hazardwatch_live_events_total", "Report events relayed to browsers (sent) or dropped for slow ones.", "counter",
+		[]string{"result"}, func() map[string]float64 {
+			sent, dropped, _ := hub.Stats()
+			return map[string]float64{"sent": float64(sent), "dropped": float64(dropped)}
+		})
+	reg.NewFunc("hazardwatch_live_clients", "Browsers connected to /events.", "gauge", nil, func() map[string]float64 {
+		_, _, n := hub.Stats()
+		return map[string]float64{"": float64(n)}
+	})
 	reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
 		[]string{"result"}, func() map[string]float64 {
 			s := geo.Stats()
 			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
 		})
-	ctx, stop := context.WithCancel(context.Background())
 	a := &App{
-		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Metrics: reg, GoogleClient: o.GoogleClient}),
+		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
+		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, GoogleClient: o.GoogleClient}),
 	}
 	a.bg.Add(2)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
@@ -135,6 +147,7 @@ func (a *App) Handler() *fiber.App { return a.fiber }
 func (a *App) Shutdown() error {
 	var err error
 	a.shutOnce.Do(func() {
+		a.live.Close() // open event streams would otherwise hold the shutdown to its timeout
 		a.stop()
 		if e := a.fiber.ShutdownWithTimeout(a.cfg.ShutdownTimeout); e != nil {
 			err = fmt.Errorf("app: http shutdown: %w", e)

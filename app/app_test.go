@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -210,5 +212,69 @@ func TestExpireDue(t *testing.T) {
 	// Another instance in the same round finds the lock taken and does nothing.
 	if n, _ := ExpireDue(ctx, a.Store, time.Now().Add(2*time.Hour), time.Second); n != 0 {
 		t.Fatalf("a second runner expired %d while the first held the lock", n)
+	}
+}
+
+// A report made through one instance reaches a browser connected to another, over SSE.
+func TestEventsAcrossInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := newApp(t, srv.URL(), io.Discard)
+	_, baseB := newApp(t, srv.URL(), io.Discard)
+	resp, err := http.Get(baseB + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	if l := <-lines; l != "retry: 3000" {
+		t.Fatalf("first line %q", l)
+	}
+	now := time.Now().UTC()
+	r := &store.Report{ID: store.NewReportID(), Type: "pothole", Severity: "low", Lat: 1, Lng: 1, Status: hazard.Pending,
+		ReporterID: "u", Photos: []string{}, CreatedAt: now, UpdatedAt: now}
+	// The hub subscribes asynchronously; publish until the event shows (bounded).
+	deadline := time.After(10 * time.Second)
+	created := false
+	for {
+		if !created {
+			if _, _, err := a.Store.CreateReport(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			created = true
+		}
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if l == "event: report.created" {
+				if data := <-lines; data != `data: {"id":"`+r.ID+`"}` {
+					t.Fatalf("data line %q", data)
+				}
+				return
+			}
+		case <-time.After(300 * time.Millisecond):
+			// The subscription may not have been ready: publish an update.
+			if _, err := a.Store.EditDescription(t.Context(), r.ID, 0, "x"); err != nil && !errors.Is(err, store.ErrConflict) {
+				t.Fatal(err)
+			}
+			created = true
+			r2 := *r
+			r2.ID = store.NewReportID()
+			r = &r2
+			created = false
+		case <-deadline:
+			t.Fatal("no event reached the other instance")
+		}
 	}
 }

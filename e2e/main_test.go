@@ -29,6 +29,7 @@ import (
 )
 
 var (
+	redisURL  string // the Redis behind the app, for a second app instance
 	baseURL   string
 	mailDir   string
 	photoFile string // a JPEG with EXIF GPS and camera make, for upload tests
@@ -54,6 +55,7 @@ func setup(m *testing.M) (int, error) {
 	h := &redistest.Main{}
 	defer h.Close()
 	srv := redistest.Start(h)
+	redisURL = srv.URL()
 
 	tiles := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")

@@ -13,6 +13,7 @@ import (
 
 	"hazardwatch/config"
 	"hazardwatch/geocode"
+	"hazardwatch/live"
 	"hazardwatch/mail"
 	"hazardwatch/metrics"
 	"hazardwatch/store"
@@ -26,6 +27,8 @@ type Deps struct {
 	Mailer *mail.Mailer
 	// Geocoder answers address searches and reverse lookups (cached).
 	Geocoder geocode.Provider
+	// Live relays report events to browsers (GET /events); nil disables the endpoint.
+	Live *live.Hub
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
 	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
@@ -41,6 +44,7 @@ type handler struct {
 	sessions *session.Store
 	google   *googleAuth
 	geo      geocode.Provider
+	live     *live.Hub
 	metrics  *metrics.Registry
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
@@ -54,7 +58,7 @@ const maxBody = 1 << 20
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
 	h := &handler{
-		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer, geo: d.Geocoder,
+		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer, geo: d.Geocoder, live: d.Live,
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
 	}
 	h.sessions = newSessionStore(h)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/geocode"
+	"hazardwatch/hazard"
+	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
@@ -17,13 +20,14 @@ import (
 func (h *handler) home(c *fiber.Ctx) error {
 	p := h.page(c, "Hazard map")
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
-	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/map.js", "js/search.js"}
+	p.Scripts = []string{"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet-heat.js", "js/map.js", "js/search.js"}
 	m := views.MapView{
 		TileURL:     h.cfg.MapTileURL,
 		Attribution: h.cfg.MapAttribution,
 		Lat:         h.cfg.MapLat,
 		Lng:         h.cfg.MapLng,
 		Zoom:        h.cfg.MapZoom,
+		Icons:       typeIconsJSON,
 	}
 	if c.Query("lat") != "" || c.Query("lng") != "" {
 		lat, lng, msg := parsePoint(c)
@@ -34,7 +38,7 @@ func (h *handler) home(c *fiber.Ctx) error {
 		if msg != "" {
 			p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: "That map link is not valid (" + msg + ") Showing the default view."})
 		} else {
-			m.Lat, m.Lng, m.Zoom = lat, lng, zoom
+			m.Lat, m.Lng, m.Zoom, m.FromURL = lat, lng, zoom, true
 		}
 	}
 
@@ -57,5 +61,57 @@ func (h *handler) home(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return render(c, fiber.StatusOK, views.Home(p, m, search))
+	f, msg := parseMapFilter(c)
+	if msg != "" {
+		p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: msg + " Showing all current hazards."})
+		f = mapFilter{Statuses: []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}}
+	}
+	inView, err := h.inViewList(c, viewBox(m.Lat, m.Lng, m.Zoom), f)
+	if store.IsUnavailable(err) {
+		// The map page still loads; the list says why it is empty and the map retries on move.
+		h.log.Warn("home: reports unavailable", "err", err)
+		inView, err = views.InView{Unavailable: true}, nil
+	}
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.Home(p, m, search, mapFilterView(c, f), inView))
+}
+
+// typeIconsJSON maps each hazard type to its icon, for the map's markers.
+var typeIconsJSON = func() string {
+	m := map[string]string{}
+	for _, t := range hazard.Types {
+		m[t.Code] = t.Icon
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}()
+
+// mapFilterView marks the checkboxes the current filter selects.
+func mapFilterView(c *fiber.Ctx, f mapFilter) views.MapFilters {
+	var v views.MapFilters
+	for _, t := range hazard.Types {
+		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label}, Checked: containsStr(f.Types, t.Code)})
+	}
+	for _, s := range hazard.Statuses {
+		if !s.Public() {
+			continue
+		}
+		v.Statuses = append(v.Statuses, views.CheckOption{Option: views.Option{Value: string(s), Label: s.Label()}, Checked: containsStatus(f.Statuses, s)})
+	}
+	switch s := c.Query("since"); s {
+	case "24h", "7d", "30d":
+		v.Since = s
+	}
+	return v
+}
+
+func containsStatus(xs []hazard.Status, x hazard.Status) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }

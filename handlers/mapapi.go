@@ -11,6 +11,7 @@ import (
 
 	"hazardwatch/hazard"
 	"hazardwatch/store"
+	"hazardwatch/views"
 )
 
 // maxPoints is how many reports a viewport may hold before the answer is clusters instead.
@@ -57,13 +58,13 @@ type mapFilter struct {
 // or a date). Resolved and expired hazards are hidden unless asked for.
 func parseMapFilter(c *fiber.Ctx) (mapFilter, string) {
 	var f mapFilter
-	for _, t := range splitList(c.Query("type")) {
+	for _, t := range queryList(c, "type") {
 		if _, ok := hazard.TypeByCode(t); !ok {
 			return f, fmt.Sprintf("Unknown hazard type %q.", t)
 		}
 		f.Types = append(f.Types, t)
 	}
-	for _, s := range splitList(c.Query("status")) {
+	for _, s := range queryList(c, "status") {
 		if !hazard.Status(s).Valid() {
 			return f, fmt.Sprintf("Unknown status %q.", s)
 		}
@@ -101,11 +102,15 @@ func parseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func splitList(s string) []string {
+// queryList reads a list parameter given as a comma list (type=a,b), repeated (type=a&type=b,
+// as checkboxes send it), or both.
+func queryList(c *fiber.Ctx, name string) []string {
 	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
+	for _, v := range c.Context().QueryArgs().PeekMulti(name) {
+		for _, p := range strings.Split(string(v), ",") {
+			if p = strings.TrimSpace(p); p != "" && !containsStr(out, p) {
+				out = append(out, p)
+			}
 		}
 	}
 	return out
@@ -144,7 +149,7 @@ func (h *handler) apiReports(c *fiber.Ctx) error {
 		return err
 	}
 	if !f.Since.IsZero() {
-		if pts, err = h.store.CreatedSince(c.UserContext(), pts, f.Since); err != nil {
+		if pts, err = h.store.SortByCreated(c.UserContext(), pts, f.Since); err != nil {
 			return err
 		}
 	}
@@ -209,3 +214,65 @@ func cluster(pts []store.GeoPoint, b store.BBox) []clusterCell {
 }
 
 func round6(f float64) float64 { return math.Round(f*1e6) / 1e6 }
+
+// inViewLimit is how many reports the list beside the map shows.
+const inViewLimit = 50
+
+// inView is the list beside the map (GET /reports/in-view, htmx): the newest reports in the box,
+// so keyboard and screen-reader users reach every report the map shows.
+func (h *handler) inView(c *fiber.Ctx) error {
+	b, msg := parseBBox(c.Query("bbox"))
+	if msg != "" {
+		return fiber.NewError(fiber.StatusBadRequest, msg)
+	}
+	f, msg := parseMapFilter(c)
+	if msg != "" {
+		return fiber.NewError(fiber.StatusBadRequest, msg)
+	}
+	v, err := h.inViewList(c, b, f)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.InViewList(v))
+}
+
+func (h *handler) inViewList(c *fiber.Ctx, b store.BBox, f mapFilter) (views.InView, error) {
+	ctx := c.UserContext()
+	pts, err := h.store.InBox(ctx, b, h.visibleStatuses(currentUser(c), f.Statuses), f.Types)
+	if err != nil {
+		return views.InView{}, err
+	}
+	since := f.Since
+	if since.IsZero() {
+		since = time.Unix(0, 0)
+	}
+	// Newest first: one ZMSCORE gives every point's creation time.
+	pts, err = h.store.SortByCreated(ctx, pts, since)
+	if err != nil {
+		return views.InView{}, err
+	}
+	v := views.InView{Total: len(pts)}
+	ids := make([]string, 0, inViewLimit)
+	for _, p := range pts[:min(len(pts), inViewLimit)] {
+		ids = append(ids, p.ID)
+	}
+	rs, err := h.store.ReportsByID(ctx, ids)
+	if err != nil {
+		return views.InView{}, err
+	}
+	for _, r := range rs {
+		v.Reports = append(v.Reports, h.card(r))
+	}
+	return v, nil
+}
+
+// viewBox is the area a map of about 900 x 600 pixels shows at a centre and zoom (for the list
+// rendered without JavaScript).
+func viewBox(lat, lng float64, zoom int) store.BBox {
+	degPerPx := 360 / (256 * math.Pow(2, float64(zoom)))
+	dx, dy := 450*degPerPx, 300*degPerPx*math.Cos(lat*math.Pi/180)
+	return store.BBox{
+		MinLng: math.Max(-180, lng-dx), MaxLng: math.Min(180, lng+dx),
+		MinLat: math.Max(-90, lat-dy), MaxLat: math.Min(90, lat+dy),
+	}
+}

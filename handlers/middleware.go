@@ -36,7 +36,7 @@ func (h *handler) logRequests(c *fiber.Ctx) error {
 		slog.String("path", c.Path()),
 		slog.Int("status", status),
 		slog.Duration("duration", elapsed),
-		slog.Int("bytes", len(c.Response().Body())),
+		slog.Int("bytes", bodySize(c)),
 		slog.String("request_id", requestID(c)),
 	)
 	return nil
@@ -96,4 +96,12 @@ func (h *handler) limitBody(c *fiber.Ctx) error {
 		return fiber.ErrRequestEntityTooLarge
 	}
 	return c.Next()
+}
+
+// bodySize is the response size for the log; -1 for a stream (reading Body() would drain it).
+func bodySize(c *fiber.Ctx) int {
+	if c.Response().IsBodyStream() {
+		return -1
+	}
+	return len(c.Response().Body())
 }

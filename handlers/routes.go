@@ -20,6 +20,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get("/metrics", h.metricsText)
+	app.Get("/events", h.events)
 	app.Get(static.Prefix+"*", static.Handler)
 	app.Get("/photos/:name", h.servePhoto)
 
@@ -35,6 +36,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/reports", h.listReports)
 	app.Get("/reports/new", signedIn, h.newReport)
 	app.Get("/reports/nearby", signedIn, h.nearbyReports)
+	app.Get("/reports/in-view", h.inView)
 	app.Post("/reports", signedIn, h.createReport)
 	app.Get("/reports/:id", h.showReport)
 	app.Post("/reports/:id/confirm", signedIn, h.confirmReport)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -72,8 +73,9 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, typ
 	return out, nil
 }
 
-// CreatedSince keeps the points created at or after t (one ZMSCORE on the time index).
-func (s *Store) CreatedSince(ctx context.Context, pts []GeoPoint, t time.Time) ([]GeoPoint, error) {
+// SortByCreated keeps the points created at or after since and sorts them newest first, with
+// one ZMSCORE on the time index.
+func (s *Store) SortByCreated(ctx context.Context, pts []GeoPoint, since time.Time) ([]GeoPoint, error) {
 	if len(pts) == 0 {
 		return pts, nil
 	}
@@ -85,12 +87,21 @@ func (s *Store) CreatedSince(ctx context.Context, pts []GeoPoint, t time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read report times: %w", err)
 	}
-	min := float64(t.UnixMilli())
-	out := pts[:0]
+	min := float64(since.UnixMilli())
+	type pt struct {
+		p GeoPoint
+		t float64
+	}
+	kept := make([]pt, 0, len(pts))
 	for i, p := range pts {
 		if scores[i] >= min {
-			out = append(out, p)
+			kept = append(kept, pt{p, scores[i]})
 		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].t > kept[j].t })
+	out := make([]GeoPoint, len(kept))
+	for i, k := range kept {
+		out[i] = k.p
 	}
 	return out, nil
 }

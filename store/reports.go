@@ -526,3 +526,30 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 
 // NewReportID returns a fresh random report id (for seeding and API clients without a key).
 func NewReportID() string { return newID() }
+
+// ReportEvents subscribes to report events from every instance. go-redis resubscribes by itself
+// after a dropped connection or a Redis restart. The channel closes when ctx ends.
+func (s *Store) ReportEvents(ctx context.Context) <-chan string {
+	ps := s.rdb.Subscribe(ctx, eventsChannel)
+	out := make(chan string, 256)
+	go func() {
+		defer close(out)
+		defer ps.Close()
+		ch := ps.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-ch:
+				if !ok {
+					return
+				}
+				select {
+				case out <- m.Payload:
+				default: // the hub is stuck: drop rather than block Redis reads
+				}
+			}
+		}
+	}()
+	return out
+}

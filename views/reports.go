@@ -92,3 +92,23 @@ func plural(n int64, one, many string) string {
 	}
 	return many
 }
+
+// InView is the list beside the map.
+type InView struct {
+	Total       int
+	Reports     []ReportCard
+	Unavailable bool // the reports could not be read just now
+}
+
+// MapFilters are the map's type, status and time controls.
+type MapFilters struct {
+	Types    []CheckOption
+	Statuses []CheckOption
+	Since    string // "", 24h, 7d, 30d
+}
+
+// CheckOption is a checkbox.
+type CheckOption struct {
+	Option
+	Checked bool
+}
