@@ -35,14 +35,14 @@ type env struct {
 }
 
 // newEnv builds the handlers on a fresh Redis; vars override the environment.
-func newEnv(t *testing.T, vars ...string) *env {
+func newEnv(t testing.TB, vars ...string) *env {
 	t.Helper()
 	srv := redistest.Start(t)
 	return newEnvOn(t, srv, nil, vars...)
 }
 
 // newEnvOn builds the handlers on an existing Redis; googleClient reaches a fake Google.
-func newEnvOn(t *testing.T, srv *redistest.Server, googleClient *http.Client, vars ...string) *env {
+func newEnvOn(t testing.TB, srv *redistest.Server, googleClient *http.Client, vars ...string) *env {
 	t.Helper()
 	mailDir := t.TempDir()
 	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir}
