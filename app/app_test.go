@@ -278,3 +278,43 @@ func TestEventsAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// After Redis restarts, the event relay resubscribes by itself and browsers get events again.
+func TestEventsSurviveRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a, base := newApp(t, srv.URL(), io.Discard)
+	resp, err := http.Get(base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	srv.Stop()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case l := <-lines:
+			if l == "event: report.created" {
+				return
+			}
+		case <-tick.C:
+			now := time.Now().UTC()
+			r := &store.Report{ID: store.NewReportID(), Type: "ice", Severity: "low", Lat: 1, Lng: 1, Status: hazard.Pending,
+				ReporterID: "u", Photos: []string{}, CreatedAt: now, UpdatedAt: now}
+			_, _, _ = a.Store.CreateReport(t.Context(), r) // fails while Redis is still coming back
+		case <-deadline:
+			t.Fatal("no event after the Redis restart")
+		}
+	}
+}

@@ -116,6 +116,16 @@ func TestMapClusters(t *testing.T) {
 	if err := expect.Locator(s.page.GetByTestId("in-view-count")).ToContainText("of 600 hazards"); err != nil {
 		t.Fatal(err)
 	}
+	// The heat-map layer switches on from the filters.
+	if err := s.page.GetByText("Filters").Click(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.page.GetByLabel("Heat map").Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := expect.Locator(s.page.Locator("canvas.leaflet-heatmap-layer")).ToHaveCount(1); err != nil {
+		t.Fatal("no heat map: ", err)
+	}
 	s.noProblems()
 }
 
