@@ -77,6 +77,7 @@ func (h *handler) changePassword(c *fiber.Ctx) error {
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
+	h.audit(c, "user.password_change", u.ID, "")
 	h.setFlash(c, "success", "Password saved. Your other devices have been signed out.")
 	return redirect(c, "/account")
 }

@@ -155,6 +155,7 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
+	h.audit(c, "user.signin", u.ID, "password")
 	return redirect(c, localPath(f.Values["next"]))
 }
 
@@ -282,6 +283,7 @@ func (h *handler) reset(c *fiber.Ctx) error {
 	if err := h.store.RevokeSessions(c.UserContext(), u.ID, ""); err != nil {
 		return err
 	}
+	h.audit(c, "user.password_reset", u.ID, "")
 	h.setFlash(c, "success", "Your password has been changed. Sign in with the new one.")
 	return redirect(c, "/login")
 }

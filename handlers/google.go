@@ -150,6 +150,7 @@ func (h *handler) googleCallback(c *fiber.Ctx) error {
 	if err := h.signIn(c, u); err != nil {
 		return err
 	}
+	h.audit(c, "user.signin", u.ID, "google")
 	return c.Redirect(localPath(next), fiber.StatusSeeOther)
 }
 

@@ -33,5 +33,8 @@ func requireRole(min store.Role) fiber.Handler {
 	}
 }
 
-// signedIn admits any signed-in user.
-var signedIn = requireRole(store.RoleCitizen)
+var (
+	signedIn      = requireRole(store.RoleCitizen)   // any signed-in user
+	moderatorOnly = requireRole(store.RoleModerator) // moderators and admins
+	adminOnly     = requireRole(store.RoleAdmin)
+)

@@ -58,6 +58,9 @@ var routeAccess = map[string]access{
 	"GET /auth/google":                  public,
 	"GET /auth/google/callback":         public,
 	"GET /account":                      signedIn_,
+	"GET /moderation":                   moderator,
+	"POST /moderation/reports/:id":      moderator,
+	"GET /admin/audit":                  admin,
 	"POST /account/password":            signedIn_,
 	"POST /account/sessions/:id/revoke": signedIn_,
 }

@@ -56,6 +56,10 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/auth/google", h.googleStart)
 	app.Get("/auth/google/callback", h.googleCallback)
 
+	app.Get("/moderation", moderatorOnly, h.moderation)
+	app.Post("/moderation/reports/:id", moderatorOnly, h.moderate)
+	app.Get("/admin/audit", adminOnly, h.auditLog)
+
 	app.Get("/account", signedIn, h.account)
 	app.Post("/account/password", signedIn, h.changePassword)
 	app.Post("/account/sessions/:id/revoke", signedIn, h.revokeSession)

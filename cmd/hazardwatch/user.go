@@ -80,6 +80,9 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			return err
 		}
+		if err := st.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "user.create", Target: u.ID, Note: string(u.Role)}); err != nil {
+			fmt.Fprintln(stdout, "warning:", err)
+		}
 		fmt.Fprintf(stdout, "created %s user %s <%s> (id %s)\n", u.Role, u.Name, u.Email, u.ID)
 		return nil
 	case "role":
@@ -95,6 +98,9 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		if err := st.SetRole(ctx, u.ID, role); err != nil {
 			return err
+		}
+		if err := st.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "user.role", Target: u.ID, Note: string(u.Role) + " -> " + string(role)}); err != nil {
+			fmt.Fprintln(stdout, "warning:", err)
 		}
 		fmt.Fprintf(stdout, "%s <%s> is now %s (was %s)\n", u.Name, u.Email, role, u.Role)
 		return nil

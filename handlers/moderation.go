@@ -1,0 +1,194 @@
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/hazard"
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+// actionLabels are the moderator's verbs as the queue shows them.
+var actionLabels = []views.Option{
+	{Value: string(hazard.Approve), Label: "Approve (open)"},
+	{Value: string(hazard.Start), Label: "Start work (in progress)"},
+	{Value: string(hazard.Resolve), Label: "Resolve"},
+	{Value: string(hazard.Reject), Label: "Reject"},
+	{Value: string(hazard.MarkDuplicate), Label: "Mark as duplicate"},
+	{Value: string(hazard.Reopen), Label: "Reopen"},
+}
+
+// allowedActions lists the moderator actions the workflow table allows from s.
+func allowedActions(s hazard.Status) []views.Option {
+	var out []views.Option
+	for _, a := range actionLabels {
+		if _, ok := hazard.Next(s, hazard.Action(a.Value)); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (h *handler) moderationItem(c *fiber.Ctx, r *store.Report) views.ModerationItem {
+	it := views.ModerationItem{ReportCard: h.card(r), Version: r.Version, Lat: r.Lat, Lng: r.Lng, Actions: allowedActions(r.Status)}
+	if near, err := h.store.Nearby(c.UserContext(), r.Lat, r.Lng, h.cfg.DuplicateRadius, r.Type); err == nil {
+		for _, n := range near {
+			if n.ID != r.ID {
+				it.Nearby++
+			}
+		}
+	}
+	return it
+}
+
+// moderation is the review queue (moderators and admins): one status, oldest first.
+func (h *handler) moderation(c *fiber.Ctx) error {
+	v := views.ModerationView{Status: c.Query("status", string(hazard.Pending)), Type: c.Query("type"), Types: typeOptions()}
+	if !hazard.Status(v.Status).Valid() {
+		return fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(v.Status)+".")
+	}
+	if _, ok := hazard.TypeByCode(v.Type); v.Type != "" && !ok {
+		return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(v.Type)+".")
+	}
+	for _, s := range hazard.Statuses {
+		v.Statuses = append(v.Statuses, views.Option{Value: string(s), Label: s.Label()})
+	}
+	page, err := strconv.Atoi(c.Query("page", "0"))
+	if err != nil || page < 0 || page > 10000 {
+		return fiber.NewError(fiber.StatusBadRequest, "Bad page number.")
+	}
+	rs, more, err := h.store.ModerationQueue(c.UserContext(), v.Status, page, 50)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if v.Type == "" || r.Type == v.Type {
+			v.Items = append(v.Items, h.moderationItem(c, r))
+		}
+	}
+	if more {
+		q := url.Values{"status": {v.Status}, "page": {strconv.Itoa(page + 1)}}
+		if v.Type != "" {
+			q.Set("type", v.Type)
+		}
+		v.NextURL = "/moderation?" + q.Encode()
+	}
+	p := h.page(c, "Review queue")
+	return render(c, fiber.StatusOK, views.ModerationPage(p, v))
+}
+
+// moderate applies one action (CONTRACT.md: action, note, duplicate_of) at the version the
+// moderator saw. A concurrent change wins over a stale form: 409 "changed by someone else".
+func (h *handler) moderate(c *fiber.Ctx) error {
+	u := currentUser(c)
+	id := strings.Clone(c.Params("id"))
+	f := newForm(c, "action", "note", "duplicate_of", "version")
+	action := hazard.Action(f.Values["action"])
+	note := strings.TrimSpace(f.Values["note"])
+	dupOf := strings.TrimSpace(f.Values["duplicate_of"])
+	version, _ := strconv.ParseInt(f.Values["version"], 10, 64)
+
+	fail := func(status int, msg string) error {
+		r, err := h.store.Report(c.UserContext(), id)
+		if err != nil || !isPartial(c) {
+			return fiber.NewError(status, msg)
+		}
+		it := h.moderationItem(c, r)
+		it.Error = msg
+		return render(c, status, views.ModerationRow(h.page(c, ""), it))
+	}
+	if _, known := hazard.Transitions[action]; !known || action == hazard.Expire || action == hazard.Withdraw {
+		return fail(fiber.StatusUnprocessableEntity, "Choose an action: approve, reject, start, resolve, reopen or duplicate.")
+	}
+	if utf8.RuneCountInString(note) > 500 {
+		return fail(fiber.StatusUnprocessableEntity, "Keep the note to 500 characters.")
+	}
+	if action == hazard.Reject && note == "" {
+		return fail(fiber.StatusUnprocessableEntity, "Give a reason when rejecting: the reporter sees it.")
+	}
+	if action == hazard.MarkDuplicate {
+		orig, err := h.store.Report(c.UserContext(), dupOf)
+		switch {
+		case dupOf == id:
+			return fail(fiber.StatusUnprocessableEntity, "A report cannot duplicate itself.")
+		case errors.Is(err, store.ErrNotFound):
+			return fail(fiber.StatusUnprocessableEntity, "Give the id of the original report (the last part of its address).")
+		case err != nil:
+			return err
+		case !orig.Status.Active():
+			return fail(fiber.StatusUnprocessableEntity, "The original report is "+strings.ToLower(orig.Status.Label())+"; choose an open one.")
+		}
+	} else {
+		dupOf = ""
+	}
+	r, err := h.store.Transition(c.UserContext(), id, version, action, u.ID, note, dupOf)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fiber.NewError(fiber.StatusNotFound, "We could not find that report.")
+	case errors.Is(err, store.ErrConflict):
+		return fail(fiber.StatusConflict, "This report was changed by someone else. Reload to see its state, then try again.")
+	case errors.Is(err, store.ErrTransition):
+		cur, _ := h.store.Report(c.UserContext(), id)
+		state := ""
+		if cur != nil {
+			state = " from " + strings.ToLower(cur.Status.Label())
+		}
+		return fail(fiber.StatusConflict, "That step is not possible"+state+".")
+	case err != nil:
+		return err
+	}
+	if action == hazard.MarkDuplicate {
+		if err := h.store.MergeDuplicate(c.UserContext(), id, dupOf); err != nil {
+			return err
+		}
+	}
+	h.audit(c, "report."+string(action), id, note)
+	if isPartial(c) {
+		return render(c, fiber.StatusOK, views.ModerationRow(h.page(c, ""), h.moderationItem(c, r)))
+	}
+	h.setFlash(c, "success", "Report marked "+strings.ToLower(r.Status.Label())+".")
+	return redirect(c, "/moderation")
+}
+
+// audit records an action of the current user; a failure is logged, the action stands.
+func (h *handler) audit(c *fiber.Ctx, action, target, note string) {
+	actor := "anonymous"
+	if u := currentUser(c); u != nil {
+		actor = u.ID
+	}
+	if err := h.store.Audit(c.UserContext(), store.AuditEntry{Actor: actor, Action: action, Target: target, IP: c.IP(), Note: note}); err != nil {
+		h.log.Error("audit entry lost", "action", action, "target", target, "err", err)
+	}
+}
+
+// auditLog is /admin/audit: newest first, filtered by actor, action (prefix) and target.
+func (h *handler) auditLog(c *fiber.Ctx) error {
+	v := views.AuditView{Actor: strings.TrimSpace(c.Query("actor")), Action: strings.TrimSpace(c.Query("action")), Target: strings.TrimSpace(c.Query("target"))}
+	before := c.Query("before")
+	if len(v.Actor) > 40 || len(v.Action) > 40 || len(v.Target) > 40 || len(before) > 40 {
+		return fiber.NewError(fiber.StatusBadRequest, "Filters are limited to 40 characters.")
+	}
+	entries, next, err := h.store.AuditLog(c.UserContext(), store.AuditFilter{Actor: v.Actor, Action: v.Action, Target: v.Target}, before, 100)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		v.Entries = append(v.Entries, views.AuditRow{When: e.At.Format("2006-01-02 15:04:05"), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP, Note: e.Note})
+	}
+	if next != "" {
+		q := url.Values{"before": {next}}
+		for k, val := range map[string]string{"actor": v.Actor, "action": v.Action, "target": v.Target} {
+			if val != "" {
+				q.Set(k, val)
+			}
+		}
+		v.NextURL = "/admin/audit?" + q.Encode()
+	}
+	return render(c, fiber.StatusOK, views.AuditPage(h.page(c, "Audit log"), v))
+}
