@@ -54,6 +54,9 @@ type Config struct {
 	DuplicateRadius float64       // DUPLICATE_RADIUS_M: open reports of the same type offered while filling the form (50)
 	TooCloseRadius  float64       // TOO_CLOSE_RADIUS_M: a submit this close asks "a different hazard?" (15)
 
+	// Open311: OPEN311_JURISDICTION (optional) is checked against jurisdiction_id when set.
+	Open311Jurisdiction string
+
 	// Accounts.
 	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT: sliding idle timeout (default 7 days)
 	SessionMaxAge time.Duration // SESSION_MAX_AGE: absolute lifetime (default 30 days)
@@ -205,6 +208,8 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		}
 		*r.dst = v
 	}
+
+	c.Open311Jurisdiction = get("OPEN311_JURISDICTION", "")
 
 	c.Geocoder = get("GEOCODER", "offline")
 	switch c.Geocoder {

@@ -28,6 +28,9 @@ func (h *handler) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 
+	if strings.HasPrefix(c.Path(), open311Prefix) {
+		return open311ErrorResponse(c, status, msg)
+	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(fiber.Map{"error": msg})
 	}
@@ -45,7 +48,7 @@ func (h *handler) errorHandler(c *fiber.Ctx, err error) error {
 func publicMessage(c *fiber.Ctx, fe *fiber.Error) string {
 	switch {
 	case fe.Code == fiber.StatusNotFound && (strings.HasPrefix(fe.Message, "Cannot ") || fe.Message == "Not Found"):
-		if wantsJSON(c) {
+		if wantsJSON(c) || strings.HasPrefix(c.Path(), open311Prefix) {
 			return "not found: " + c.Method() + " " + c.Path()
 		}
 		return "We could not find that page."

@@ -154,32 +154,10 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		return again(fiber.StatusTooManyRequests, nil)
 	}
 
-	address := ""
-	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
-	defer cancel()
-	if p, err := h.geo.Reverse(ctx, lat, lng); err == nil {
-		address = p.Label
-	} else if !errors.Is(err, geocode.ErrNoResult) {
-		h.log.Warn("reverse geocoding a new report failed; storing it without an address", "err", err)
-	}
-	now := time.Now().UTC()
-	r := &store.Report{
-		ID: store.ReportID(u.ID, f.Values["idem"]), Type: typ.Code, Severity: f.Values["severity"],
-		Description: desc, Lat: lat, Lng: lng, Address: address, Photos: photos,
-		Status: hazard.Pending, ReporterID: u.ID, ShowName: f.Values["show_name"] == "1",
-		CreatedAt: now, UpdatedAt: now,
-		History: []store.Change{{At: now, By: u.ID, To: hazard.Pending}},
-	}
-	if r.Photos == nil {
-		r.Photos = []string{}
-	}
-	if r.ShowName {
-		r.ReporterName = u.Name
-	}
-	if typ.Transient {
-		r.ExpiresAt = now.Add(h.cfg.ReportExpiry)
-	}
-	saved, created, err := h.store.CreateReport(c.UserContext(), r)
+	saved, created, err := h.storeReport(c, reportInput{
+		ID: store.ReportID(u.ID, f.Values["idem"]), ReporterID: u.ID, ReporterName: u.Name, ShowName: f.Values["show_name"] == "1",
+		Type: typ, Severity: f.Values["severity"], Description: desc, Lat: lat, Lng: lng, Photos: photos,
+	})
 	if err != nil {
 		return err
 	}
@@ -187,6 +165,48 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		h.setFlash(c, "success", "Thank you: your report is in. "+h.moderationNote())
 	}
 	return redirect(c, "/reports/"+saved.ID)
+}
+
+// reportInput is a validated new report, from the web form or Open311.
+type reportInput struct {
+	ID, ReporterID, ReporterName string
+	ShowName                     bool
+	Type                         hazard.Type
+	Severity, Description        string
+	Lat, Lng                     float64
+	Photos                       []string
+	Source, MediaURL             string
+}
+
+// storeReport names the place (reverse geocoding; a failure leaves the address empty) and stores
+// the report as pending, with an expiry for transient types.
+func (h *handler) storeReport(c *fiber.Ctx, in reportInput) (*store.Report, bool, error) {
+	address := ""
+	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
+	defer cancel()
+	if p, err := h.geo.Reverse(ctx, in.Lat, in.Lng); err == nil {
+		address = p.Label
+	} else if !errors.Is(err, geocode.ErrNoResult) {
+		h.log.Warn("reverse geocoding a new report failed; storing it without an address", "err", err)
+	}
+	now := time.Now().UTC()
+	r := &store.Report{
+		ID: in.ID, Type: in.Type.Code, Severity: in.Severity, Description: in.Description,
+		Lat: in.Lat, Lng: in.Lng, Address: address, Photos: in.Photos, Status: hazard.Pending,
+		ReporterID: in.ReporterID, ShowName: in.ShowName, Source: in.Source, MediaURL: in.MediaURL,
+		CreatedAt: now, UpdatedAt: now,
+		History: []store.Change{{At: now, By: in.ReporterID, To: hazard.Pending}},
+	}
+	if r.Photos == nil {
+		r.Photos = []string{}
+	}
+	if r.ShowName {
+		r.ReporterName = in.ReporterName
+	}
+	if in.Type.Transient {
+		r.ExpiresAt = now.Add(h.cfg.ReportExpiry)
+	}
+	return h.store.CreateReport(c.UserContext(), r)
 }
 
 func (h *handler) moderationNote() string {

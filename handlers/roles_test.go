@@ -19,50 +19,60 @@ const (
 	signedIn_               // any signed-in user; others are sent to sign in
 	moderator               // moderators and admins
 	admin                   // admins only
+	byAPIKey                // Open311 clients with an api_key, whoever is signed in (403 without)
 )
 
 // routeAccess lists every route of the app. A route added without an entry fails the test, so
 // nobody adds a page without deciding who may see it.
 var routeAccess = map[string]access{
-	"GET /healthz":                      public,
-	"GET /readyz":                       public,
-	"GET /metrics":                      public,
-	"GET /events":                       public,
-	"GET /static/*":                     public,
-	"GET /photos/:name":                 public,
-	"GET /api/reports/:id":              public,
-	"GET /api/reports":                  public,
-	"GET /reports":                      public,
-	"GET /reports/:id":                  public,
-	"GET /reports/new":                  signedIn_,
-	"GET /reports/nearby":               signedIn_,
-	"GET /reports/in-view":              public,
-	"POST /reports":                     signedIn_,
-	"POST /reports/:id/confirm":         signedIn_,
-	"POST /reports/:id/edit":            signedIn_,
-	"POST /reports/:id/withdraw":        signedIn_,
-	"GET /":                             public,
-	"GET /geocode/suggest":              public,
-	"GET /api/geocode":                  public,
-	"GET /api/reverse":                  public,
-	"GET /register":                     public,
-	"POST /register":                    public,
-	"GET /login":                        public,
-	"POST /login":                       public,
-	"POST /logout":                      public,
-	"GET /verify-email":                 public,
-	"GET /password/forgot":              public,
-	"POST /password/forgot":             public,
-	"GET /password/reset":               public,
-	"POST /password/reset":              public,
-	"GET /auth/google":                  public,
-	"GET /auth/google/callback":         public,
-	"GET /account":                      signedIn_,
-	"GET /moderation":                   moderator,
-	"POST /moderation/reports/:id":      moderator,
-	"GET /admin/audit":                  admin,
-	"POST /account/password":            signedIn_,
-	"POST /account/sessions/:id/revoke": signedIn_,
+	"GET /healthz":                        public,
+	"GET /readyz":                         public,
+	"GET /metrics":                        public,
+	"GET /events":                         public,
+	"GET /static/*":                       public,
+	"GET /photos/:name":                   public,
+	"GET /api/reports/:id":                public,
+	"GET /api/reports":                    public,
+	"GET /reports":                        public,
+	"GET /reports/:id":                    public,
+	"GET /reports/new":                    signedIn_,
+	"GET /reports/nearby":                 signedIn_,
+	"GET /reports/in-view":                public,
+	"POST /reports":                       signedIn_,
+	"POST /reports/:id/confirm":           signedIn_,
+	"POST /reports/:id/edit":              signedIn_,
+	"POST /reports/:id/withdraw":          signedIn_,
+	"GET /":                               public,
+	"GET /geocode/suggest":                public,
+	"GET /api/geocode":                    public,
+	"GET /api/reverse":                    public,
+	"GET /register":                       public,
+	"POST /register":                      public,
+	"GET /login":                          public,
+	"POST /login":                         public,
+	"POST /logout":                        public,
+	"GET /verify-email":                   public,
+	"GET /password/forgot":                public,
+	"POST /password/forgot":               public,
+	"GET /password/reset":                 public,
+	"POST /password/reset":                public,
+	"GET /auth/google":                    public,
+	"GET /auth/google/callback":           public,
+	"GET /account":                        signedIn_,
+	"GET /moderation":                     moderator,
+	"POST /moderation/reports/:id":        moderator,
+	"GET /admin/audit":                    admin,
+	"GET /admin/api-keys":                 admin,
+	"POST /admin/api-keys":                admin,
+	"POST /admin/api-keys/:id/revoke":     admin,
+	"GET /open311/v2/discovery.:fmt":      public,
+	"GET /open311/v2/services.:fmt":       public,
+	"GET /open311/v2/services/:code.:fmt": public,
+	"GET /open311/v2/requests.:fmt":       public,
+	"POST /open311/v2/requests.:fmt":      byAPIKey,
+	"GET /open311/v2/requests/:id.:fmt":   public,
+	"POST /account/password":              signedIn_,
+	"POST /account/sessions/:id/revoke":   signedIn_,
 }
 
 func TestRoleMatrix(t *testing.T) {
@@ -97,7 +107,7 @@ func TestRoleMatrix(t *testing.T) {
 			t.Errorf("route %s has no entry in routeAccess: decide who may use it", key)
 			continue
 		}
-		path := strings.NewReplacer(":id", "aaaaaaaa-0000-0000-0000-000000000000", "*", "dist/app.css").Replace(r.Path)
+		path := strings.NewReplacer(":id", "aaaaaaaa-0000-0000-0000-000000000000", "*", "dist/app.css", ":fmt", "json", ":code", "pothole").Replace(r.Path)
 		for who, c := range clients {
 			var resp *http.Response
 			if r.Method == fiber.MethodGet {
@@ -107,8 +117,12 @@ func TestRoleMatrix(t *testing.T) {
 			}
 			toLogin := resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login?next=")
 			forbidden := resp.StatusCode == http.StatusForbidden
-			allowed := need == public || rank[who] >= need
+			allowed := need == public || (need != byAPIKey && rank[who] >= need)
 			switch {
+			case need == byAPIKey:
+				if !forbidden {
+					t.Errorf("%s as %s without an api_key: want 403, got %d", key, who, resp.StatusCode)
+				}
 			case allowed && (toLogin || forbidden):
 				t.Errorf("%s as %s: refused (%d %s)", key, who, resp.StatusCode, resp.Header.Get("Location"))
 			case !allowed && who == "anonymous" && !toLogin:

@@ -24,6 +24,15 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get(static.Prefix+"*", static.Handler)
 	app.Get("/photos/:name", h.servePhoto)
 
+	// Open311 (API-key clients, no cookies): before the session and CSRF middleware.
+	o := app.Group("/open311/v2")
+	o.Get("/discovery.:fmt", h.open311Discovery)
+	o.Get("/services.:fmt", h.open311Services)
+	o.Get("/services/:code.:fmt", h.open311ServiceDefinition)
+	o.Get("/requests.:fmt", h.open311Requests)
+	o.Post("/requests.:fmt", h.open311Create)
+	o.Get("/requests/:id.:fmt", h.open311Request)
+
 	app.Use(h.csrf, h.loadUser)
 
 	app.Get("/", h.home)
@@ -59,6 +68,9 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/moderation", moderatorOnly, h.moderation)
 	app.Post("/moderation/reports/:id", moderatorOnly, h.moderate)
 	app.Get("/admin/audit", adminOnly, h.auditLog)
+	app.Get("/admin/api-keys", adminOnly, h.apiKeys)
+	app.Post("/admin/api-keys", adminOnly, h.createAPIKey)
+	app.Post("/admin/api-keys/:id/revoke", adminOnly, h.revokeAPIKey)
 
 	app.Get("/account", signedIn, h.account)
 	app.Post("/account/password", signedIn, h.changePassword)

@@ -36,6 +36,8 @@ type Report struct {
 	CreatedAt    time.Time     `json:"created_at"`
 	UpdatedAt    time.Time     `json:"updated_at"`
 	ExpiresAt    time.Time     `json:"expires_at,omitzero"` // transient types only
+	Source       string        `json:"source,omitempty"`    // "open311:<key name>" for API reports
+	MediaURL     string        `json:"media_url,omitempty"` // a link an API client gave (never fetched)
 	History      []Change      `json:"history"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
@@ -552,4 +554,17 @@ func (s *Store) ReportEvents(ctx context.Context) <-chan string {
 		}
 	}()
 	return out
+}
+
+// ReportsBetween walks the time index newest first between from and to (inclusive), skipping
+// offset entries and returning up to count documents (missing ones skipped).
+func (s *Store) ReportsBetween(ctx context.Context, from, to time.Time, offset, count int) ([]*Report, error) {
+	ids, err := s.rdb.ZRevRangeByScore(ctx, reportsByTimeKey, &redis.ZRangeBy{
+		Min: strconv.FormatInt(from.UnixMilli(), 10), Max: strconv.FormatInt(to.UnixMilli(), 10),
+		Offset: int64(offset), Count: int64(count),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list reports: %w", err)
+	}
+	return s.reports(ctx, ids)
 }

@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+func (h *handler) apiKeysView(c *fiber.Ctx, f *form, newKey string) (views.APIKeysView, error) {
+	keys, err := h.store.APIKeys(c.UserContext())
+	if err != nil {
+		return views.APIKeysView{}, err
+	}
+	v := views.APIKeysView{NewKey: newKey}
+	if f != nil {
+		v.Form = f.Form
+	} else {
+		v.Form = views.Form{Values: map[string]string{"per_hour": "100"}}
+	}
+	for _, k := range keys {
+		v.Keys = append(v.Keys, views.APIKeyRow{ID: k.ID, Name: k.Name, PerHour: k.PerHour, Created: k.CreatedAt.Format("2006-01-02"), Revoked: k.Revoked})
+	}
+	return v, nil
+}
+
+// apiKeys is /admin/api-keys: Open311 clients' keys.
+func (h *handler) apiKeys(c *fiber.Ctx) error {
+	v, err := h.apiKeysView(c, nil, "")
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.APIKeysPage(h.page(c, "API keys"), v))
+}
+
+// createAPIKey makes a key and shows it once; only its hash is kept.
+func (h *handler) createAPIKey(c *fiber.Ctx) error {
+	f := newForm(c, "name", "per_hour")
+	name := store.CleanName(f.Values["name"])
+	f.Values["name"] = name
+	if n := len([]rune(name)); n == 0 || n > 80 {
+		f.fail("name", "Name the key after its client (1 to 80 characters).")
+	}
+	per, err := strconv.Atoi(strings.TrimSpace(f.Values["per_hour"]))
+	if err != nil || per < 1 || per > 100000 {
+		f.fail("per_hour", "Give the hourly limit as a whole number from 1 to 100000.")
+	}
+	if !f.ok() {
+		v, err := h.apiKeysView(c, f, "")
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusUnprocessableEntity, views.APIKeysPage(h.page(c, "API keys"), v))
+	}
+	key, k, err := h.store.CreateAPIKey(c.UserContext(), name, per)
+	if err != nil {
+		return err
+	}
+	h.audit(c, "apikey.create", k.ID, name)
+	v, err := h.apiKeysView(c, nil, key)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return render(c, fiber.StatusCreated, views.APIKeysPage(h.page(c, "API keys"), v))
+}
+
+func (h *handler) revokeAPIKey(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	if err := h.store.RevokeAPIKey(c.UserContext(), id); errors.Is(err, store.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "No such API key.")
+	} else if err != nil {
+		return err
+	}
+	h.audit(c, "apikey.revoke", id, "")
+	h.setFlash(c, "success", "The key is revoked; requests with it now get 403.")
+	return redirect(c, "/admin/api-keys")
+}
