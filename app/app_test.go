@@ -34,7 +34,8 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newApp(t *testing.T, redisURL string, logw io.Writer) (*App, string) {
+// newApp starts an app on a free port; add registers test routes before it serves.
+func newApp(t *testing.T, redisURL string, logw io.Writer, add ...func(*fiber.App)) (*App, string) {
 	t.Helper()
 	cfg, err := config.FromLookup(func(k string) (string, bool) {
 		v, ok := map[string]string{"REDIS_URL": redisURL, "SHUTDOWN_TIMEOUT": "5s"}[k]
@@ -46,6 +47,9 @@ func newApp(t *testing.T, redisURL string, logw io.Writer) (*App, string) {
 	a, err := New(cfg, slog.New(slog.NewTextHandler(logw, nil)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range add {
+		f(a.Handler())
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,12 +114,13 @@ func TestStartsWithoutRedisAndRecovers(t *testing.T) {
 // Shutdown lets a request that is already running finish, then refuses new connections.
 func TestGracefulShutdown(t *testing.T) {
 	srv := redistest.Start(t)
-	a, base := newApp(t, srv.URL(), io.Discard)
 	started := make(chan struct{})
-	a.Handler().Get("/slow", func(c *fiber.Ctx) error {
-		close(started)
-		time.Sleep(500 * time.Millisecond)
-		return c.SendString("finished")
+	a, base := newApp(t, srv.URL(), io.Discard, func(app *fiber.App) {
+		app.Get("/slow", func(c *fiber.Ctx) error {
+			close(started)
+			time.Sleep(500 * time.Millisecond)
+			return c.SendString("finished")
+		})
 	})
 
 	type result struct {

@@ -43,6 +43,16 @@ func newEnv(t testing.TB, vars ...string) *env {
 
 // newEnvOn builds the handlers on an existing Redis; googleClient reaches a fake Google.
 func newEnvOn(t testing.TB, srv *redistest.Server, googleClient *http.Client, vars ...string) *env {
+	return buildEnv(t, srv, googleClient, nil, vars...)
+}
+
+// newEnvRoutes is newEnv with extra test routes, added before the server starts (Fiber's route
+// tree must not change while it serves).
+func newEnvRoutes(t testing.TB, add func(*fiber.App), vars ...string) *env {
+	return buildEnv(t, redistest.Start(t), nil, add, vars...)
+}
+
+func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, add func(*fiber.App), vars ...string) *env {
 	t.Helper()
 	mailDir := t.TempDir()
 	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir}
@@ -73,6 +83,9 @@ func newEnvOn(t testing.TB, srv *redistest.Server, googleClient *http.Client, va
 	geo := &geocode.Cached{P: off, Cache: store.NewCache(rdb), Log: log}
 	e := &env{redis: srv, store: st, mailDir: mailDir, cfg: cfg}
 	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: googleClient})
+	if add != nil {
+		add(e.app)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -240,8 +253,9 @@ func TestErrorsByClient(t *testing.T) {
 }
 
 func TestPanicsBecome500Pages(t *testing.T) {
-	e := newEnv(t)
-	e.app.Get("/boom", func(*fiber.Ctx) error { panic("kaboom") })
+	e := newEnvRoutes(t, func(app *fiber.App) {
+		app.Get("/boom", func(*fiber.Ctx) error { panic("kaboom") })
+	})
 	resp, body := e.get(t, "/boom")
 	if resp.StatusCode != 500 || !strings.Contains(body, "Something went wrong") || strings.Contains(body, "kaboom") {
 		t.Errorf("panic: %d %s", resp.StatusCode, body)
@@ -249,8 +263,10 @@ func TestPanicsBecome500Pages(t *testing.T) {
 }
 
 func TestRedisDownIs503NotA500(t *testing.T) {
-	e := newEnv(t)
-	e.app.Get("/needs-redis", func(c *fiber.Ctx) error { return e.appStore(t).Ping(c.UserContext()) })
+	var e *env
+	e = newEnvRoutes(t, func(app *fiber.App) {
+		app.Get("/needs-redis", func(c *fiber.Ctx) error { return e.appStore(t).Ping(c.UserContext()) })
+	})
 	e.redis.Stop()
 	resp, body := e.get(t, "/needs-redis")
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "try again") {
