@@ -67,6 +67,10 @@ func (h *handler) routes(app *fiber.App) {
 
 	app.Get("/moderation", moderatorOnly, h.moderation)
 	app.Post("/moderation/reports/:id", moderatorOnly, h.moderate)
+	app.Get("/admin", adminOnly, h.admin)
+	app.Post("/admin/users/:id/role", adminOnly, h.setUserRole)
+	app.Post("/admin/users/:id/disable", adminOnly, h.setUserDisabled(true))
+	app.Post("/admin/users/:id/enable", adminOnly, h.setUserDisabled(false))
 	app.Get("/admin/audit", adminOnly, h.auditLog)
 	app.Get("/admin/api-keys", adminOnly, h.apiKeys)
 	app.Post("/admin/api-keys", adminOnly, h.createAPIKey)

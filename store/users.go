@@ -108,7 +108,39 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	if err := s.rdb.ZAdd(ctx, usersKey, redis.Z{Score: float64(now.UnixMilli()), Member: u.ID}).Err(); err != nil {
 		return fmt.Errorf("store: unable to index user: %w", err)
 	}
+	if u.Role == RoleAdmin {
+		if err := s.rdb.SAdd(ctx, adminsKey, u.ID).Err(); err != nil {
+			return fmt.Errorf("store: unable to index admin: %w", err)
+		}
+	}
 	return nil
+}
+
+// adminsKey holds the ids of admins, so "the last admin" is one SCARD away.
+const adminsKey = "hw:admins"
+
+// AdminCount is how many accounts have the admin role.
+func (s *Store) AdminCount(ctx context.Context) (int64, error) {
+	return s.rdb.SCard(ctx, adminsKey).Result()
+}
+
+// RecentUsers lists the newest accounts.
+func (s *Store) RecentUsers(ctx context.Context, n int64) ([]*User, error) {
+	ids, err := s.rdb.ZRevRange(ctx, usersKey, 0, n-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list users: %w", err)
+	}
+	var out []*User
+	for _, id := range ids {
+		u, err := s.UserByID(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 func userFields(u *User) map[string]any {
@@ -208,9 +240,21 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string) error {
 	return s.updateUser(ctx, id, map[string]any{"pwhash": hash}, true)
 }
 
-// SetRole changes a user's role.
+// SetRole changes a user's role (and the admin index, idempotently).
 func (s *Store) SetRole(ctx context.Context, id string, role Role) error {
-	return s.updateUser(ctx, id, map[string]any{"role": string(role)}, false)
+	if err := s.updateUser(ctx, id, map[string]any{"role": string(role)}, false); err != nil {
+		return err
+	}
+	var err error
+	if role == RoleAdmin {
+		err = s.rdb.SAdd(ctx, adminsKey, id).Err()
+	} else {
+		err = s.rdb.SRem(ctx, adminsKey, id).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("store: unable to index admin: %w", err)
+	}
+	return nil
 }
 
 // SetDisabled blocks or unblocks sign-in; disabling also ends every session of the user.

@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+func (h *handler) userRow(c *fiber.Ctx, u *store.User) views.UserRow {
+	return views.UserRow{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role), Verified: u.EmailVerified,
+		Disabled: u.Disabled, Created: u.CreatedAt.Format("2006-01-02"), Self: currentUser(c) != nil && currentUser(c).ID == u.ID}
+}
+
+// admin is /admin: find people by email, change roles, disable and enable accounts.
+func (h *handler) admin(c *fiber.Ctx) error {
+	v := views.AdminView{Query: strings.TrimSpace(strings.Clone(c.Query("email")))}
+	if v.Query != "" {
+		u, err := h.store.UserByEmail(c.UserContext(), v.Query)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			v.NotFound = true
+		case err != nil:
+			return err
+		default:
+			v.Users = []views.UserRow{h.userRow(c, u)}
+			rs, _, err := h.store.Reports(c.UserContext(), store.ReportFilter{Reporter: u.ID}, 0, 20)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				v.Reports = append(v.Reports, h.card(r))
+			}
+		}
+	} else {
+		us, err := h.store.RecentUsers(c.UserContext(), 50)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			v.Users = append(v.Users, h.userRow(c, u))
+		}
+	}
+	for _, r := range store.Roles {
+		v.Roles = append(v.Roles, views.Option{Value: string(r), Label: string(r)})
+	}
+	return render(c, fiber.StatusOK, views.AdminPage(h.page(c, "People"), v))
+}
+
+// lastAdmin refuses to leave the system without an admin.
+func (h *handler) lastAdmin(c *fiber.Ctx, u *store.User) error {
+	if u.Role != store.RoleAdmin {
+		return nil
+	}
+	n, err := h.store.AdminCount(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return fiber.NewError(fiber.StatusConflict, "This is the last admin account: make someone else admin first.")
+	}
+	return nil
+}
+
+func (h *handler) adminTarget(c *fiber.Ctx) (*store.User, error) {
+	u, err := h.store.UserByID(c.UserContext(), strings.Clone(c.Params("id")))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fiber.NewError(fiber.StatusNotFound, "No such user.")
+	}
+	return u, err
+}
+
+func (h *handler) setUserRole(c *fiber.Ctx) error {
+	u, err := h.adminTarget(c)
+	if err != nil {
+		return err
+	}
+	role, err := store.ParseRole(c.FormValue("role"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "Choose citizen, moderator or admin.")
+	}
+	if role != store.RoleAdmin {
+		if err := h.lastAdmin(c, u); err != nil {
+			return err
+		}
+	}
+	if err := h.store.SetRole(c.UserContext(), u.ID, role); err != nil {
+		return err
+	}
+	h.audit(c, "user.role", u.ID, string(u.Role)+" -> "+string(role))
+	h.setFlash(c, "success", u.Name+" is now "+string(role)+".")
+	return redirect(c, "/admin?email="+u.Email)
+}
+
+func (h *handler) setUserDisabled(disabled bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		u, err := h.adminTarget(c)
+		if err != nil {
+			return err
+		}
+		if disabled {
+			if err := h.lastAdmin(c, u); err != nil {
+				return err
+			}
+		}
+		if err := h.store.SetDisabled(c.UserContext(), u.ID, disabled); err != nil {
+			return err
+		}
+		action, msg := "user.enable", u.Name+" can sign in again."
+		if disabled {
+			action, msg = "user.disable", u.Name+" is disabled and signed out everywhere."
+		}
+		h.audit(c, action, u.ID, "")
+		h.setFlash(c, "success", msg)
+		return redirect(c, "/admin?email="+u.Email)
+	}
+}

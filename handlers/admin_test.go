@@ -1,0 +1,72 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"hazardwatch/store"
+)
+
+func TestAdminPeople(t *testing.T) {
+	e := newEnv(t)
+	admin, adminUser := e.signedIn(t, "Ada", store.RoleAdmin)
+	citizen, cu := e.signedIn(t, "Cy", store.RoleCitizen)
+
+	_, body := admin.get("/admin?email=" + url.QueryEscape(strings.ToUpper(cu.Email)))
+	if rows := doc(t, body).Find(`[data-testid="user-row"]`); rows.Length() != 1 || !strings.Contains(rows.Text(), cu.Email) {
+		t.Fatalf("find by email: %q", rows.Text())
+	}
+	if _, body := admin.get("/admin?email=nobody@example.org"); doc(t, body).Find(`[data-testid="no-user"]`).Length() != 1 {
+		t.Fatal("no message for an unknown email")
+	}
+	if _, body := admin.get("/admin"); doc(t, body).Find(`[data-testid="user-row"]`).Length() != 2 {
+		t.Fatal("the recent people list")
+	}
+
+	if resp, _ := admin.post("/admin/users/"+cu.ID+"/role", url.Values{"role": {"moderator"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("role change: %d", resp.StatusCode)
+	}
+	if u, _ := e.store.UserByID(t.Context(), cu.ID); u.Role != store.RoleModerator {
+		t.Fatalf("role now %s", u.Role)
+	}
+	if resp, _ := admin.post("/admin/users/"+cu.ID+"/role", url.Values{"role": {"root"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad role: %d", resp.StatusCode)
+	}
+	// Disabling ends the person's sessions; enabling lets them back in.
+	if resp, _ := admin.post("/admin/users/"+cu.ID+"/disable", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d", resp.StatusCode)
+	}
+	if citizen.who() != "" {
+		t.Fatal("a disabled user is still signed in")
+	}
+	if resp, _ := citizen.login(cu.Email, goodPassword); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("disabled sign-in: %d", resp.StatusCode)
+	}
+	admin.post("/admin/users/"+cu.ID+"/enable", url.Values{})
+	citizen.mustLogin(cu.Email, goodPassword)
+
+	// The last admin cannot stop being one, nor be disabled.
+	if resp, body := admin.post("/admin/users/"+adminUser.ID+"/role", url.Values{"role": {"citizen"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "last admin") {
+		t.Fatalf("last admin demoted: %d", resp.StatusCode)
+	}
+	if resp, _ := admin.post("/admin/users/"+adminUser.ID+"/disable", url.Values{}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("last admin disabled: %d", resp.StatusCode)
+	}
+	// With a second admin, the first may step down.
+	admin.post("/admin/users/"+cu.ID+"/role", url.Values{"role": {"admin"}})
+	if resp, _ := admin.post("/admin/users/"+adminUser.ID+"/role", url.Values{"role": {"moderator"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("stepping down with another admin: %d", resp.StatusCode)
+	}
+	entries, _, _ := e.store.AuditLog(t.Context(), store.AuditFilter{Action: "user."}, "", 50)
+	seen := map[string]bool{}
+	for _, en := range entries {
+		seen[en.Action] = true
+	}
+	for _, a := range []string{"user.role", "user.disable", "user.enable", "user.signin"} {
+		if !seen[a] {
+			t.Errorf("no %s audit entry", a)
+		}
+	}
+}
