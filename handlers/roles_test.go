@@ -61,6 +61,8 @@ var routeAccess = map[string]access{
 	"GET /account":                        signedIn_,
 	"GET /moderation":                     moderator,
 	"POST /moderation/reports/:id":        moderator,
+	"GET /moderation/export.csv":          moderator,
+	"GET /moderation/export.geojson":      moderator,
 	"GET /admin/audit":                    admin,
 	"GET /admin":                          admin,
 	"POST /admin/users/:id/role":          admin,

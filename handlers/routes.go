@@ -67,6 +67,8 @@ func (h *handler) routes(app *fiber.App) {
 
 	app.Get("/moderation", moderatorOnly, h.moderation)
 	app.Post("/moderation/reports/:id", moderatorOnly, h.moderate)
+	app.Get("/moderation/export.csv", moderatorOnly, h.exportCSV)
+	app.Get("/moderation/export.geojson", moderatorOnly, h.exportGeoJSON)
 	app.Get("/admin", adminOnly, h.admin)
 	app.Post("/admin/users/:id/role", adminOnly, h.setUserRole)
 	app.Post("/admin/users/:id/disable", adminOnly, h.setUserDisabled(true))
