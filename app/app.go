@@ -103,9 +103,10 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
 		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, GoogleClient: o.GoogleClient}),
 	}
-	a.bg.Add(2)
+	a.bg.Add(3)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
 	go func() { defer a.bg.Done(); a.expireLoop(ctx, 30*time.Second) }()
+	go func() { defer a.bg.Done(); a.mailLoop(ctx, sender, "instance-"+store.NewReportID()) }()
 	return a, nil
 }
 

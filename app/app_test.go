@@ -3,7 +3,9 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +19,7 @@ import (
 
 	"hazardwatch/config"
 	"hazardwatch/hazard"
+	"hazardwatch/mail"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
 )
@@ -37,8 +40,9 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // newApp starts an app on a free port; add registers test routes before it serves.
 func newApp(t *testing.T, redisURL string, logw io.Writer, add ...func(*fiber.App)) (*App, string) {
 	t.Helper()
+	mailDir, dataDir := t.TempDir(), t.TempDir()
 	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_URL": redisURL, "SHUTDOWN_TIMEOUT": "5s"}[k]
+		v, ok := map[string]string{"REDIS_URL": redisURL, "SHUTDOWN_TIMEOUT": "5s", "MAIL_DIR": mailDir, "DATA_DIR": dataDir}[k]
 		return v, ok
 	})
 	if err != nil {
@@ -322,4 +326,95 @@ func TestEventsSurviveRedisRestart(t *testing.T) {
 			t.Fatal("no event after the Redis restart")
 		}
 	}
+}
+
+// A status change mails the reporter and followers once each, through the queue, even when
+// the same change is queued twice and two instances send.
+func TestStatusMailsOnce(t *testing.T) {
+	// A bare store: the app's own mail loop would race this test for the queue.
+	srv := redistest.Start(t)
+	rdb, err := store.Dial(config.Redis{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	a := struct{ Store *store.Store }{store.New(rdb)}
+	ctx := t.Context()
+	if err := a.Store.EnsureMailGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, email string, noMail bool) *store.User {
+		u := &store.User{Name: name, Email: email}
+		if err := a.Store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if noMail {
+			if err := a.Store.SetNotify(ctx, u.ID, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return u
+	}
+	reporter := mk("Rey", "rey@example.org", false)
+	for _, m := range []store.QueuedMail{
+		{Key: "r1:2:" + reporter.ID, To: "rey@example.org", Subject: "Your hazard report: Open", Text: "x"},
+		{Key: "r1:2:" + reporter.ID, To: "rey@example.org", Subject: "Your hazard report: Open", Text: "x"}, // queued twice
+		{Key: "r1:2:fay", To: "fay@example.org", Subject: "Your hazard report: Open", Text: "y"},
+	} {
+		if err := a.Store.EnqueueMail(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := &countingSender{}
+	total := 0
+	for i := 0; i < 4; i++ { // two "instances" taking turns
+		n, err := SendQueuedMail(ctx, a.Store, sink, fmt.Sprint("worker-", i%2), 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	if total != 2 || sink.count("rey@example.org") != 1 || sink.count("fay@example.org") != 1 {
+		t.Fatalf("sent %d: %v", total, sink.to)
+	}
+	// A failed send is retried later, not lost and not doubled.
+	if err := a.Store.EnqueueMail(ctx, store.QueuedMail{Key: "r2:1:x", To: "later@example.org", Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	sink.fail = true
+	if _, err := SendQueuedMail(ctx, a.Store, sink, "worker-0", 100*time.Millisecond); err == nil {
+		t.Fatal("a failed send should be reported")
+	}
+	sink.fail = false
+	if ok, _ := a.Store.MarkMailSending(ctx, "r2:1:x"); !ok {
+		t.Fatal("a failed send kept its sent-marker")
+	}
+}
+
+type countingSender struct {
+	mu   sync.Mutex
+	to   []string
+	fail bool
+}
+
+func (s *countingSender) Send(_ context.Context, m mail.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return errors.New("smtp down")
+	}
+	s.to = append(s.to, m.To)
+	return nil
+}
+
+func (s *countingSender) count(to string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.to {
+		if x == to {
+			n++
+		}
+	}
+	return n
 }

@@ -47,6 +47,16 @@ func TestModeratorApproves(t *testing.T) {
 	}
 	mod.noProblems()
 
+	// The reporter hears back by mail, once.
+	link, n := mailLink(t, citizenEmail, "Your hazard report: Open", 0)
+	if link != baseURL+"/reports/"+r.ID || n != 1 {
+		t.Fatalf("status mail: %q (%d)", link, n)
+	}
+	time.Sleep(2500 * time.Millisecond) // a second sending would land by now
+	if _, n := mailLink(t, citizenEmail, "Your hazard report", 0); n != 1 {
+		t.Fatalf("%d status mails for one change", n)
+	}
+
 	c := open(t)
 	c.signIn(citizenEmail, pw)
 	c.see("nav-user", citizenName)

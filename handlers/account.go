@@ -21,7 +21,7 @@ func (h *handler) accountView(c *fiber.Ctx, f *form) (views.AccountPage, error) 
 	}
 	a := views.AccountPage{
 		Name: u.Name, Email: u.Email, Role: string(u.Role), EmailVerified: u.EmailVerified,
-		HasPassword: u.PasswordHash != "", GoogleLinked: u.GoogleSub != "",
+		HasPassword: u.PasswordHash != "", GoogleLinked: u.GoogleSub != "", Notify: !u.NoMail,
 	}
 	for _, s := range sessions {
 		a.Sessions = append(a.Sessions, views.SessionRow{

@@ -149,6 +149,7 @@ func (h *handler) moderate(c *fiber.Ctx) error {
 		}
 	}
 	h.audit(c, "report."+string(action), id, note)
+	h.notifyStatus(c, r, u.ID)
 	if isPartial(c) {
 		return render(c, fiber.StatusOK, views.ModerationRow(h.page(c, ""), h.moderationItem(c, r)))
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"hazardwatch/hazard"
@@ -154,5 +155,48 @@ func TestAuditPage(t *testing.T) {
 	}
 	if resp, _ := admin.get("/admin/audit?actor=" + strings.Repeat("x", 41)); resp.StatusCode != http.StatusBadRequest {
 		t.Fatal("long filter accepted")
+	}
+}
+
+// A status change queues one mail for the reporter and one per follower, none for the person
+// who made it or anyone who switched mails off.
+func TestStatusMailsQueued(t *testing.T) {
+	e := newEnv(t, "DATA_DIR", t.TempDir())
+	reporter, _ := e.signedIn(t, "Rex", store.RoleCitizen)
+	follower, fu := e.signedIn(t, "Fen", store.RoleCitizen)
+	quiet, _ := e.signedIn(t, "Qin", store.RoleCitizen)
+	mod, _ := e.signedIn(t, "Mod", store.RoleModerator)
+	id := reportIDFrom(t, func() *http.Response { r, _ := reporter.postReport(reportFields("sign", 32.8, 35.0)); return r }())
+	for _, c := range []*client{follower, quiet} {
+		if resp, _ := c.post("/reports/"+id+"/follow", url.Values{"follow": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("follow: %d", resp.StatusCode)
+		}
+	}
+	if resp, _ := quiet.post("/account/notifications", url.Values{"notify": {"0"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("notifications off: %d", resp.StatusCode)
+	}
+	mod.post("/reports/"+id+"/follow", url.Values{"follow": {"1"}})
+	mod.post("/moderation/reports/"+id, url.Values{"action": {"approve"}, "note": {"On the list"}, "version": {"1"}})
+
+	if err := e.store.EnsureMailGroup(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.store.NextMails(t.Context(), "test", 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := map[string]int{}
+	for _, m := range msgs {
+		to[m.To]++
+		if !strings.Contains(m.Text, "On the list") || !strings.HasSuffix(m.Link, "/reports/"+id) {
+			t.Errorf("mail: %+v", m)
+		}
+	}
+	if len(msgs) != 2 || to[fu.Email] != 1 {
+		t.Fatalf("queued: %v", to)
+	}
+	_, page := follower.get("/reports/" + id)
+	if doc(t, page).Find(`[data-testid="unfollow"]`).Length() != 1 {
+		t.Fatal("the page does not show that the user follows it")
 	}
 }

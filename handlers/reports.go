@@ -405,6 +405,8 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		v.Confirmed = confirmed
 		v.CanConfirm = !confirmed && r.Status.Active() && u.ID != r.ReporterID
 		v.CanEdit = u.ID == r.ReporterID && r.Status == hazard.Pending
+		v.CanFollow = u.ID != r.ReporterID
+		v.Following, _ = h.store.Follows(c.UserContext(), r.ID, u.ID)
 	}
 	if editForm != nil {
 		v.EditForm = editForm.Form

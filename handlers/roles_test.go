@@ -42,6 +42,8 @@ var routeAccess = map[string]access{
 	"POST /reports/:id/confirm":           signedIn_,
 	"POST /reports/:id/edit":              signedIn_,
 	"POST /reports/:id/withdraw":          signedIn_,
+	"POST /reports/:id/follow":            signedIn_,
+	"POST /account/notifications":         signedIn_,
 	"GET /":                               public,
 	"GET /geocode/suggest":                public,
 	"GET /api/geocode":                    public,

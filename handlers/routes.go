@@ -51,6 +51,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Post("/reports/:id/confirm", signedIn, h.confirmReport)
 	app.Post("/reports/:id/edit", signedIn, h.editReport)
 	app.Post("/reports/:id/withdraw", signedIn, h.withdrawReport)
+	app.Post("/reports/:id/follow", signedIn, h.follow)
 
 	app.Get("/register", h.registerForm)
 	app.Post("/register", h.register)
@@ -80,5 +81,6 @@ func (h *handler) routes(app *fiber.App) {
 
 	app.Get("/account", signedIn, h.account)
 	app.Post("/account/password", signedIn, h.changePassword)
+	app.Post("/account/notifications", signedIn, h.setNotifications)
 	app.Post("/account/sessions/:id/revoke", signedIn, h.revokeSession)
 }

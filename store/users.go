@@ -56,6 +56,7 @@ type User struct {
 	EmailVerified   bool
 	Disabled        bool
 	PasswordVersion int64 // bumped by every password change; voids reset links and other sessions
+	NoMail          bool  // the user switched status mails off
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -167,7 +168,7 @@ func parseUser(m map[string]string) (*User, error) {
 	return &User{
 		ID: m["id"], Email: m["email"], Name: m["name"], PasswordHash: m["pwhash"], Role: Role(m["role"]),
 		GoogleSub: m["google_sub"], EmailVerified: m["email_verified"] == "1", Disabled: m["disabled"] == "1",
-		PasswordVersion: pv, CreatedAt: ms("created_at"), UpdatedAt: ms("updated_at"),
+		PasswordVersion: pv, CreatedAt: ms("created_at"), UpdatedAt: ms("updated_at"), NoMail: m["no_mail"] == "1",
 	}, nil
 }
 

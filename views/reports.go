@@ -53,6 +53,8 @@ type ReportView struct {
 	CanConfirm  bool
 	Confirmed   bool
 	CanEdit     bool // the owner, while pending
+	CanFollow   bool // signed in and not the reporter
+	Following   bool
 	Version     int64
 	DuplicateOf string
 	Map         MapView
