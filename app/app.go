@@ -29,15 +29,17 @@ import (
 
 // App is a configured server, ready to listen.
 type App struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	rdb    redis.UniversalClient
-	cache  redis.UniversalClient // CACHE_REDIS_URL\'s client, or rdb
-	Store  *store.Store
-	Mailer *mail.Mailer
-	Geo    *geocode.Cached
-	live   *live.Hub
-	fiber  *fiber.App
+	cfg     *config.Config
+	log     *slog.Logger
+	rdb     redis.UniversalClient
+	cache   redis.UniversalClient // CACHE_REDIS_URL's client, or rdb
+	mon     redis.UniversalClient // the monitoring connection
+	Store   *store.Store
+	Mailer  *mail.Mailer
+	Geo     *geocode.Cached
+	live    *live.Hub
+	monitor *store.Monitor
+	fiber   *fiber.App
 
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
@@ -82,6 +84,15 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	monCfg := cfg.Redis
+	if cfg.MonitorRedisURL != "" {
+		monCfg = config.Redis{URL: cfg.MonitorRedisURL}
+	}
+	monRDB, err := store.Dial(monCfg)
+	if err != nil {
+		return nil, err
+	}
+	mon := store.NewMonitor(monRDB, st)
 	ctx, stop := context.WithCancel(context.Background())
 	hub := live.NewHub(st.ReportEvents(ctx))
 	reg := &metrics.Registry{}
@@ -89,6 +100,23 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		[]string{"result"}, func() map[string]float64 {
 			sent, dropped, _ := hub.Stats()
 			return map[string]float64{"sent": float64(sent), "dropped": float64(dropped)}
+		})
+	reg.NewFunc("hazardwatch_redis", "Redis server figures from INFO (memory bytes, clients, ops/s, evicted keys); absent while Redis does not answer.", "gauge",
+		[]string{"figure"}, func() map[string]float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			info, err := mon.Info(ctx)
+			out := map[string]float64{}
+			if err != nil {
+				return out
+			}
+			for _, f := range []string{"used_memory", "maxmemory", "connected_clients", "instantaneous_ops_per_sec", "evicted_keys"} {
+				var v float64
+				if _, err := fmt.Sscan(info[f], &v); err == nil {
+					out[f] = v
+				}
+			}
+			return out
 		})
 	reg.NewFunc("hazardwatch_live_clients", "Browsers connected to /events.", "gauge", nil, func() map[string]float64 {
 		_, _, n := hub.Stats()
@@ -100,8 +128,8 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
 		})
 	a := &App{
-		cfg: cfg, log: log, rdb: rdb, cache: cache, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, GoogleClient: o.GoogleClient}),
+		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
+		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient}),
 	}
 	a.bg.Add(3)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
@@ -119,6 +147,15 @@ func (a *App) waitForRedis(ctx context.Context) {
 		cancel()
 		if err == nil {
 			a.log.Info("redis connected", "mode", a.cfg.Redis.Mode(), "attempts", attempt)
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			warnings, err := a.monitor.Warnings(wctx)
+			cancel()
+			if err != nil {
+				a.log.Info("redis settings not checked (the monitoring connection may lack INFO)", "err", err)
+			}
+			for _, w := range warnings {
+				a.log.Warn("redis settings put data at risk", "problem", w)
+			}
 			return
 		}
 		if ctx.Err() != nil {
@@ -164,6 +201,7 @@ func (a *App) Shutdown() error {
 		if a.cache != a.rdb {
 			_ = a.cache.Close()
 		}
+		_ = a.mon.Close()
 		if e := a.rdb.Close(); e != nil && !errors.Is(e, redis.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("app: closing redis: %w", e))
 		}

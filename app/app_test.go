@@ -418,3 +418,22 @@ func (s *countingSender) count(to string) int {
 	}
 	return n
 }
+
+// At start the app warns about Redis settings that would lose data.
+func TestWarnsAboutRiskyRedisSettings(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", "allkeys-lru"}})
+	logs := &syncBuffer{}
+	_, base := newApp(t, srv.URL(), logs)
+	if !eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "maxmemory-policy is allkeys-lru") }) {
+		t.Fatalf("no warning; logs:\n%s", logs.String())
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `hazardwatch_redis{figure="connected_clients"}`) {
+		t.Fatalf("/metrics lacks Redis figures:\n%s", b)
+	}
+}

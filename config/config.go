@@ -54,6 +54,10 @@ type Config struct {
 	DuplicateRadius float64       // DUPLICATE_RADIUS_M: open reports of the same type offered while filling the form (50)
 	TooCloseRadius  float64       // TOO_CLOSE_RADIUS_M: a submit this close asks "a different hazard?" (15)
 
+	// MonitorRedisURL (MONITOR_REDIS_URL) is a connection for INFO and SLOWLOG with a monitoring
+	// ACL user; empty: a separate connection with the main settings.
+	MonitorRedisURL string
+
 	// Open311: OPEN311_JURISDICTION (optional) is checked against jurisdiction_id when set.
 	Open311Jurisdiction string
 
@@ -210,6 +214,12 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	}
 
 	c.Open311Jurisdiction = get("OPEN311_JURISDICTION", "")
+	if c.MonitorRedisURL = get("MONITOR_REDIS_URL", ""); c.MonitorRedisURL != "" {
+		u, err := url.Parse(c.MonitorRedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return nil, bad("MONITOR_REDIS_URL", "want a redis://, rediss:// or unix:// URL")
+		}
+	}
 
 	c.Geocoder = get("GEOCODER", "offline")
 	switch c.Geocoder {

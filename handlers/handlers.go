@@ -29,6 +29,8 @@ type Deps struct {
 	Geocoder geocode.Provider
 	// Live relays report events to browsers (GET /events); nil disables the endpoint.
 	Live *live.Hub
+	// Monitor reads server health for /admin/system.
+	Monitor *store.Monitor
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
 	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
@@ -45,6 +47,7 @@ type handler struct {
 	google   *googleAuth
 	geo      geocode.Provider
 	live     *live.Hub
+	monitor  *store.Monitor
 	metrics  *metrics.Registry
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
@@ -58,7 +61,7 @@ const maxBody = 1 << 20
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
 	h := &handler{
-		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer, geo: d.Geocoder, live: d.Live,
+		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
 	}
 	h.sessions = newSessionStore(h)

@@ -82,7 +82,8 @@ func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, ad
 	}
 	geo := &geocode.Cached{P: off, Cache: store.NewCache(rdb), Log: log}
 	e := &env{redis: srv, store: st, mailDir: mailDir, cfg: cfg}
-	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: googleClient})
+	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: googleClient,
+		Monitor: store.NewMonitor(rdb, st)})
 	if add != nil {
 		add(e.app)
 	}

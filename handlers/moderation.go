@@ -59,6 +59,19 @@ func (h *handler) moderation(c *fiber.Ctx) error {
 	for _, s := range hazard.Statuses {
 		v.Statuses = append(v.Statuses, views.Option{Value: string(s), Label: s.Label()})
 	}
+	v.Severity = c.Query("severity")
+	if _, ok := hazard.SeverityByCode(v.Severity); v.Severity != "" && !ok {
+		return fiber.NewError(fiber.StatusBadRequest, "Unknown severity "+strconv.Quote(v.Severity)+".")
+	}
+	v.BBox = strings.TrimSpace(c.Query("bbox"))
+	var area *store.BBox
+	if v.BBox != "" {
+		b, msg := parseBBox(v.BBox)
+		if msg != "" {
+			return fiber.NewError(fiber.StatusBadRequest, msg)
+		}
+		area = &b
+	}
 	page, err := strconv.Atoi(c.Query("page", "0"))
 	if err != nil || page < 0 || page > 10000 {
 		return fiber.NewError(fiber.StatusBadRequest, "Bad page number.")
@@ -68,14 +81,16 @@ func (h *handler) moderation(c *fiber.Ctx) error {
 		return err
 	}
 	for _, r := range rs {
-		if v.Type == "" || r.Type == v.Type {
+		if (v.Type == "" || r.Type == v.Type) && (v.Severity == "" || r.Severity == v.Severity) && (area == nil || area.Contains(r.Lat, r.Lng)) {
 			v.Items = append(v.Items, h.moderationItem(c, r))
 		}
 	}
 	if more {
 		q := url.Values{"status": {v.Status}, "page": {strconv.Itoa(page + 1)}}
-		if v.Type != "" {
-			q.Set("type", v.Type)
+		for k, val := range map[string]string{"type": v.Type, "severity": v.Severity, "bbox": v.BBox} {
+			if val != "" {
+				q.Set(k, val)
+			}
 		}
 		v.NextURL = "/moderation?" + q.Encode()
 	}

@@ -200,3 +200,37 @@ func TestStatusMailsQueued(t *testing.T) {
 		t.Fatal("the page does not show that the user follows it")
 	}
 }
+
+func TestModerationQueueFilters(t *testing.T) {
+	e := newEnv(t)
+	mod, _ := e.signedIn(t, "Mod", store.RoleModerator)
+	now := time.Now().UTC()
+	for i, sev := range []string{"low", "high", "high"} {
+		r := &store.Report{ID: store.NewReportID(), Type: "pothole", Severity: sev, Lat: 32.8 + float64(i), Lng: 35.0,
+			Status: hazard.Pending, ReporterID: "u", Photos: []string{}, CreatedAt: now, UpdatedAt: now}
+		if _, _, err := e.store.CreateReport(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(q string) int {
+		resp, body := mod.get("/moderation" + q)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", q, resp.StatusCode)
+		}
+		return doc(t, body).Find(`[data-testid="queue-item"]`).Length()
+	}
+	if n := count(""); n != 3 {
+		t.Fatalf("all: %d", n)
+	}
+	if n := count("?severity=high"); n != 2 {
+		t.Fatalf("high: %d", n)
+	}
+	if n := count("?bbox=34.9,32.7,35.1,33.0"); n != 1 {
+		t.Fatalf("area: %d", n)
+	}
+	for _, bad := range []string{"?severity=extreme", "?bbox=1,2", "?status=lost", "?type=volcano"} {
+		if resp, _ := mod.get("/moderation" + bad); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d", bad, resp.StatusCode)
+		}
+	}
+}

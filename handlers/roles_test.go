@@ -67,6 +67,8 @@ var routeAccess = map[string]access{
 	"GET /moderation/export.geojson":      moderator,
 	"GET /admin/audit":                    admin,
 	"GET /admin":                          admin,
+	"GET /admin/stats":                    moderator,
+	"GET /admin/system":                   admin,
 	"POST /admin/users/:id/role":          admin,
 	"POST /admin/users/:id/disable":       admin,
 	"POST /admin/users/:id/enable":        admin,

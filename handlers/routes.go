@@ -70,6 +70,8 @@ func (h *handler) routes(app *fiber.App) {
 	app.Post("/moderation/reports/:id", moderatorOnly, h.moderate)
 	app.Get("/moderation/export.csv", moderatorOnly, h.exportCSV)
 	app.Get("/moderation/export.geojson", moderatorOnly, h.exportGeoJSON)
+	app.Get("/admin/stats", moderatorOnly, h.stats)
+	app.Get("/admin/system", adminOnly, h.system)
 	app.Get("/admin", adminOnly, h.admin)
 	app.Post("/admin/users/:id/role", adminOnly, h.setUserRole)
 	app.Post("/admin/users/:id/disable", adminOnly, h.setUserDisabled(true))

@@ -11,6 +11,7 @@ mkdir -p static/vendor/leaflet static/dist
 cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css static/vendor/leaflet/
 cp node_modules/leaflet.heat/dist/leaflet-heat.js static/vendor/leaflet/leaflet-heat.js
+cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
 cp -r node_modules/leaflet/dist/images static/vendor/leaflet/images
 cp static/src/favicon.svg static/src/google.svg static/dist/
 NODE_ENV=production npx --no-install tailwindcss -c tailwind.config.js -i static/src/app.css -o static/dist/app.css --minify 2>/dev/null

@@ -104,6 +104,7 @@ func (s *Store) CreateReport(ctx context.Context, r *Report) (*Report, bool, err
 	if err := s.indexReport(ctx, r, ""); err != nil {
 		return nil, false, err
 	}
+	s.countCreated(ctx, r)
 	s.publish(ctx, "report.created", r.ID)
 	return r, true, nil
 }
@@ -237,6 +238,7 @@ func (s *Store) Transition(ctx context.Context, id string, version int64, a haza
 	if err := s.indexReport(ctx, r, old); err != nil {
 		return nil, err
 	}
+	s.countTransition(ctx, r, now)
 	s.publish(ctx, "report.updated", r.ID)
 	return r, nil
 }
@@ -517,6 +519,7 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 			p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
 			p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
 			p.GeoAdd(ctx, geoKey(string(r.Status)), &redis.GeoLocation{Name: r.Type + ":" + r.ID, Longitude: r.Lng, Latitude: r.Lat})
+			statsCreated(ctx, p, r)
 		}
 		return nil
 	})

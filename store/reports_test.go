@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -220,5 +221,81 @@ func TestExpiryQueue(t *testing.T) {
 	ok2, _ := s.TryLock(ctx, "expiry", time.Minute)
 	if !ok1 || ok2 {
 		t.Fatal("job lock")
+	}
+}
+
+// After a random sequence of creates and status changes, the statistics kept at write time
+// equal a recount from the documents.
+func TestStatsMatchRecount(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(42, 7))
+	var ids []string
+	types := []string{"pothole", "crack", "ice"}
+	actions := []hazard.Action{hazard.Approve, hazard.Reject, hazard.Start, hazard.Resolve, hazard.Reopen}
+	for i := 0; i < 300; i++ {
+		if len(ids) == 0 || rng.IntN(3) == 0 {
+			r := newReport(fmt.Sprint("user", rng.IntN(20)), types[rng.IntN(3)], 32+rng.Float64(), 35+rng.Float64())
+			if _, _, err := s.CreateReport(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.ID)
+			continue
+		}
+		id := ids[rng.IntN(len(ids))]
+		_, err := s.Transition(ctx, id, 0, actions[rng.IntN(len(actions))], "mod", "", "")
+		if err != nil && !errors.Is(err, ErrTransition) {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Statistics(ctx, time.Now(), 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recount from the documents.
+	created, byType, reporters := int64(0), map[string]int64{}, map[string]bool{}
+	changes := map[string]int64{}
+	var open, resolved int64
+	for _, id := range ids {
+		r, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created++
+		byType[r.Type]++
+		reporters[r.ReporterID] = true
+		for _, h := range r.History[1:] {
+			changes[string(h.To)]++
+		}
+		switch {
+		case r.Status.Active():
+			open++
+		case r.Status == hazard.Resolved:
+			resolved++
+		}
+	}
+	today := st.Days[len(st.Days)-1]
+	if today.Created != created || st.Open != open || st.Resolved != resolved || st.Resolutions != resolved {
+		t.Fatalf("created %d/%d open %d/%d resolved %d/%d resolutions %d", today.Created, created, st.Open, open, st.Resolved, resolved, st.Resolutions)
+	}
+	for typ, n := range byType {
+		if today.ByType[typ] != n {
+			t.Errorf("%s: %d, recount %d", typ, today.ByType[typ], n)
+		}
+	}
+	for status, n := range changes {
+		if today.ByStatus[status] != n {
+			t.Errorf("changes to %s: %d, recount %d", status, today.ByStatus[status], n)
+		}
+	}
+	if today.Reporters != int64(len(reporters)) || st.Reporters30d != int64(len(reporters)) { // HyperLogLog is exact at this size
+		t.Errorf("reporters %d, recount %d", today.Reporters, len(reporters))
+	}
+	var areaTotal int64
+	for _, a := range st.BusiestAreas {
+		areaTotal += a.Count
+	}
+	if len(st.BusiestAreas) == 0 || areaTotal > created {
+		t.Errorf("areas %v", st.BusiestAreas)
 	}
 }

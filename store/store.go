@@ -107,5 +107,12 @@ func (l slogPrintf) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
 
-// SetLogger sends go-redis's own log output to log. It is process-wide, as go-redis's logger is.
-func SetLogger(log *slog.Logger) { redis.SetLogger(slogPrintf{log}) }
+// logger receives the store's own warnings (work that failed but must not fail a request).
+var logger = slog.Default()
+
+// SetLogger sends go-redis's own log output, and the store's warnings, to log. It is
+// process-wide, as go-redis's logger is.
+func SetLogger(log *slog.Logger) {
+	logger = log
+	redis.SetLogger(slogPrintf{log})
+}

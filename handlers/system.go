@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/geocode"
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+// system is /admin/system: Redis role, replication, memory, persistence, clients, load, the
+// slow log, key family sizes and the geocoding cache's hit ratio.
+func (h *handler) system(c *fiber.Ctx) error {
+	if h.monitor == nil {
+		return fiber.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	defer cancel()
+	v := views.SystemView{}
+	health, err := h.monitor.Health(ctx)
+	if err != nil {
+		v.Error = "Redis health could not be read: " + err.Error()
+	} else {
+		v.Uptime = humanDuration(store.Uptime(health.Info))
+		for _, f := range store.InfoFields {
+			if val, ok := health.Info[f]; ok {
+				v.Info = append(v.Info, views.KV{Key: f, Value: val})
+			}
+		}
+		for _, s := range health.SlowLog {
+			v.Slow = append(v.Slow, views.KV{Key: fmt.Sprintf("%s, %d µs", s.Time.Format("15:04:05"), s.Duration.Microseconds()), Value: strings.Join(s.Args, " ")})
+		}
+		for k, n := range health.Families {
+			v.Families = append(v.Families, views.KV{Key: k, Value: fmt.Sprint(n)})
+		}
+		sort.Slice(v.Families, func(i, j int) bool { return v.Families[i].Key < v.Families[j].Key })
+		if warnings, err := h.monitor.Warnings(ctx); err == nil {
+			v.Warnings = warnings
+		}
+	}
+	if g, ok := h.geo.(interface{ Stats() geocode.Stats }); ok {
+		s := g.Stats()
+		v.CacheHits, v.CacheMisses, v.CacheErrors = s.Hits, s.Misses, s.Errors
+		if total := s.Hits + s.Misses; total > 0 {
+			v.HitRatio = fmt.Sprintf("%.0f%%", 100*float64(s.Hits)/float64(total))
+		}
+	}
+	return render(c, fiber.StatusOK, views.SystemPage(h.page(c, "System"), v))
+}
