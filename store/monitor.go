@@ -18,7 +18,9 @@ type Monitor struct {
 }
 
 // NewMonitor wraps the monitoring connection.
-func NewMonitor(rdb redis.UniversalClient, data *Store) *Monitor { return &Monitor{rdb: rdb, data: data} }
+func NewMonitor(rdb redis.UniversalClient, data *Store) *Monitor {
+	return &Monitor{rdb: rdb, data: data}
+}
 
 // Health is what /admin/system shows.
 type Health struct {
