@@ -10,6 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -435,5 +441,68 @@ func TestWarnsAboutRiskyRedisSettings(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(b), `hazardwatch_redis{figure="connected_clients"}`) {
 		t.Fatalf("/metrics lacks Redis figures:\n%s", b)
+	}
+}
+
+// The whole app runs under its least-privilege Redis user, with health read by the monitor user.
+func TestAppUnderACLUsers(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	acl := filepath.Join(t.TempDir(), "users.acl")
+	cmd := exec.Command(filepath.Join(filepath.Dir(file), "..", "scripts", "redis-acl.sh"), acl)
+	cmd.Env = append(os.Environ(), "REDIS_APP_PASSWORD=app-pw", "REDIS_MONITOR_PASSWORD=mon-pw", "REDIS_ADMIN_PASSWORD=adm-pw")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--aclfile", acl}})
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": srv.URL(), "REDIS_USERNAME": "app", "REDIS_PASSWORD": "app-pw",
+			"MONITOR_REDIS_URL": "redis://monitor:mon-pw@" + srv.Addr + "/0", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { _ = a.Shutdown() })
+	base := "http://" + ln.Addr().String()
+
+	if !eventually(t, 10*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
+		t.Fatal("not ready under the app user")
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(base + "/register")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var token string
+	u, _ := url.Parse(base)
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "hw_csrf" {
+			token = ck.Value
+		}
+	}
+	resp, err = c.PostForm(base+"/register", url.Values{"_csrf": {token}, "name": {"Acl"}, "email": {"acl@example.org"}, "password": {"a long password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register under ACLs: %d; logs:\n%s", resp.StatusCode, logs.String())
+	}
+	for _, path := range []string{"/", "/reports", "/api/reports?bbox=34,32,36,33", "/api/geocode?q=haifa", "/metrics"} {
+		if got := status(t, base+path); got != 200 {
+			t.Errorf("%s under ACLs: %d", path, got)
+		}
+	}
+	if strings.Contains(logs.String(), "NOPERM") {
+		t.Fatalf("a NOPERM reached the log:\n%s", logs.String())
 	}
 }
