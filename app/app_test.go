@@ -506,3 +506,72 @@ func TestAppUnderACLUsers(t *testing.T) {
 		t.Fatalf("a NOPERM reached the log:\n%s", logs.String())
 	}
 }
+
+// topologyFlow runs the app's main paths against a Redis configured only by environment.
+func topologyFlow(t *testing.T, env map[string]string) {
+	t.Helper()
+	env["MAIL_DIR"], env["DATA_DIR"] = t.TempDir(), t.TempDir()
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { _ = a.Shutdown() })
+	base := "http://" + ln.Addr().String()
+	if !eventually(t, 20*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
+		t.Fatalf("not ready; logs:\n%s", logs.String())
+	}
+	ctx := t.Context()
+	u := &store.User{Email: "topo@example.org", Name: "Topo"}
+	if err := a.Store.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	r := &store.Report{ID: store.NewReportID(), Type: "flooding", Severity: "high", Lat: 32.8, Lng: 35.0, Status: hazard.Pending,
+		ReporterID: u.ID, Photos: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, _, err := a.Store.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.Transition(ctx, r.ID, 0, hazard.Approve, u.ID, "ok", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Store.Confirm(ctx, r.ID, "x", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.Statistics(ctx, now, 30); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Store.AuditLog(ctx, store.AuditFilter{}, "", 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Store.Hit(ctx, "x", "y", 5, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/reports", "/reports/" + r.ID, "/api/reports?bbox=34,32,36,33", "/api/geocode?q=haifa", "/open311/v2/requests.json"} {
+		if got := status(t, base+path); got != 200 {
+			t.Errorf("%s: %d", path, got)
+		}
+	}
+	if strings.Contains(logs.String(), "CROSSSLOT") {
+		t.Fatalf("CROSSSLOT in the log:\n%s", logs.String())
+	}
+}
+
+// The app runs unchanged against a 3-master Redis Cluster: every multi-key operation keeps to
+// one slot (a CROSSSLOT error fails this test).
+func TestAppOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	topologyFlow(t, map[string]string{"REDIS_ADDRS": strings.Join(c.Addrs(), ","), "REDIS_CLUSTER": "1"})
+}
+
+// The app runs unchanged against a primary, two replicas and three Sentinels.
+func TestAppOnSentinel(t *testing.T) {
+	s := redistest.StartSentinel(t, 2, 3)
+	topologyFlow(t, map[string]string{"REDIS_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_MASTER_NAME": s.Master})
+}

@@ -39,6 +39,7 @@ type Server struct {
 type Options struct {
 	ConfigFile string
 	Args       []string // extra "--name value" arguments
+	Sentinel   bool     // run as a sentinel (redis-server --sentinel); ConfigFile is required
 }
 
 // TB is the part of testing.TB the harness needs; TestMain code can pass a Main value.
@@ -73,11 +74,16 @@ func Start(t TB, opts ...Options) *Server {
 		if o.ConfigFile != "" {
 			args = append(args, o.ConfigFile)
 		}
+		if o.Sentinel {
+			args = append(args, "--sentinel")
+		}
 		args = append(args,
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 			"--daemonize", "no", "--save", "", "--appendonly", "no",
 			"--logfile", "", "--protected-mode", "yes")
-		if o.ConfigFile != "" {
+		if o.Sentinel {
+			args = withoutPersistenceOverrides(args) // sentinels take no persistence options
+		} else if o.ConfigFile != "" {
 			// Keep the config file's persistence settings; only override where files go.
 			args = withoutPersistenceOverrides(args)
 		}
