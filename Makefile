@@ -1,5 +1,5 @@
 # Hazard Watch. `make run` serves the app; `make test` runs every test. Both install what is missing.
-.PHONY: run test deps deps-run generate check-generated lint build clean
+.PHONY: run test deps deps-run generate check-generated lint build clean redis-sentinel redis-cluster redis-stop
 
 GO ?= go
 
@@ -39,3 +39,13 @@ build:
 
 clean:
 	rm -rf bin e2e/.artifacts
+
+# Local Redis topologies on loopback (see docs/redis.md); each prints the environment for make run.
+redis-sentinel: deps-run
+	./scripts/redis-topology.sh sentinel
+
+redis-cluster: deps-run
+	./scripts/redis-topology.sh cluster
+
+redis-stop:
+	./scripts/redis-topology.sh stop
