@@ -553,6 +553,9 @@ func topologyFlow(t *testing.T, env map[string]string) {
 	if _, _, err := a.Store.Hit(ctx, "x", "y", 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if rep, err := a.Store.Repair(ctx); err != nil || rep.Documents != 1 || rep.Reindexed != 0 || rep.Users != 1 {
+		t.Fatalf("repair on this topology: %+v %v", rep, err)
+	}
 	for _, path := range []string{"/", "/reports", "/reports/" + r.ID, "/api/reports?bbox=34,32,36,33", "/api/geocode?q=haifa", "/open311/v2/requests.json"} {
 		if got := status(t, base+path); got != 200 {
 			t.Errorf("%s: %d", path, got)

@@ -299,3 +299,47 @@ func TestStatsMatchRecount(t *testing.T) {
 		t.Errorf("areas %v", st.BusiestAreas)
 	}
 }
+
+// Repair rebuilds indexes a crash left out and drops entries whose document is gone.
+func TestRepair(t *testing.T) {
+	s, srv := newStore(t)
+	ctx := context.Background()
+	c := srv.Client(t)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		r := newReport("u", "pothole", 32.8+float64(i)*0.01, 35.0)
+		if _, _, err := s.CreateReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	u := &User{Email: "adm@example.org", Name: "Adm", Role: RoleAdmin}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	// Damage: two reports lose index entries (a crash between document and indexes), one
+	// document disappears, the user drops out of the lists.
+	c.ZRem(ctx, reportsByTimeKey, ids[0], ids[1])
+	c.ZRem(ctx, statusIndexKey("pending"), ids[1])
+	c.ZRem(ctx, geoKey("pending"), "pothole:"+ids[0])
+	c.Del(ctx, reportKey(ids[4]))
+	c.ZRem(ctx, usersKey, u.ID)
+	c.SRem(ctx, adminsKey, u.ID)
+
+	rep, err := s.Repair(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Documents != 4 || rep.Reindexed != 2 || rep.Stale != 1 || rep.UsersIndexed != 1 || rep.AdminsIndexed != 1 {
+		t.Fatalf("repair: %+v", rep)
+	}
+	if n, _ := c.ZCard(ctx, reportsByTimeKey).Result(); n != 4 {
+		t.Fatalf("time index has %d", n)
+	}
+	if near, _ := s.Nearby(ctx, 32.8, 35.0, 50, "pothole"); len(near) != 1 {
+		t.Fatal("GEO entry not restored")
+	}
+	if rep, _ := s.Repair(ctx); rep.Reindexed != 0 || rep.Stale != 0 || rep.UsersIndexed != 0 {
+		t.Fatalf("second repair: %+v", rep)
+	}
+}

@@ -45,6 +45,7 @@ commands:
   user role ...         change an account's role
   seed --reports N --area "lat,lng,km"
                         fill Redis with synthetic reports (demos, benchmarks)
+  redis repair          rebuild the report and user indexes from the documents
   help                  show this help`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return userCmd(ctx, args, stdout)
 	case "seed":
 		return seedCmd(ctx, args, stdout)
+	case "redis":
+		return redisCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

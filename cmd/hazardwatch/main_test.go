@@ -104,3 +104,22 @@ func TestSeed(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisRepairCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	if err := run(t.Context(), []string{"seed", "--reports", "10"}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Client(t).Del(t.Context(), "hw:reports:time")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"redis", "repair"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "10 reports read, 10 reindexed") {
+		t.Fatalf("repair said %q", out.String())
+	}
+	if err := run(t.Context(), []string{"redis", "fix"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Fatal("unknown redis subcommand accepted")
+	}
+}

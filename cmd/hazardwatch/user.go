@@ -108,3 +108,26 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{fmt.Sprintf("unknown user command %q\n%s", sub, userUsage)}
 	}
 }
+
+// redisCmd is `hazardwatch redis repair`: rebuilds indexes from documents (run it with the admin
+// Redis user: it uses SCAN).
+func redisCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "repair" {
+		return usageError{"usage: hazardwatch redis repair"}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	rdb, err := store.Dial(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	rep, err := store.New(rdb).Repair(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "repair:", rep)
+	return nil
+}
