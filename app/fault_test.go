@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,5 +134,196 @@ func TestRDBOnlyLosesReportsInACrash(t *testing.T) {
 	acked, kept, _ := crashUnderLoad(t, srv)
 	if len(acked) == 0 || kept == len(acked) {
 		t.Fatalf("RDB-only kept %d of %d: the durability test proves nothing", kept, len(acked))
+	}
+}
+
+// A full disk: Redis refuses writes (MISCONF); the app answers 503 with a clear message, reads
+// keep working and what was stored stays intact.
+func TestDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("this test needs to mount a small tmpfs (it runs as root in make test): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	srv := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(), Args: []string{"--dir", dir}})
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { _ = a.Shutdown() })
+	base := "http://" + ln.Addr().String()
+	key, _, err := a.Store.CreateAPIKey(t.Context(), "fill", 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(i int) (int, string) {
+		resp, err := http.PostForm(base+"/open311/v2/requests.json", url.Values{
+			"api_key": {key}, "service_code": {"crack"}, "description": {strings.Repeat("A long description to fill the disk. ", 50)},
+			"lat": {fmt.Sprintf("%.6f", 20+float64(i%1000)*0.001)}, "long": {fmt.Sprintf("%.6f", 20+float64(i/1000)*0.001)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	var stored []string
+	var status int
+	var body string
+	for i := 0; i < 20000; i++ {
+		status, body = post(i)
+		if status != http.StatusCreated {
+			break
+		}
+		var out []map[string]string
+		_ = json.Unmarshal([]byte(body), &out)
+		stored = append(stored, out[0]["service_request_id"])
+	}
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "try again") {
+		t.Fatalf("a full disk answered %d %s", status, body)
+	}
+	if len(stored) < 10 {
+		t.Fatalf("only %d reports before the disk filled", len(stored))
+	}
+	// Reads still work, and what was stored is intact.
+	for _, id := range []string{stored[0], stored[len(stored)/2], stored[len(stored)-1]} {
+		if got := statusOf(t, base+"/api/reports/"+id); got != 200 {
+			t.Fatalf("reading %s with a full disk: %d", id, got)
+		}
+	}
+	if got := statusOf(t, base+"/"); got != 200 {
+		t.Fatalf("the map page with a full disk: %d", got)
+	}
+}
+
+func statusOf(t *testing.T, u string) int {
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Sentinel failover under write load: the primary dies; the app answers 503 (never 500) during
+// the failover, writes to the new primary within 10 s, and the acknowledged reports lost to
+// asynchronous replication are counted (bounded by the last moments before the crash).
+func TestSentinelFailoverUnderLoad(t *testing.T) {
+	topo := redistest.StartSentinel(t, 2, 3)
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_ADDRS": strings.Join(topo.Addrs(), ","), "REDIS_MASTER_NAME": topo.Master,
+			"RATE_LIMITS": "off", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { _ = a.Shutdown() })
+	base := "http://" + ln.Addr().String()
+	key, _, err := a.Store.CreateAPIKey(t.Context(), "load", 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // let the replicas catch up with the key
+
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var acked []string
+	var killedAt, recoveredAt time.Time
+	var n atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := n.Add(1)
+				resp, err := client.PostForm(base+"/open311/v2/requests.json", url.Values{
+					"api_key": {key}, "service_code": {"ice"},
+					"lat": {fmt.Sprintf("%.6f", 30+float64(i%1000)*0.001)}, "long": {fmt.Sprintf("%.6f", 30+float64(i/1000)*0.001)},
+				})
+				if err != nil {
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				if resp.StatusCode == http.StatusCreated {
+					var out []map[string]string
+					if json.Unmarshal(body, &out) == nil && len(out) == 1 {
+						acked = append(acked, out[0]["service_request_id"])
+					}
+					if !killedAt.IsZero() && recoveredAt.IsZero() && time.Since(killedAt) > 500*time.Millisecond {
+						recoveredAt = time.Now()
+					}
+				}
+				mu.Unlock()
+				if resp.StatusCode != http.StatusCreated {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	mu.Lock()
+	killedAt = time.Now()
+	mu.Unlock()
+	topo.Primary.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		done := !recoveredAt.IsZero()
+		mu.Unlock()
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if recoveredAt.IsZero() {
+		t.Fatalf("no write succeeded within 30 s of the primary's death; statuses %v", statuses)
+	}
+	gap := recoveredAt.Sub(killedAt)
+	lost := 0
+	for _, id := range acked {
+		if _, err := a.Store.Report(t.Context(), id); err != nil {
+			lost++
+		}
+	}
+	t.Logf("failover: writes back after %v; %d acknowledged, %d lost; statuses %v", gap.Round(100*time.Millisecond), len(acked), lost, statuses)
+	if gap > 10*time.Second {
+		t.Errorf("the app needed %v to write to the new primary (promise: within 10 s)", gap)
+	}
+	if statuses[http.StatusInternalServerError] > 0 {
+		t.Errorf("the failover produced 500s: %v", statuses)
+	}
+	if lost > len(acked)/10 {
+		t.Errorf("%d of %d acknowledged reports lost, more than the replication lag explains", lost, len(acked))
 	}
 }

@@ -78,9 +78,24 @@ func (s *Sentinel) Addrs() []string {
 // StartSentinel starts a primary, replicas and sentinels (quorum: a majority) on loopback.
 func StartSentinel(t TB, replicas, sentinels int) *Sentinel {
 	t.Helper()
-	s := &Sentinel{Master: "hazardwatch", Primary: Start(t)}
+	// No diskless-sync delay: by default the primary waits 5 s for more replicas before the first
+	// sync, and a test would start its load before the replicas have anything.
+	s := &Sentinel{Master: "hazardwatch", Primary: Start(t, Options{Args: []string{"--repl-diskless-sync-delay", "0"}})}
 	for i := 0; i < replicas; i++ {
-		s.Replicas = append(s.Replicas, Start(t, Options{Args: []string{"--replicaof", "127.0.0.1", port(s.Primary.Addr)}}))
+		s.Replicas = append(s.Replicas, Start(t, Options{Args: []string{"--replicaof", "127.0.0.1", port(s.Primary.Addr), "--repl-diskless-sync-delay", "0"}}))
+	}
+	for _, r := range s.Replicas { // wait until every replica is in sync
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, _ := exec.Command("redis-cli", "-p", port(r.Addr), "info", "replication").Output()
+			if strings.Contains(string(out), "master_link_status:up") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redistest: replica %s never synced", r.Addr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	quorum := sentinels/2 + 1
 	for i := 0; i < sentinels; i++ {
