@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -113,6 +117,58 @@ func TestPingAndUnavailable(t *testing.T) {
 	for _, e := range []error{redis.Nil, errors.New("WRONGTYPE Operation against a key")} {
 		if IsUnavailable(e) {
 			t.Errorf("%v is not an availability problem", e)
+		}
+	}
+}
+
+// Backup and restore as docs/redis.md describes: copy dump.rdb (after BGSAVE) or the AOF
+// directory into a new server's dir and start it; the data is there.
+func TestBackupAndRestore(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(t)})
+	s := New(srv.Client(t))
+	r := &Report{ID: NewReportID(), Type: "tree", Severity: "low", Lat: 1, Lng: 2, Status: "open", ReporterID: "u",
+		Photos: []string{}, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client(t)
+	if err := c.BgSave(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		info, _ := c.Info(ctx, "persistence").Result()
+		if strings.Contains(info, "rdb_bgsave_in_progress:0") && strings.Contains(info, "rdb_last_bgsave_status:ok") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("BGSAVE did not finish")
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		copy  []string
+		extra []string
+	}{
+		{"rdb", []string{"dump.rdb"}, []string{"--appendonly", "no"}},
+		{"aof", []string{"appendonlydir"}, nil},
+	} {
+		restored := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(t), Args: tc.extra})
+		restored.Stop()
+		for _, f := range tc.copy {
+			if err := os.RemoveAll(filepath.Join(restored.Dir, f)); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("cp", "-r", filepath.Join(srv.Dir, f), filepath.Join(restored.Dir, f)).CombinedOutput(); err != nil {
+				t.Fatalf("%s: copy: %v %s", tc.name, err, out)
+			}
+		}
+		if err := restored.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := New(restored.Client(t)).Report(ctx, r.ID)
+		if err != nil || got.Type != "tree" {
+			t.Fatalf("%s restore: %+v %v", tc.name, got, err)
 		}
 	}
 }
