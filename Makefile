@@ -8,6 +8,8 @@ run: deps-run
 
 test: deps lint
 	$(GO) test -race -count=1 ./...
+	@echo "store tests again, on a three-master Redis Cluster:"
+	HW_TEST_REDIS=cluster $(GO) test -count=1 ./store
 
 deps:
 	./scripts/deps.sh test

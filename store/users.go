@@ -87,7 +87,12 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	if err := s.rdb.HSet(ctx, userKey(u.ID), userFields(u)).Err(); err != nil {
 		return fmt.Errorf("store: unable to create user: %w", err)
 	}
-	undo := func(keys ...string) { s.rdb.Del(context.WithoutCancel(ctx), keys...) }
+	// One DEL per key: the keys live in different slots (a multi-key DEL is CROSSSLOT on a cluster).
+	undo := func(keys ...string) {
+		for _, k := range keys {
+			s.rdb.Del(context.WithoutCancel(ctx), k)
+		}
+	}
 	claimed, err := s.rdb.SetNX(ctx, emailKey(u.Email), u.ID, 0).Result()
 	if err != nil || !claimed {
 		undo(userKey(u.ID))

@@ -4,24 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"hazardwatch/config"
 	"hazardwatch/store/redistest"
 )
 
-func newStore(t *testing.T) (*Store, *redistest.Server) {
+// testRedis is the Redis a store test runs on: one server, or (HW_TEST_REDIS=cluster, which
+// make test also runs) a three-master Redis Cluster, so every store test proves its keys and
+// scripts are Cluster-safe.
+type testRedis struct{ client redis.UniversalClient }
+
+// Client is a raw client to inspect or damage the data with.
+func (r *testRedis) Client(t *testing.T) redis.UniversalClient { return r.client }
+
+// Keys lists the keys matching pattern on every master (tests only: KEYS never runs in the app).
+func (r *testRedis) Keys(t *testing.T, pattern string) []string {
 	t.Helper()
-	srv := redistest.Start(t)
-	rdb, err := Dial(config.Redis{URL: srv.URL()})
+	ctx := context.Background()
+	cc, ok := r.client.(*redis.ClusterClient)
+	if !ok {
+		keys, err := r.client.Keys(ctx, pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	var mu sync.Mutex
+	var keys []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		ks, err := c.Keys(ctx, pattern).Result()
+		mu.Lock()
+		keys = append(keys, ks...)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func newStore(t *testing.T) (*Store, *testRedis) {
+	t.Helper()
+	cfg := config.Redis{}
+	if os.Getenv("HW_TEST_REDIS") == "cluster" {
+		c := redistest.StartCluster(t, 3)
+		cfg.Addrs, cfg.Cluster = c.Addrs(), true
+	} else {
+		cfg.URL = redistest.Start(t).URL()
+	}
+	rdb, err := Dial(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	return New(rdb), srv
+	return New(rdb), &testRedis{client: rdb}
 }
 
 func TestCreateAndFindUser(t *testing.T) {
@@ -80,7 +124,7 @@ func TestEmailUniqueUnderConcurrency(t *testing.T) {
 	}
 	// The losers left nothing behind: one user hash, one index entry.
 	c := srv.Client(t)
-	keys, _ := c.Keys(ctx, "hw:user:*").Result()
+	keys := srv.Keys(t, "hw:user:*")
 	if len(keys) != 1 {
 		t.Fatalf("user hashes: %v", keys)
 	}
@@ -173,7 +217,7 @@ func TestTokens(t *testing.T) {
 	}
 	// Only a hash is stored: the token itself appears in no key or value.
 	c := srv.Client(t)
-	keys, _ := c.Keys(ctx, "*").Result()
+	keys := srv.Keys(t, "*")
 	for _, k := range keys {
 		v, _ := c.Get(ctx, k).Result()
 		if strings.Contains(k, tok) || strings.Contains(v, tok) {
