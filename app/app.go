@@ -101,6 +101,15 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			sent, dropped, _ := hub.Stats()
 			return map[string]float64{"sent": float64(sent), "dropped": float64(dropped)}
 		})
+	cmdSeconds := reg.NewHistogram("hazardwatch_redis_command_duration_seconds", "Redis command round trips by command (pipelined commands count the pipeline's time).",
+		[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1}, "command")
+	cmdErrors := reg.NewCounter("hazardwatch_redis_command_errors_total", "Redis commands that failed, by command.", "command")
+	st.Observe(func(cmd string, d time.Duration, failed bool) {
+		cmdSeconds.Observe(d.Seconds(), cmd)
+		if failed {
+			cmdErrors.Add(1, cmd)
+		}
+	})
 	reg.NewFunc("hazardwatch_redis", "Redis server figures from INFO (memory bytes, clients, ops/s, evicted keys); absent while Redis does not answer.", "gauge",
 		[]string{"figure"}, func() map[string]float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -187,6 +187,7 @@ func TestMetrics(t *testing.T) {
 		`hazardwatch_http_request_duration_seconds_count{route="/api/geocode"} 2`,
 		`hazardwatch_geocode_cache_total{result="hit"} 1`,
 		`hazardwatch_geocode_cache_total{result="miss"} 1`,
+		`hazardwatch_redis_command_duration_seconds_count{command="get"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
@@ -577,4 +578,56 @@ func TestAppOnCluster(t *testing.T) {
 func TestAppOnSentinel(t *testing.T) {
 	s := redistest.StartSentinel(t, 2, 3)
 	topologyFlow(t, map[string]string{"REDIS_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_MASTER_NAME": s.Master})
+}
+
+// Redis restarts while the app runs: it reconnects by itself; sessions and reports are intact.
+func TestRedisRestartKeepsSessionsAndReports(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	srv := redistest.Start(t, redistest.Options{ConfigFile: filepath.Join(filepath.Dir(file), "..", "deploy", "redis", "primary.conf")})
+	a, base := newApp(t, srv.URL(), io.Discard)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(base + "/register")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(base)
+	var token string
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "hw_csrf" {
+			token = ck.Value
+		}
+	}
+	resp, err = c.PostForm(base+"/register", url.Values{"_csrf": {token}, "name": {"Res"}, "email": {"res@example.org"}, "password": {"a long password"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register: %v %d", err, resp.StatusCode)
+	}
+	resp.Body.Close()
+	user, _ := a.Store.UserByEmail(t.Context(), "res@example.org")
+	now := time.Now().UTC()
+	r := &store.Report{ID: store.NewReportID(), Type: "crack", Severity: "low", Lat: 1, Lng: 1, Status: hazard.Open,
+		ReporterID: user.ID, Photos: []string{}, CreatedAt: now, UpdatedAt: now}
+	if _, _, err := a.Store.CreateReport(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stop()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	signedIn := func() bool {
+		resp, err := c.Get(base + "/account")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if !eventually(t, 15*time.Second, signedIn) {
+		t.Fatal("the session did not survive the Redis restart")
+	}
+	if status(t, base+"/api/reports/"+r.ID) != 200 {
+		t.Fatal("the report did not survive the Redis restart")
+	}
 }
