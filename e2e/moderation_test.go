@@ -69,3 +69,10 @@ func TestModerationAccessibility(t *testing.T) {
 	_, modEmail := newUser(t, store.RoleModerator)
 	checkAccessibilityAfter(t, "/moderation", func(s *session) { s.signIn(modEmail, pw); s.see("nav-user", "Tester") })
 }
+
+func TestAdminPagesAccessibility(t *testing.T) {
+	_, adminEmail := newUser(t, store.RoleAdmin)
+	for _, p := range []string{"/admin", "/admin/stats", "/admin/system", "/admin/audit", "/admin/api-keys"} {
+		checkAccessibilityAfter(t, p, func(s *session) { s.signIn(adminEmail, pw); s.see("nav-user", "Tester") })
+	}
+}
