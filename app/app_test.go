@@ -455,23 +455,8 @@ func TestAppUnderACLUsers(t *testing.T) {
 		t.Fatalf("%v %s", err, out)
 	}
 	srv := redistest.Start(t, redistest.Options{Args: []string{"--aclfile", acl}})
-	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_URL": srv.URL(), "REDIS_USERNAME": "app", "REDIS_PASSWORD": "app-pw",
-			"MONITOR_REDIS_URL": "redis://monitor:mon-pw@" + srv.Addr + "/0", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
-		return v, ok
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = a.Serve(ln) }()
-	t.Cleanup(func() { _ = a.Shutdown() })
-	base := "http://" + ln.Addr().String()
+	_, base, logs := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "REDIS_USERNAME": "app", "REDIS_PASSWORD": "app-pw",
+		"MONITOR_REDIS_URL": "redis://monitor:mon-pw@" + srv.Addr + "/0"})
 
 	if !eventually(t, 10*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
 		t.Fatal("not ready under the app user")
@@ -511,20 +496,7 @@ func TestAppUnderACLUsers(t *testing.T) {
 // topologyFlow runs the app's main paths against a Redis configured only by environment.
 func topologyFlow(t *testing.T, env map[string]string) {
 	t.Helper()
-	env["MAIL_DIR"], env["DATA_DIR"] = t.TempDir(), t.TempDir()
-	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = a.Serve(ln) }()
-	t.Cleanup(func() { _ = a.Shutdown() })
-	base := "http://" + ln.Addr().String()
+	a, base, logs := appWith(t, env)
 	if !eventually(t, 20*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
 		t.Fatalf("not ready; logs:\n%s", logs.String())
 	}

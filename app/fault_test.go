@@ -26,21 +26,7 @@ import (
 // how many of them are intact and indexed afterwards, and every status seen.
 func crashUnderLoad(t *testing.T, srv *redistest.Server) (acked []string, kept int, statuses map[int]int) {
 	t.Helper()
-	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
-		return v, ok
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = a.Serve(ln) }()
-	t.Cleanup(func() { _ = a.Shutdown() })
-	base := "http://" + ln.Addr().String()
+	a, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off"})
 	key, _, err := a.Store.CreateAPIKey(t.Context(), "load", 1_000_000)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +91,34 @@ func crashUnderLoad(t *testing.T, srv *redistest.Server) (acked []string, kept i
 	return acked, kept, statuses
 }
 
+// appWith starts an app configured by env (MAIL_DIR and DATA_DIR default to temp dirs) and
+// returns it, its base URL and its log.
+func appWith(t *testing.T, env map[string]string) (*App, string, *syncBuffer) {
+	t.Helper()
+	if env["MAIL_DIR"] == "" {
+		env["MAIL_DIR"] = t.TempDir()
+	}
+	if env["DATA_DIR"] == "" {
+		env["DATA_DIR"] = t.TempDir()
+	}
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { _ = a.Shutdown() })
+	return a, "http://" + ln.Addr().String(), logs
+}
+
 func primaryConf() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "deploy", "redis", "primary.conf")
@@ -146,21 +160,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 	srv := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(), Args: []string{"--dir", dir}})
-	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
-		return v, ok
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = a.Serve(ln) }()
-	t.Cleanup(func() { _ = a.Shutdown() })
-	base := "http://" + ln.Addr().String()
+	a, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off"})
 	key, _, err := a.Store.CreateAPIKey(t.Context(), "fill", 1_000_000)
 	if err != nil {
 		t.Fatal(err)
@@ -220,22 +220,7 @@ func statusOf(t *testing.T, u string) int {
 // asynchronous replication are counted (bounded by the last moments before the crash).
 func TestSentinelFailoverUnderLoad(t *testing.T) {
 	topo := redistest.StartSentinel(t, 2, 3)
-	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_ADDRS": strings.Join(topo.Addrs(), ","), "REDIS_MASTER_NAME": topo.Master,
-			"RATE_LIMITS": "off", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
-		return v, ok
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = a.Serve(ln) }()
-	t.Cleanup(func() { _ = a.Shutdown() })
-	base := "http://" + ln.Addr().String()
+	a, base, _ := appWith(t, map[string]string{"REDIS_ADDRS": strings.Join(topo.Addrs(), ","), "REDIS_MASTER_NAME": topo.Master, "RATE_LIMITS": "off"})
 	key, _, err := a.Store.CreateAPIKey(t.Context(), "load", 1_000_000)
 	if err != nil {
 		t.Fatal(err)
