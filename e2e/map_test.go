@@ -116,6 +116,15 @@ func TestMapClusters(t *testing.T) {
 	if err := expect.Locator(s.page.GetByTestId("in-view-count")).ToContainText("of 600 hazards"); err != nil {
 		t.Fatal(err)
 	}
+	// The map fits the window whatever the list beside it holds, so the clusters are on screen.
+	inView, err := s.page.Evaluate(`() => { const h = window.innerHeight, w = window.innerWidth;
+		return [...document.querySelectorAll(".cluster")].filter(e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= h && r.left >= 0 && r.right <= w; }).length }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := inView.(int); n == 0 {
+		t.Fatal("no cluster is inside the window: the map is taller than the screen")
+	}
 	// The heat-map layer switches on from the filters.
 	if err := s.page.GetByText("Filters").Click(); err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func Home(p Page, m MapView, search PlaceSearchView, filters MapFilters, inView 
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1 class=\"sr-only\">Hazard map</h1><div class=\"flex flex-1 flex-col lg:flex-row\"><div class=\"relative h-[60vh] lg:h-auto lg:flex-1\"><div id=\"map\" class=\"absolute inset-0\" data-testid=\"map\" data-tile-url=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1 class=\"sr-only\">Hazard map</h1><div class=\"flex flex-1 flex-col lg:h-[calc(100vh-4rem)] lg:min-h-0 lg:flex-none lg:flex-row\"><div class=\"relative h-[60vh] lg:h-auto lg:flex-1\"><div id=\"map\" class=\"absolute inset-0\" data-testid=\"map\" data-tile-url=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -139,7 +139,7 @@ func Home(p Page, m MapView, search PlaceSearchView, filters MapFilters, inView 
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, " role=\"region\" aria-label=\"Map of reported hazards\"><noscript><p class=\"p-4\">The interactive map needs JavaScript. The list of hazards works without it.</p></noscript></div></div><section class=\"w-full border-t border-slate-200 bg-white p-4 lg:w-96 lg:border-l lg:border-t-0\" aria-labelledby=\"in-view-heading\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, " role=\"region\" aria-label=\"Map of reported hazards\"><noscript><p class=\"p-4\">The interactive map needs JavaScript. The list of hazards works without it.</p></noscript></div></div><section class=\"w-full border-t border-slate-200 bg-white p-4 lg:w-96 lg:overflow-y-auto lg:border-l lg:border-t-0\" aria-labelledby=\"in-view-heading\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
