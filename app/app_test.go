@@ -46,9 +46,8 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // newApp starts an app on a free port; add registers test routes before it serves.
 func newApp(t *testing.T, redisURL string, logw io.Writer, add ...func(*fiber.App)) (*App, string) {
 	t.Helper()
-	mailDir, dataDir := t.TempDir(), t.TempDir()
 	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{"REDIS_URL": redisURL, "SHUTDOWN_TIMEOUT": "5s", "MAIL_DIR": mailDir, "DATA_DIR": dataDir}[k]
+		v, ok := map[string]string{"REDIS_URL": redisURL, "SHUTDOWN_TIMEOUT": "5s", "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
 		return v, ok
 	})
 	if err != nil {
@@ -61,13 +60,19 @@ func newApp(t *testing.T, redisURL string, logw io.Writer, add ...func(*fiber.Ap
 	for _, f := range add {
 		f(a.Handler())
 	}
+	return a, serve(t, a)
+}
+
+// serve runs a on a free loopback port until the test ends and returns its base URL.
+func serve(t *testing.T, a *App) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = a.Serve(ln) }()
 	t.Cleanup(func() { _ = a.Shutdown() })
-	return a, "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String()
 }
 
 func status(t *testing.T, url string) int {

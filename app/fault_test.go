@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -110,13 +109,7 @@ func appWith(t *testing.T, env map[string]string) (*App, string, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = a.Serve(ln) }()
-	t.Cleanup(func() { _ = a.Shutdown() })
-	return a, "http://" + ln.Addr().String(), logs
+	return a, serve(t, a), logs
 }
 
 func primaryConf() string {
@@ -178,41 +171,32 @@ func TestDiskFull(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	var stored []string
-	var status int
+	var code int
 	var body string
 	for i := 0; i < 20000; i++ {
-		status, body = post(i)
-		if status != http.StatusCreated {
+		code, body = post(i)
+		if code != http.StatusCreated {
 			break
 		}
 		var out []map[string]string
 		_ = json.Unmarshal([]byte(body), &out)
 		stored = append(stored, out[0]["service_request_id"])
 	}
-	if status != http.StatusServiceUnavailable || !strings.Contains(body, "try again") {
-		t.Fatalf("a full disk answered %d %s", status, body)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "try again") {
+		t.Fatalf("a full disk answered %d %s", code, body)
 	}
 	if len(stored) < 10 {
 		t.Fatalf("only %d reports before the disk filled", len(stored))
 	}
 	// Reads still work, and what was stored is intact.
 	for _, id := range []string{stored[0], stored[len(stored)/2], stored[len(stored)-1]} {
-		if got := statusOf(t, base+"/api/reports/"+id); got != 200 {
+		if got := status(t, base+"/api/reports/"+id); got != 200 {
 			t.Fatalf("reading %s with a full disk: %d", id, got)
 		}
 	}
-	if got := statusOf(t, base+"/"); got != 200 {
+	if got := status(t, base+"/"); got != 200 {
 		t.Fatalf("the map page with a full disk: %d", got)
 	}
-}
-
-func statusOf(t *testing.T, u string) int {
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // Sentinel failover under write load: the primary dies; the app answers 503 (never 500) during

@@ -37,9 +37,7 @@ func (h *handler) apiGeocode(c *fiber.Ctx) error {
 	if err := h.geoLimit(c); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
-	defer cancel()
-	places, err := h.geo.Search(ctx, q, geocode.Limit)
+	places, err := h.searchPlaces(c, q)
 	if err != nil {
 		return err
 	}
@@ -47,6 +45,13 @@ func (h *handler) apiGeocode(c *fiber.Ctx) error {
 		places = []geocode.Place{}
 	}
 	return c.JSON(places)
+}
+
+// searchPlaces asks the geocoder (with a bound on the wait) for up to geocode.Limit places.
+func (h *handler) searchPlaces(c *fiber.Ctx, q string) ([]geocode.Place, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
+	defer cancel()
+	return h.geo.Search(ctx, q, geocode.Limit)
 }
 
 // parsePoint reads lat and lng query parameters strictly.
@@ -88,9 +93,7 @@ func (h *handler) suggest(c *fiber.Ctx) error {
 	if err := h.geoLimit(c); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
-	defer cancel()
-	places, err := h.geo.Search(ctx, q, geocode.Limit)
+	places, err := h.searchPlaces(c, q)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,10 @@
 package handlers
 
 import (
-	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -51,9 +50,7 @@ func (h *handler) home(c *fiber.Ctx) error {
 			} else if msg != "" {
 				search.Error = msg
 			} else {
-				ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
-				defer cancel()
-				places, err := h.geo.Search(ctx, search.Query, geocode.Limit)
+				places, err := h.searchPlaces(c, search.Query)
 				if err != nil {
 					return err
 				}
@@ -92,26 +89,17 @@ var typeIconsJSON = func() string {
 func mapFilterView(c *fiber.Ctx, f mapFilter) views.MapFilters {
 	var v views.MapFilters
 	for _, t := range hazard.Types {
-		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label}, Checked: containsStr(f.Types, t.Code)})
+		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label}, Checked: slices.Contains(f.Types, t.Code)})
 	}
 	for _, s := range hazard.Statuses {
 		if !s.Public() {
 			continue
 		}
-		v.Statuses = append(v.Statuses, views.CheckOption{Option: views.Option{Value: string(s), Label: s.Label()}, Checked: containsStatus(f.Statuses, s)})
+		v.Statuses = append(v.Statuses, views.CheckOption{Option: views.Option{Value: string(s), Label: s.Label()}, Checked: slices.Contains(f.Statuses, s)})
 	}
 	switch s := c.Query("since"); s {
 	case "24h", "7d", "30d":
 		v.Since = s
 	}
 	return v
-}
-
-func containsStatus(xs []hazard.Status, x hazard.Status) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

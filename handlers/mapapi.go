@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,18 @@ func parseBBox(s string) (store.BBox, string) {
 		return b, "bbox must be minLng,minLat,maxLng,maxLat with each minimum below its maximum."
 	}
 	return b, ""
+}
+
+// parseViewport reads bbox and the map filters, or says what is wrong with them (400).
+func parseViewport(c *fiber.Ctx) (store.BBox, mapFilter, error) {
+	b, msg := parseBBox(c.Query("bbox"))
+	if msg == "" {
+		var f mapFilter
+		if f, msg = parseMapFilter(c); msg == "" {
+			return b, f, nil
+		}
+	}
+	return store.BBox{}, mapFilter{}, fiber.NewError(fiber.StatusBadRequest, msg)
 }
 
 // mapFilter is the type/status/since part of a map query.
@@ -108,7 +121,7 @@ func queryList(c *fiber.Ctx, name string) []string {
 	var out []string
 	for _, v := range c.Context().QueryArgs().PeekMulti(name) {
 		for _, p := range strings.Split(string(v), ",") {
-			if p = strings.TrimSpace(p); p != "" && !containsStr(out, p) {
+			if p = strings.TrimSpace(p); p != "" && !slices.Contains(out, p) {
 				out = append(out, p)
 			}
 		}
@@ -136,13 +149,9 @@ func (h *handler) visibleStatuses(u *store.User, want []hazard.Status) []hazard.
 // apiReports is GET /api/reports?bbox=&type=&status=&since=: a GeoJSON FeatureCollection of the
 // reports in view, or of clusters when there are more than maxPoints.
 func (h *handler) apiReports(c *fiber.Ctx) error {
-	b, msg := parseBBox(c.Query("bbox"))
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
-	}
-	f, msg := parseMapFilter(c)
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	b, f, err := parseViewport(c)
+	if err != nil {
+		return err
 	}
 	pts, err := h.store.InBox(c.UserContext(), b, h.visibleStatuses(currentUser(c), f.Statuses), f.Types)
 	if err != nil {
@@ -221,13 +230,9 @@ const inViewLimit = 50
 // inView is the list beside the map (GET /reports/in-view, htmx): the newest reports in the box,
 // so keyboard and screen-reader users reach every report the map shows.
 func (h *handler) inView(c *fiber.Ctx) error {
-	b, msg := parseBBox(c.Query("bbox"))
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
-	}
-	f, msg := parseMapFilter(c)
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	b, f, err := parseViewport(c)
+	if err != nil {
+		return err
 	}
 	v, err := h.inViewList(c, b, f)
 	if err != nil {

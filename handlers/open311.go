@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -337,7 +338,7 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 			return err
 		}
 		for _, r := range rs {
-			if !h.canSee(nil, r) || (len(codes) > 0 && !containsStr(codes, r.Type)) || (len(statuses) > 0 && !containsStr(statuses, r.Status.Open311())) {
+			if !h.canSee(nil, r) || (len(codes) > 0 && !slices.Contains(codes, r.Type)) || (len(statuses) > 0 && !slices.Contains(statuses, r.Status.Open311())) {
 				continue
 			}
 			if skip > 0 {

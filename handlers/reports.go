@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,10 +90,7 @@ func mustFloat(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
 // nothing), and stores the report once: the form's idempotency key makes retries harmless.
 func (h *handler) createReport(c *fiber.Ctx) error {
 	u := currentUser(c)
-	mf, err := c.MultipartForm()
-	if err != nil && !errors.Is(err, fiber.ErrUnprocessableEntity) {
-		mf = nil // urlencoded (no JavaScript and no file input support) is fine too
-	}
+	mf, _ := c.MultipartForm() // nil for an urlencoded post, which is fine: no photos then
 	f := newForm(c, "type", "severity", "description", "lat", "lng", "idem", "show_name", "confirm_distinct", "use_photo_location")
 	if f.Values["idem"] == "" {
 		f.Values["idem"] = newIdemKey()
@@ -244,7 +242,7 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 	var files []*multipart.FileHeader
 	if mf != nil {
 		for _, hash := range mf.Value["photo_keep"] {
-			if photo.Exists(h.photoDir(), hash) && !containsStr(kept, hash) {
+			if photo.Exists(h.photoDir(), hash) && !slices.Contains(kept, hash) {
 				kept = append(kept, hash)
 			}
 		}
@@ -285,7 +283,7 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		if gps == nil {
 			gps = p.GPS
 		}
-		if !containsStr(kept, p.Hash) {
+		if !slices.Contains(kept, p.Hash) {
 			kept = append(kept, p.Hash)
 		}
 	}
@@ -301,15 +299,6 @@ func displayName(name string) string {
 		name = string(r[:60]) + "…"
 	}
 	return name
-}
-
-func containsStr(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // canSee applies the visibility rules: rejected and withdrawn reports (and, under

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +111,7 @@ func (s *Store) MergeDuplicate(ctx context.Context, dupID, origID string) error 
 		if orig, err = s.Report(ctx, origID); err != nil {
 			return err
 		}
-		if contains(orig.Duplicates, dupID) {
+		if slices.Contains(orig.Duplicates, dupID) {
 			break
 		}
 		orig.Duplicates = append(orig.Duplicates, dupID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,7 +65,7 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, typ
 	for i, st := range statuses {
 		for _, l := range cmds[i].Val() {
 			typ, id, ok := strings.Cut(l.Name, ":")
-			if !ok || (len(types) > 0 && !contains(types, typ)) || !b.Contains(l.Latitude, l.Longitude) {
+			if !ok || (len(types) > 0 && !slices.Contains(types, typ)) || !b.Contains(l.Latitude, l.Longitude) {
 				continue
 			}
 			out = append(out, GeoPoint{ID: id, Type: typ, Status: st, Lat: l.Latitude, Lng: l.Longitude})

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -332,10 +334,10 @@ type ReportFilter struct {
 }
 
 func (f ReportFilter) match(r *Report) bool {
-	if len(f.Types) > 0 && !contains(f.Types, r.Type) {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, r.Type) {
 		return false
 	}
-	if len(f.Statuses) > 0 && !containsStatus(f.Statuses, r.Status) {
+	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, r.Status) {
 		return false
 	}
 	if f.Text != "" {
@@ -345,24 +347,6 @@ func (f ReportFilter) match(r *Report) bool {
 		}
 	}
 	return f.Keep == nil || f.Keep(r)
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-func containsStatus(xs []hazard.Status, x hazard.Status) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // maxScan bounds how many documents one list request may read when filters are selective.
@@ -463,16 +447,8 @@ func (s *Store) Nearby(ctx context.Context, lat, lng, radius float64, typ string
 	for _, r := range rs {
 		out = append(out, NearbyReport{Report: r, Metres: dist[r.ID]})
 	}
-	sortNearby(out)
+	slices.SortStableFunc(out, func(a, b NearbyReport) int { return cmp.Compare(a.Metres, b.Metres) })
 	return out, nil
-}
-
-func sortNearby(rs []NearbyReport) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].Metres < rs[j-1].Metres; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
 }
 
 // DueForExpiry returns up to n report ids whose expiry time has passed.

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"hazardwatch/config"
 	"hazardwatch/hazard"
 	"hazardwatch/store"
 )
@@ -31,16 +30,11 @@ func seedCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil || *n <= 0 || *n > 10_000_000 {
 		return usageError{fmt.Sprintf("%v\n%s", err, seedUsage)}
 	}
-	cfg, err := config.Load()
+	st, closeStore, err := openStore()
 	if err != nil {
 		return err
 	}
-	rdb, err := store.Dial(cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	st := store.New(rdb)
+	defer closeStore()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	start := time.Now()
 	const batch = 500

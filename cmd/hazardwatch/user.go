@@ -41,16 +41,11 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{"--email: " + msg}
 	}
 
-	cfg, err := config.Load()
+	st, closeStore, err := openStore()
 	if err != nil {
 		return err
 	}
-	rdb, err := store.Dial(cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	st := store.New(rdb)
+	defer closeStore()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
@@ -115,19 +110,28 @@ func redisCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "repair" {
 		return usageError{"usage: hazardwatch redis repair"}
 	}
-	cfg, err := config.Load()
+	st, closeStore, err := openStore()
 	if err != nil {
 		return err
 	}
-	rdb, err := store.Dial(cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	rep, err := store.New(rdb).Repair(ctx)
+	defer closeStore()
+	rep, err := st.Repair(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "repair:", rep)
 	return nil
+}
+
+// openStore connects to the Redis the environment names (CONTRACT.md), for CLI commands.
+func openStore() (*store.Store, func(), error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := store.Dial(cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store.New(rdb), func() { rdb.Close() }, nil
 }
