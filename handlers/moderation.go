@@ -35,16 +35,22 @@ func allowedActions(s hazard.Status) []views.Option {
 	return out
 }
 
-func (h *handler) moderationItem(c *fiber.Ctx, r *store.Report) views.ModerationItem {
-	it := views.ModerationItem{ReportCard: h.card(r), Version: r.Version, Lat: r.Lat, Lng: r.Lng, Actions: allowedActions(r.Status)}
-	if near, err := h.store.Nearby(c.UserContext(), r.Lat, r.Lng, h.cfg.DuplicateRadius, r.Type); err == nil {
-		for _, n := range near {
-			if n.ID != r.ID {
-				it.Nearby++
-			}
-		}
+// moderationItems builds the queue rows, counting likely duplicates for all of them at once.
+func (h *handler) moderationItems(c *fiber.Ctx, rs []*store.Report) []views.ModerationItem {
+	near, err := h.store.NearbyCounts(c.UserContext(), rs, h.cfg.DuplicateRadius)
+	if err != nil {
+		h.log.Warn("review queue: nearby counts unavailable", "err", err)
 	}
-	return it
+	items := make([]views.ModerationItem, len(rs))
+	for i, r := range rs {
+		items[i] = views.ModerationItem{ReportCard: h.card(r), Version: r.Version, Lat: r.Lat, Lng: r.Lng,
+			Actions: allowedActions(r.Status), Nearby: near[r.ID]}
+	}
+	return items
+}
+
+func (h *handler) moderationItem(c *fiber.Ctx, r *store.Report) views.ModerationItem {
+	return h.moderationItems(c, []*store.Report{r})[0]
 }
 
 // moderation is the review queue (moderators and admins): one status, oldest first.
@@ -80,11 +86,13 @@ func (h *handler) moderation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	var shown []*store.Report
 	for _, r := range rs {
 		if (v.Type == "" || r.Type == v.Type) && (v.Severity == "" || r.Severity == v.Severity) && (area == nil || area.Contains(r.Lat, r.Lng)) {
-			v.Items = append(v.Items, h.moderationItem(c, r))
+			shown = append(shown, r)
 		}
 	}
+	v.Items = h.moderationItems(c, shown)
 	if more {
 		q := url.Values{"status": {v.Status}, "page": {strconv.Itoa(page + 1)}}
 		for k, val := range map[string]string{"type": v.Type, "severity": v.Severity, "bbox": v.BBox} {

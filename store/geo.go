@@ -111,3 +111,34 @@ func (s *Store) SortByCreated(ctx context.Context, pts []GeoPoint, since time.Ti
 func (s *Store) ReportsByID(ctx context.Context, ids []string) ([]*Report, error) {
 	return s.reports(ctx, ids)
 }
+
+// NearbyCounts counts, for each report, the other active reports of its type within radius
+// metres: one pipeline for the whole list (the review queue), reading no documents.
+func (s *Store) NearbyCounts(ctx context.Context, rs []*Report, radius float64) (map[string]int, error) {
+	active := []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
+	cmds := make([][]*redis.StringSliceCmd, len(rs))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range rs {
+			for _, st := range active {
+				cmds[i] = append(cmds[i], p.GeoSearch(ctx, geoKey(string(st)), &redis.GeoSearchQuery{
+					Longitude: r.Lng, Latitude: r.Lat, Radius: radius, RadiusUnit: "m", Count: 50,
+				}))
+			}
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("store: unable to count nearby reports: %w", err)
+	}
+	out := make(map[string]int, len(rs))
+	for i, r := range rs {
+		for _, c := range cmds[i] {
+			for _, name := range c.Val() {
+				if typ, id, ok := strings.Cut(name, ":"); ok && typ == r.Type && id != r.ID {
+					out[r.ID]++
+				}
+			}
+		}
+	}
+	return out, nil
+}
