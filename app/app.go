@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -20,11 +21,13 @@ import (
 	"hazardwatch/config"
 	"hazardwatch/geocode"
 	"hazardwatch/handlers"
-	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/live"
 	"hazardwatch/mail"
+	"hazardwatch/mapview"
 	"hazardwatch/metrics"
 	"hazardwatch/store"
+	"hazardwatch/worker"
 )
 
 // App is a configured server, ready to listen.
@@ -35,7 +38,7 @@ type App struct {
 	cache   redis.UniversalClient // CACHE_REDIS_URL's client, or rdb
 	mon     redis.UniversalClient // the monitoring connection
 	Store   *store.Store
-	Mailer  *mail.Mailer
+	Life    *lifecycle.Service
 	Geo     *geocode.Cached
 	live    *live.Hub
 	monitor *store.Monitor
@@ -48,8 +51,9 @@ type App struct {
 
 // Options are the few things tests replace; production passes none.
 type Options struct {
-	GoogleClient *http.Client // reaches a fake Google in tests
-	HTTPClient   *http.Client // for outside services such as Nominatim; nil: a client with timeouts
+	GoogleClient *http.Client  // reaches a fake Google in tests
+	HTTPClient   *http.Client  // for outside services such as Nominatim; nil: a client with timeouts
+	Workers      worker.Tuning // shorter retry timings in tests
 }
 
 // New builds the app. It does not need Redis to be up: the client connects lazily and a
@@ -68,7 +72,6 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		}
 		sender = s
 	}
-	mailer := mail.NewMailer(sender, log, 5, 2*time.Second)
 	rdb, err := store.Dial(cfg.Redis)
 	if err != nil {
 		return nil, err
@@ -94,7 +97,8 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	}
 	mon := store.NewMonitor(monRDB, st)
 	ctx, stop := context.WithCancel(context.Background())
-	hub := live.NewHub(st.ReportEvents(ctx))
+	hub := live.NewHub(st.LiveUpdates(ctx))
+	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, log)
 	reg := &metrics.Registry{}
 	reg.NewFunc("hazardwatch_live_events_total", "Report events relayed to browsers (sent) or dropped for slow ones.", "counter",
 		[]string{"result"}, func() map[string]float64 {
@@ -137,13 +141,18 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
 		})
 	a := &App{
-		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient}),
+		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Life: life, Geo: geo, live: hub, stop: stop,
+		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, Live: hub,
+			Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient}),
 	}
-	a.bg.Add(3)
+	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
-	go func() { defer a.bg.Done(); a.expireLoop(ctx, 30*time.Second) }()
-	go func() { defer a.bg.Done(); a.mailLoop(ctx, sender, "instance-"+store.NewReportID()) }()
+	if cfg.Workers {
+		wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
+			Consumer: consumerName(), Tuning: o.Workers, Done: workerMetrics(reg)})
+		a.bg.Add(1)
+		go func() { defer a.bg.Done(); wait() }()
+	}
 	return a, nil
 }
 
@@ -199,14 +208,7 @@ func (a *App) Shutdown() error {
 		if e := a.fiber.ShutdownWithTimeout(a.cfg.ShutdownTimeout); e != nil {
 			err = fmt.Errorf("app: http shutdown: %w", e)
 		}
-		a.bg.Wait()
-		mailed := make(chan struct{})
-		go func() { a.Mailer.Wait(); close(mailed) }()
-		select {
-		case <-mailed:
-		case <-time.After(a.cfg.ShutdownTimeout):
-			a.log.Warn("shutdown: gave up waiting for mail still being retried")
-		}
+		a.bg.Wait() // workers finish the message in hand; the rest stays queued in Redis
 		if a.cache != a.rdb {
 			_ = a.cache.Close()
 		}
@@ -242,51 +244,22 @@ func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClien
 	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }
 
-// expireLoop marks transient hazards expired once nobody has confirmed them for REPORT_EXPIRY.
-// Every instance runs it; a short Redis lock lets one do the work each round, and each change is
-// a version-checked transition, so two runners could not expire a report twice anyway.
-func (a *App) expireLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := ExpireDue(ctx, a.Store, time.Now(), every); err != nil {
-			a.log.Warn("expiry job failed", "err", err)
-		} else if n > 0 {
-			a.log.Info("expired transient hazards", "count", n)
-		}
-	}
+// consumerName names this process in the consumer groups: unique, and readable in XINFO.
+func consumerName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewReportID()[:6])
 }
 
-// ExpireDue expires the reports whose time has passed, if this instance gets the job lock.
-func ExpireDue(ctx context.Context, st *store.Store, now time.Time, lockFor time.Duration) (int, error) {
-	ok, err := st.TryLock(ctx, "expiry", lockFor)
-	if err != nil || !ok {
-		return 0, err
-	}
-	ids, err := st.DueForExpiry(ctx, now, 200)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		_, err := st.Transition(ctx, id, 0, hazard.Expire, "system", "Expired: nobody confirmed it was still there.", "")
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, store.ErrTransition), errors.Is(err, store.ErrNotFound):
-			_ = st.DropExpiry(ctx, id) // resolved or gone meanwhile: nothing to expire
-		case errors.Is(err, store.ErrConflict):
-			// changed under us; the next round looks again
-		default:
-			return n, err
+// workerMetrics counts handled messages per consumer group for /metrics.
+func workerMetrics(reg *metrics.Registry) func(string, error) {
+	c := reg.NewCounter("hazardwatch_worker_messages_total", "Stream messages handled by the workers, by consumer group and result.", "group", "result")
+	return func(group string, err error) {
+		result := "ok"
+		if err != nil {
+			result = "failed"
 		}
+		c.Add(1, group, result)
 	}
-	return n, nil
 }
 
 // PhotoDir is where uploaded photos are stored.

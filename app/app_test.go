@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,9 +26,11 @@ import (
 
 	"hazardwatch/config"
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/mail"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
+	"hazardwatch/worker"
 )
 
 // syncBuffer collects log output written from several goroutines.
@@ -217,10 +220,10 @@ func TestExpireDue(t *testing.T) {
 	stale := mk("ice", time.Now().Add(-time.Minute))
 	fresh := mk("flooding", time.Now().Add(time.Hour))
 	resolved := mk("debris", time.Now().Add(-time.Minute))
-	if _, err := a.Store.Transition(ctx, resolved, 0, hazard.Resolve, "mod", "", ""); err != nil {
+	if _, err := a.Life.Transition(ctx, lifecycle.Actor{ID: "mod", Role: store.RoleModerator}, resolved, 0, hazard.Resolve, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	n, err := ExpireDue(ctx, a.Store, time.Now(), time.Second)
+	n, err := a.Life.ExpireDue(ctx, time.Now(), time.Second)
 	if err != nil || n != 1 {
 		t.Fatalf("expired %d: %v", n, err)
 	}
@@ -231,7 +234,7 @@ func TestExpireDue(t *testing.T) {
 		}
 	}
 	// Another instance in the same round finds the lock taken and does nothing.
-	if n, _ := ExpireDue(ctx, a.Store, time.Now().Add(2*time.Hour), time.Second); n != 0 {
+	if n, _ := a.Life.ExpireDue(ctx, time.Now().Add(2*time.Hour), time.Second); n != 0 {
 		t.Fatalf("a second runner expired %d while the first held the lock", n)
 	}
 }
@@ -260,40 +263,35 @@ func TestEventsAcrossInstances(t *testing.T) {
 	if l := <-lines; l != "retry: 3000" {
 		t.Fatalf("first line %q", l)
 	}
-	now := time.Now().UTC()
-	r := &store.Report{ID: store.NewReportID(), Type: "pothole", Severity: "low", Lat: 1, Lng: 1, Status: hazard.Pending,
-		ReporterID: "u", Photos: []string{}, CreatedAt: now, UpdatedAt: now}
-	// The hub subscribes asynchronously; publish until the event shows (bounded).
-	deadline := time.After(10 * time.Second)
-	created := false
-	for {
-		if !created {
-			if _, _, err := a.Store.CreateReport(t.Context(), r); err != nil {
-				t.Fatal(err)
-			}
-			created = true
+	ids := map[string]bool{}
+	create := func() {
+		now := time.Now().UTC()
+		r := &store.Report{ID: store.NewReportID(), Type: "pothole", Severity: "low", Lat: 1, Lng: 1, Status: hazard.Pending,
+			ReporterID: "u", Photos: []string{}, CreatedAt: now, UpdatedAt: now}
+		if _, _, err := a.Store.CreateReport(t.Context(), r, store.Event{Kind: lifecycle.Created}); err != nil {
+			t.Fatal(err)
 		}
+		ids[r.ID] = true
+	}
+	// The hub subscribes asynchronously; report until an event shows (bounded).
+	deadline := time.After(10 * time.Second)
+	create()
+	for {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				t.Fatal("stream ended")
 			}
 			if l == "event: report.created" {
-				if data := <-lines; data != `data: {"id":"`+r.ID+`"}` {
+				data := <-lines
+				var ev struct{ ID string }
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(data, "data: ")), &ev); err != nil || !ids[ev.ID] {
 					t.Fatalf("data line %q", data)
 				}
 				return
 			}
 		case <-time.After(300 * time.Millisecond):
-			// The subscription may not have been ready: publish an update.
-			if _, err := a.Store.EditDescription(t.Context(), r.ID, 0, "x"); err != nil && !errors.Is(err, store.ErrConflict) {
-				t.Fatal(err)
-			}
-			created = true
-			r2 := *r
-			r2.ID = store.NewReportID()
-			r = &r2
-			created = false
+			create() // the subscription may not have been ready
 		case <-deadline:
 			t.Fatal("no event reached the other instance")
 		}
@@ -352,9 +350,6 @@ func TestStatusMailsOnce(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	a := struct{ Store *store.Store }{store.New(rdb)}
 	ctx := t.Context()
-	if err := a.Store.EnsureMailGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
 	mk := func(name, email string, noMail bool) *store.User {
 		u := &store.User{Name: name, Email: email}
 		if err := a.Store.CreateUser(ctx, u); err != nil {
@@ -367,6 +362,15 @@ func TestStatusMailsOnce(t *testing.T) {
 		}
 		return u
 	}
+	sink := &countingSender{}
+	runners := make([]*worker.Runner, 2)
+	for i := range runners { // two "instances" taking turns
+		runners[i] = worker.MailRunner(worker.Deps{Store: a.Store, Sender: sink, Log: slog.New(slog.DiscardHandler), Consumer: fmt.Sprint("worker-", i),
+			Tuning: worker.Tuning{ClaimAfter: 50 * time.Millisecond, Backoff: 50 * time.Millisecond}})
+		if _, err := runners[i].Step(ctx, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
 	reporter := mk("Rey", "rey@example.org", false)
 	for _, m := range []store.QueuedMail{
 		{Key: "r1:2:" + reporter.ID, To: "rey@example.org", Subject: "Your hazard report: Open", Text: "x"},
@@ -377,29 +381,40 @@ func TestStatusMailsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sink := &countingSender{}
-	total := 0
-	for i := 0; i < 4; i++ { // two "instances" taking turns
-		n, err := SendQueuedMail(ctx, a.Store, sink, fmt.Sprint("worker-", i%2), 100*time.Millisecond)
-		if err != nil {
+	for i := 0; i < 4; i++ {
+		if _, err := runners[i%2].Step(ctx, 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		total += n
 	}
-	if total != 2 || sink.count("rey@example.org") != 1 || sink.count("fay@example.org") != 1 {
+	if total := sink.total(); total != 2 || sink.count("rey@example.org") != 1 || sink.count("fay@example.org") != 1 {
 		t.Fatalf("sent %d: %v", total, sink.to)
 	}
 	// A failed send is retried later, not lost and not doubled.
 	if err := a.Store.EnqueueMail(ctx, store.QueuedMail{Key: "r2:1:x", To: "later@example.org", Subject: "s", Text: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	sink.fail = true
-	if _, err := SendQueuedMail(ctx, a.Store, sink, "worker-0", 100*time.Millisecond); err == nil {
-		t.Fatal("a failed send should be reported")
+	sink.setFail(true)
+	if _, err := runners[0].Step(ctx, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
-	sink.fail = false
-	if ok, _ := a.Store.MarkMailSending(ctx, "r2:1:x"); !ok {
-		t.Fatal("a failed send kept its sent-marker")
+	if sent, _ := a.Store.MailSent(ctx, "r2:1:x"); sent || sink.count("later@example.org") != 0 {
+		t.Fatal("a failed send counts as sent")
+	}
+	if ok, _ := a.Store.LeaseMail(ctx, "r2:1:x", time.Millisecond); !ok {
+		t.Fatal("a failed send kept its lease")
+	}
+	sink.setFail(false)
+	for deadline := time.Now().Add(10 * time.Second); sink.count("later@example.org") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed mail was never retried")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if _, err := runners[1].Step(ctx, 10*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sink.count("later@example.org") != 1 {
+		t.Fatal("the retried mail went out twice")
 	}
 }
 
@@ -418,6 +433,10 @@ func (s *countingSender) Send(_ context.Context, m mail.Message) error {
 	s.to = append(s.to, m.To)
 	return nil
 }
+
+func (s *countingSender) setFail(f bool) { s.mu.Lock(); s.fail = f; s.mu.Unlock() }
+
+func (s *countingSender) total() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.to) }
 
 func (s *countingSender) count(to string) int {
 	s.mu.Lock()
@@ -516,7 +535,7 @@ func topologyFlow(t *testing.T, env map[string]string) {
 	if _, _, err := a.Store.CreateReport(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Store.Transition(ctx, r.ID, 0, hazard.Approve, u.ID, "ok", ""); err != nil {
+	if _, err := a.Life.Transition(ctx, lifecycle.Actor{ID: u.ID, Role: store.RoleModerator}, r.ID, 0, hazard.Approve, "ok", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := a.Store.Confirm(ctx, r.ID, "x", time.Hour); err != nil {

@@ -67,6 +67,10 @@ type Config struct {
 	ResetTokenTTL time.Duration // RESET_TOKEN_TTL: how long a reset link works (default 30 min)
 	RateLimits    bool          // RATE_LIMITS: on (default) or off (load tests only)
 
+	// Workers (WORKERS=on, the default) runs the background workers in this process; off leaves
+	// them to a separate `hazardwatch worker` process.
+	Workers bool
+
 	LogFormat       string        // LOG_FORMAT: text or json
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
 }
@@ -247,6 +251,14 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	case "off":
 	default:
 		return nil, bad("RATE_LIMITS", "want on or off, got %q", v)
+	}
+
+	switch v := get("WORKERS", "on"); v {
+	case "on":
+		c.Workers = true
+	case "off":
+	default:
+		return nil, bad("WORKERS", "want on or off, got %q", v)
 	}
 
 	if err := loadRedis(c, get, bad); err != nil {

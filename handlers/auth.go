@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"hazardwatch/password"
 	"hazardwatch/store"
 	"hazardwatch/views"
+	"hazardwatch/worker"
 )
 
 const badCredentials = "That email and password do not match an account."
@@ -80,12 +83,9 @@ func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
 	if err != nil {
 		return err
 	}
-	link := h.cfg.BaseURL.String() + "/verify-email?token=" + token
-	h.mailer.Send(mail.Message{
-		To: u.Email, Subject: "Confirm your email for Hazard Watch", Link: link,
-		Text: fmt.Sprintf("Hello %s,\n\nPlease confirm that this is your email address by opening this link:\n\n%s\n\nThe link works for 7 days. If you did not create a Hazard Watch account, ignore this message.\n", u.Name, link),
+	return h.queueMail(c, "verify", token, u.Email, mail.Verify, mail.VerifyData{
+		Common: h.mailCommon(u), Link: h.cfg.BaseURL.String() + "/verify-email?token=" + token,
 	})
-	return nil
 }
 
 func (h *handler) verifyEmail(c *fiber.Ctx) error {
@@ -198,12 +198,13 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		link := h.cfg.BaseURL.String() + "/password/reset?token=" + token
-		h.mailer.Send(mail.Message{
-			To: u.Email, Subject: "Reset your Hazard Watch password", Link: link,
-			Text: fmt.Sprintf("Hello %s,\n\nSomeone (we hope you) asked to reset the password of your Hazard Watch account. Choose a new password here:\n\n%s\n\nThe link works once, for %d minutes. If you did not ask for this, ignore this message: your password stays as it is.\n",
-				u.Name, link, int(h.cfg.ResetTokenTTL.Minutes())),
+		err = h.queueMail(c, "reset", token, u.Email, mail.Reset, mail.ResetData{
+			Common: h.mailCommon(u), Link: h.cfg.BaseURL.String() + "/password/reset?token=" + token,
+			Valid: fmt.Sprintf("%d minutes", int(h.cfg.ResetTokenTTL.Minutes())),
 		})
+		if err != nil {
+			return err
+		}
 	}
 	a := h.authPage(c, nil)
 	a.Email, a.TTLMinutes = email, int(h.cfg.ResetTokenTTL.Minutes())
@@ -326,4 +327,16 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d hours", int(d.Hours())+1)
 	}
+}
+
+// mailCommon is what every mail to u says.
+func (h *handler) mailCommon(u *store.User) mail.Common {
+	return mail.Common{Name: u.Name, AccountURL: h.cfg.BaseURL.String() + "/account"}
+}
+
+// queueMail queues a mail through the Redis mail stream, so it survives a crash of this process.
+// Its key is what the mail is for (a kind and a token, hashed: secrets never name keys).
+func (h *handler) queueMail(c *fiber.Ctx, kind, token, to string, k mail.Kind, data any) error {
+	sum := sha256.Sum256([]byte(token))
+	return worker.Enqueue(c.UserContext(), h.store, kind+":"+hex.EncodeToString(sum[:12]), to, k, data)
 }

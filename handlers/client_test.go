@@ -16,8 +16,10 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"hazardwatch/lifecycle"
 	"hazardwatch/password"
 	"hazardwatch/store"
+	"hazardwatch/worker"
 )
 
 // client is a browser stand-in: a cookie jar, no automatic redirects (tests assert them).
@@ -194,3 +196,43 @@ func pathOf(t *testing.T, link string) string {
 	}
 	return u.RequestURI()
 }
+
+// setDescription rewrites a report's text behind the rules' back (test setup).
+func (e *env) setDescription(t *testing.T, id, text string) {
+	t.Helper()
+	prev, err := e.store.Report(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := *prev
+	r.Description = text
+	if err := e.store.UpdateReport(t.Context(), prev, &r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drain waits (bounded) until the workers have handled every event and sent every mail.
+func (e *env) drain(t *testing.T) {
+	t.Helper()
+	groups := map[store.Stream][]string{
+		store.EventsStream: {worker.LiveGroup, worker.StatsGroup, worker.NotifyGroup},
+		store.MailStream:   {store.MailGroup},
+	}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		idle := true
+		for _, st := range []store.Stream{store.EventsStream, store.MailStream} { // events first: they queue mail
+			for _, g := range groups[st] {
+				if lag, pending, err := e.store.StreamLag(t.Context(), st, g); err != nil || lag > 0 || pending > 0 {
+					idle = false
+				}
+			}
+		}
+		if idle {
+			return
+		}
+	}
+	t.Fatal("the workers did not finish their work")
+}
+
+// testMod is a moderator for changes made behind the web forms (test setup).
+var testMod = lifecycle.Actor{ID: "mod0000000000000", Role: store.RoleModerator}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -15,9 +16,12 @@ import (
 func (h *handler) errorHandler(c *fiber.Ctx, err error) error {
 	status, msg := fiber.StatusInternalServerError, "Something went wrong on our side. Please try again."
 	var fe *fiber.Error
+	var le *lifecycle.Error
 	switch {
 	case errors.As(err, &fe):
 		status, msg = fe.Code, publicMessage(c, fe)
+	case errors.As(err, &le):
+		status, msg = lifecycleStatus(le.Kind), le.Msg
 	case store.IsUnavailable(err):
 		status, msg = fiber.StatusServiceUnavailable, "The service is briefly unavailable. Please try again in a few seconds."
 		c.Set(fiber.HeaderRetryAfter, "5")
@@ -58,6 +62,19 @@ func publicMessage(c *fiber.Ctx, fe *fiber.Error) string {
 		return "The request is too large."
 	}
 	return fe.Message
+}
+
+// lifecycleStatus is the HTTP status of a refusal by the report rules.
+func lifecycleStatus(k lifecycle.Kind) int {
+	switch k {
+	case lifecycle.NotFound:
+		return fiber.StatusNotFound
+	case lifecycle.Forbidden:
+		return fiber.StatusForbidden
+	case lifecycle.Conflict:
+		return fiber.StatusConflict
+	}
+	return fiber.StatusUnprocessableEntity
 }
 
 func wantsJSON(c *fiber.Ctx) bool {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bufio"
-	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -43,7 +42,7 @@ func (h *handler) events(c *fiber.Ctx) error {
 				if !ok {
 					return
 				}
-				if !write(fmt.Sprintf("event: %s\ndata: {\"id\":%q}\n\n", ev.Kind, ev.ID)) {
+				if !write("event: " + ev.Kind + "\ndata: " + ev.Data() + "\n\n") {
 					return
 				}
 			case <-heartbeat.C:

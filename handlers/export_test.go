@@ -17,10 +17,7 @@ func TestExports(t *testing.T) {
 	mod, _ := e.signedIn(t, "Mod", store.RoleModerator)
 	ids := seed(t, e, 450, 32.0, 35.0, "pothole", hazard.Open, time.Now().UTC())
 	// A description that a spreadsheet would run as a formula.
-	r, _ := e.store.Report(t.Context(), ids[0])
-	if _, err := e.store.EditDescription(t.Context(), r.ID, r.Version, `=HYPERLINK("http://evil","click")`); err != nil {
-		t.Fatal(err)
-	}
+	e.setDescription(t, ids[0], `=HYPERLINK("http://evil","click")`)
 	resp, body := mod.get("/moderation/export.csv?status=open")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("csv: %d %v", resp.StatusCode, resp.Header)
@@ -38,7 +35,7 @@ func TestExports(t *testing.T) {
 		}
 	}
 	resp, body = mod.get("/moderation/export.geojson?status=open&type=pothole")
-	var fc featureCollection
+	var fc fcDoc
 	if err := json.Unmarshal([]byte(body), &fc); err != nil || resp.StatusCode != 200 || fc.Type != "FeatureCollection" || len(fc.Features) != 450 {
 		t.Fatalf("geojson: %d %d %v", resp.StatusCode, len(fc.Features), err)
 	}

@@ -13,8 +13,9 @@ import (
 
 	"hazardwatch/config"
 	"hazardwatch/geocode"
+	"hazardwatch/lifecycle"
 	"hazardwatch/live"
-	"hazardwatch/mail"
+	"hazardwatch/mapview"
 	"hazardwatch/metrics"
 	"hazardwatch/store"
 )
@@ -24,7 +25,9 @@ type Deps struct {
 	Config *config.Config
 	Store  *store.Store
 	Log    *slog.Logger
-	Mailer *mail.Mailer
+	// Life holds the rules of a report's life; Map answers the map.
+	Life *lifecycle.Service
+	Map  *mapview.Map
 	// Geocoder answers address searches and reverse lookups (cached).
 	Geocoder geocode.Provider
 	// Live relays report events to browsers (GET /events); nil disables the endpoint.
@@ -41,8 +44,9 @@ type Deps struct {
 type handler struct {
 	cfg      *config.Config
 	store    *store.Store
+	life     *lifecycle.Service
+	maps     *mapview.Map
 	log      *slog.Logger
-	mailer   *mail.Mailer
 	sessions *session.Store
 	google   *googleAuth
 	geo      geocode.Provider
@@ -61,7 +65,7 @@ const maxBody = 1 << 20
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
 	h := &handler{
-		cfg: d.Config, store: d.Store, log: d.Log, mailer: d.Mailer, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
+		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
 	}
 	h.sessions = newSessionStore(h)

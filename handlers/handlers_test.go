@@ -3,6 +3,7 @@ package handlers
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,15 +21,19 @@ import (
 
 	"hazardwatch/config"
 	"hazardwatch/geocode"
+	"hazardwatch/lifecycle"
 	"hazardwatch/mail"
+	"hazardwatch/mapview"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
+	"hazardwatch/worker"
 )
 
 type env struct {
 	app     *fiber.App
 	redis   *redistest.Server
 	store   *store.Store
+	life    *lifecycle.Service
 	mailDir string
 	base    string // http://127.0.0.1:port of a real listener, for cookie-carrying clients
 	cfg     *config.Config
@@ -74,16 +79,20 @@ func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, ad
 	}
 	log := slog.New(slog.NewTextHandler(logw, nil))
 	store.SetLogger(log)
-	mailer := mail.NewMailer(mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log}, log, 1, time.Millisecond)
 	st := store.New(rdb)
 	off, err := geocode.LoadOffline()
 	if err != nil {
 		t.Fatal(err)
 	}
 	geo := &geocode.Cached{P: off, Cache: store.NewCache(rdb), Log: log}
-	e := &env{redis: srv, store: st, mailDir: mailDir, cfg: cfg}
-	e.app = New(Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, GoogleClient: googleClient,
+	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, log)
+	e := &env{redis: srv, store: st, life: life, mailDir: mailDir, cfg: cfg}
+	e.app = New(Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, GoogleClient: googleClient,
 		Monitor: store.NewMonitor(rdb, st)})
+	// The workers run as in the app (mail goes out through the Redis stream), with short retries.
+	ctx, stop := context.WithCancel(context.Background())
+	wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log},
+		BaseURL: cfg.BaseURL.String(), Log: log, Consumer: "test", Tuning: worker.Tuning{ClaimAfter: time.Second, Backoff: 100 * time.Millisecond, SweepEvery: time.Second}})
 	if add != nil {
 		add(e.app)
 	}
@@ -92,7 +101,7 @@ func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, ad
 		t.Fatal(err)
 	}
 	go func() { _ = e.app.Listener(ln) }()
-	t.Cleanup(func() { _ = e.app.Shutdown(); mailer.Wait() })
+	t.Cleanup(func() { _ = e.app.Shutdown(); stop(); wait() })
 	e.base = "http://" + ln.Addr().String()
 	return e
 }

@@ -61,9 +61,9 @@ func (h *handler) home(c *fiber.Ctx) error {
 	f, msg := parseMapFilter(c)
 	if msg != "" {
 		p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: msg + " Showing all current hazards."})
-		f = mapFilter{Statuses: []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}}
+		f = mapFilter{Statuses: hazard.ActiveStatuses}
 	}
-	inView, err := h.inViewList(c, viewBox(m.Lat, m.Lng, m.Zoom), f)
+	inView, err := h.inViewList(c, h.mapQuery(c, viewBox(m.Lat, m.Lng, m.Zoom), f))
 	if store.IsUnavailable(err) {
 		// The map page still loads; the list says why it is empty and the map retries on move.
 		h.log.Warn("home: reports unavailable", "err", err)

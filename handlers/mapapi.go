@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -11,16 +12,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/mapview"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
-
-// maxPoints is how many reports a viewport may hold before the answer is clusters instead.
-const maxPoints = 500
-
-// clusterGrid is the number of cells per side when clustering: at most 24 x 24 clusters keeps
-// the answer far below 100 KB however many reports the view holds.
-const clusterGrid = 24
 
 // parseBBox reads minLng,minLat,maxLng,maxLat.
 func parseBBox(s string) (store.BBox, string) {
@@ -48,16 +43,32 @@ func parseBBox(s string) (store.BBox, string) {
 	return b, ""
 }
 
-// parseViewport reads bbox and the map filters, or says what is wrong with them (400).
-func parseViewport(c *fiber.Ctx) (store.BBox, mapFilter, error) {
+// parseViewport reads bbox, zoom and the map filters into a map query for the current viewer,
+// or says what is wrong with them (400).
+func (h *handler) parseViewport(c *fiber.Ctx) (mapview.Query, error) {
 	b, msg := parseBBox(c.Query("bbox"))
+	var f mapFilter
 	if msg == "" {
-		var f mapFilter
-		if f, msg = parseMapFilter(c); msg == "" {
-			return b, f, nil
+		f, msg = parseMapFilter(c)
+	}
+	q := h.mapQuery(c, b, f)
+	if z := c.Query("zoom"); z != "" && msg == "" {
+		v, err := strconv.ParseFloat(z, 64)
+		if err != nil || math.IsNaN(v) || v < 0 || v > 22 {
+			msg = "zoom must be a number from 0 to 22."
+		} else {
+			q.Zoom, q.HasZoom = int(v), true
 		}
 	}
-	return store.BBox{}, mapFilter{}, fiber.NewError(fiber.StatusBadRequest, msg)
+	if msg != "" {
+		return q, fiber.NewError(fiber.StatusBadRequest, msg)
+	}
+	return q, nil
+}
+
+// mapQuery is a box and filters as the current viewer may see them.
+func (h *handler) mapQuery(c *fiber.Ctx, b store.BBox, f mapFilter) mapview.Query {
+	return mapview.Query{Box: b, Statuses: h.life.VisibleStatuses(currentUser(c), f.Statuses), Types: f.Types, Since: f.Since}
 }
 
 // mapFilter is the type/status/since part of a map query.
@@ -84,7 +95,7 @@ func parseMapFilter(c *fiber.Ctx) (mapFilter, string) {
 		f.Statuses = append(f.Statuses, hazard.Status(s))
 	}
 	if len(f.Statuses) == 0 {
-		f.Statuses = []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
+		f.Statuses = hazard.ActiveStatuses
 	}
 	if s := strings.TrimSpace(c.Query("since")); s != "" && s != "all" {
 		if d, err := parseSince(s); err == nil {
@@ -129,100 +140,66 @@ func queryList(c *fiber.Ctx, name string) []string {
 	return out
 }
 
-// visibleStatuses drops statuses the viewer may not see as a whole (moderators see all; others
-// not rejected or withdrawn reports, nor pending ones under pre-moderation). A reporter's own
-// hidden reports appear on their report list, not on the public map.
-func (h *handler) visibleStatuses(u *store.User, want []hazard.Status) []hazard.Status {
-	if u != nil && u.Role.AtLeast(store.RoleModerator) {
-		return want
-	}
-	var out []hazard.Status
-	for _, s := range want {
-		if !s.Public() || (h.cfg.Moderation == "pre" && s == hazard.Pending) {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// apiReports is GET /api/reports?bbox=&type=&status=&since=: a GeoJSON FeatureCollection of the
-// reports in view, or of clusters when there are more than maxPoints.
+// apiReports is GET /api/reports?bbox=&zoom=&type=&status=&since=: a GeoJSON FeatureCollection
+// of what to draw, markers carrying only what drawing needs (CONTRACT.md). It is the hottest path
+// of the app, so the JSON is written by hand.
 func (h *handler) apiReports(c *fiber.Ctx) error {
-	b, f, err := parseViewport(c)
+	q, err := h.parseViewport(c)
 	if err != nil {
 		return err
 	}
-	pts, err := h.store.InBox(c.UserContext(), b, h.visibleStatuses(currentUser(c), f.Statuses), f.Types)
+	ans, err := h.maps.Features(c.UserContext(), q)
+	if errors.Is(err, mapview.ErrSinceTooOld) {
+		return fiber.NewError(fiber.StatusBadRequest, fmt.Sprintf("since can reach back at most %d days on the map.", store.GridDays-1))
+	}
 	if err != nil {
 		return err
-	}
-	if !f.Since.IsZero() {
-		if pts, err = h.store.SortByCreated(c.UserContext(), pts, f.Since); err != nil {
-			return err
-		}
-	}
-	features := make([]fiber.Map, 0, min(len(pts), maxPoints))
-	if len(pts) > maxPoints {
-		for _, cl := range cluster(pts, b) {
-			features = append(features, fiber.Map{
-				"type":       "Feature",
-				"geometry":   fiber.Map{"type": "Point", "coordinates": []float64{cl.lng, cl.lat}},
-				"properties": fiber.Map{"cluster": true, "count": cl.count},
-			})
-		}
-	} else {
-		ids := make([]string, len(pts))
-		for i, p := range pts {
-			ids[i] = p.ID
-		}
-		rs, err := h.store.ReportsByID(c.UserContext(), ids)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			features = append(features, h.feature(r))
-		}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"type": "FeatureCollection", "features": features})
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(featureCollection(ans))
 }
 
-type clusterCell struct {
-	lat, lng float64
-	count    int
-}
-
-// cluster groups points into a clusterGrid x clusterGrid grid over the box; each cluster sits at
-// the mean position of its points.
-func cluster(pts []store.GeoPoint, b store.BBox) []clusterCell {
-	cells := map[int]*clusterCell{}
-	order := []int{}
-	w, hgt := (b.MaxLng-b.MinLng)/clusterGrid, (b.MaxLat-b.MinLat)/clusterGrid
-	for _, p := range pts {
-		x := min(int((p.Lng-b.MinLng)/w), clusterGrid-1)
-		y := min(int((p.Lat-b.MinLat)/hgt), clusterGrid-1)
-		k := y*clusterGrid + x
-		cell, ok := cells[k]
-		if !ok {
-			cell = &clusterCell{}
-			cells[k] = cell
-			order = append(order, k)
+// featureCollection writes an answer as GeoJSON.
+func featureCollection(ans mapview.Answer) []byte {
+	b := make([]byte, 0, 64+len(ans.Features)*150)
+	b = append(b, `{"type":"FeatureCollection","total":`...)
+	b = strconv.AppendInt(b, ans.Total, 10)
+	b = append(b, `,"features":[`...)
+	for i, f := range ans.Features {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		cell.lat += p.Lat
-		cell.lng += p.Lng
-		cell.count++
+		b = append(b, `{"type":"Feature",`...)
+		if !f.Cluster {
+			b = append(b, `"id":`...)
+			b = strconv.AppendQuote(b, f.ID)
+			b = append(b, ',')
+		}
+		b = append(b, `"geometry":{"type":"Point","coordinates":[`...)
+		b = strconv.AppendFloat(b, round5(f.Lng), 'f', -1, 64) // about a metre: enough to draw
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, round5(f.Lat), 'f', -1, 64)
+		b = append(b, `]},"properties":{`...)
+		if f.Cluster {
+			b = append(b, `"cluster":true,"count":`...)
+			b = strconv.AppendInt(b, f.Count, 10)
+		} else {
+			b = append(b, `"id":`...)
+			b = strconv.AppendQuote(b, f.ID)
+			b = append(b, `,"type":`...)
+			b = strconv.AppendQuote(b, f.Type)
+			b = append(b, `,"status":`...)
+			b = strconv.AppendQuote(b, string(f.Status))
+		}
+		b = append(b, `,"severity":`...)
+		b = strconv.AppendQuote(b, f.Severity)
+		b = append(b, "}}"...)
 	}
-	out := make([]clusterCell, 0, len(cells))
-	for _, k := range order {
-		cell := cells[k]
-		n := float64(cell.count)
-		out = append(out, clusterCell{lat: round6(cell.lat / n), lng: round6(cell.lng / n), count: cell.count})
-	}
-	return out
+	return append(b, "]}"...)
 }
 
-func round6(f float64) float64 { return math.Round(f*1e6) / 1e6 }
+func round5(f float64) float64 { return math.Round(f*1e5) / 1e5 }
 
 // inViewLimit is how many reports the list beside the map shows.
 const inViewLimit = 50
@@ -230,41 +207,31 @@ const inViewLimit = 50
 // inView is the list beside the map (GET /reports/in-view, htmx): the newest reports in the box,
 // so keyboard and screen-reader users reach every report the map shows.
 func (h *handler) inView(c *fiber.Ctx) error {
-	b, f, err := parseViewport(c)
+	q, err := h.parseViewport(c)
 	if err != nil {
 		return err
 	}
-	v, err := h.inViewList(c, b, f)
+	v, err := h.inViewList(c, q)
 	if err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, views.InViewList(v))
 }
 
-func (h *handler) inViewList(c *fiber.Ctx, b store.BBox, f mapFilter) (views.InView, error) {
+func (h *handler) inViewList(c *fiber.Ctx, q mapview.Query) (views.InView, error) {
 	ctx := c.UserContext()
-	pts, err := h.store.InBox(ctx, b, h.visibleStatuses(currentUser(c), f.Statuses), f.Types)
+	ids, total, err := h.maps.Newest(ctx, q, inViewLimit)
+	if errors.Is(err, mapview.ErrSinceTooOld) {
+		return views.InView{}, fiber.NewError(fiber.StatusBadRequest, fmt.Sprintf("since can reach back at most %d days on the map.", store.GridDays-1))
+	}
 	if err != nil {
 		return views.InView{}, err
-	}
-	since := f.Since
-	if since.IsZero() {
-		since = time.Unix(0, 0)
-	}
-	// Newest first: one ZMSCORE gives every point's creation time.
-	pts, err = h.store.SortByCreated(ctx, pts, since)
-	if err != nil {
-		return views.InView{}, err
-	}
-	v := views.InView{Total: len(pts)}
-	ids := make([]string, 0, inViewLimit)
-	for _, p := range pts[:min(len(pts), inViewLimit)] {
-		ids = append(ids, p.ID)
 	}
 	rs, err := h.store.ReportsByID(ctx, ids)
 	if err != nil {
 		return views.InView{}, err
 	}
+	v := views.InView{Total: int(total)}
 	for _, r := range rs {
 		v.Reports = append(v.Reports, h.card(r))
 	}

@@ -5,11 +5,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -109,70 +109,24 @@ func (h *handler) moderation(c *fiber.Ctx) error {
 // moderate applies one action (CONTRACT.md: action, note, duplicate_of) at the version the
 // moderator saw. A concurrent change wins over a stale form: 409 "changed by someone else".
 func (h *handler) moderate(c *fiber.Ctx) error {
-	u := currentUser(c)
 	id := strings.Clone(c.Params("id"))
 	f := newForm(c, "action", "note", "duplicate_of", "version")
-	action := hazard.Action(f.Values["action"])
-	note := strings.TrimSpace(f.Values["note"])
-	dupOf := strings.TrimSpace(f.Values["duplicate_of"])
 	version, _ := strconv.ParseInt(f.Values["version"], 10, 64)
-
-	fail := func(status int, msg string) error {
-		r, err := h.store.Report(c.UserContext(), id)
-		if err != nil || !isPartial(c) {
-			return fiber.NewError(status, msg)
+	action, note := hazard.Action(f.Values["action"]), strings.TrimSpace(f.Values["note"])
+	r, err := h.life.Transition(c.UserContext(), lifecycle.ActorOf(currentUser(c)), id, version, action, note, strings.TrimSpace(f.Values["duplicate_of"]))
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Kind != lifecycle.NotFound && isPartial(c) {
+		// Answer with the row itself, its error inside, so the moderator sees where it went wrong.
+		if cur, err := h.store.Report(c.UserContext(), id); err == nil {
+			it := h.moderationItem(c, cur)
+			it.Error = le.Msg
+			return render(c, lifecycleStatus(le.Kind), views.ModerationRow(h.page(c, ""), it))
 		}
-		it := h.moderationItem(c, r)
-		it.Error = msg
-		return render(c, status, views.ModerationRow(h.page(c, ""), it))
 	}
-	if _, known := hazard.Transitions[action]; !known || action == hazard.Expire || action == hazard.Withdraw {
-		return fail(fiber.StatusUnprocessableEntity, "Choose an action: approve, reject, start, resolve, reopen or duplicate.")
-	}
-	if utf8.RuneCountInString(note) > 500 {
-		return fail(fiber.StatusUnprocessableEntity, "Keep the note to 500 characters.")
-	}
-	if action == hazard.Reject && note == "" {
-		return fail(fiber.StatusUnprocessableEntity, "Give a reason when rejecting: the reporter sees it.")
-	}
-	if action == hazard.MarkDuplicate {
-		orig, err := h.store.Report(c.UserContext(), dupOf)
-		switch {
-		case dupOf == id:
-			return fail(fiber.StatusUnprocessableEntity, "A report cannot duplicate itself.")
-		case errors.Is(err, store.ErrNotFound):
-			return fail(fiber.StatusUnprocessableEntity, "Give the id of the original report (the last part of its address).")
-		case err != nil:
-			return err
-		case !orig.Status.Active():
-			return fail(fiber.StatusUnprocessableEntity, "The original report is "+strings.ToLower(orig.Status.Label())+"; choose an open one.")
-		}
-	} else {
-		dupOf = ""
-	}
-	r, err := h.store.Transition(c.UserContext(), id, version, action, u.ID, note, dupOf)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fiber.NewError(fiber.StatusNotFound, "We could not find that report.")
-	case errors.Is(err, store.ErrConflict):
-		return fail(fiber.StatusConflict, "This report was changed by someone else. Reload to see its state, then try again.")
-	case errors.Is(err, store.ErrTransition):
-		cur, _ := h.store.Report(c.UserContext(), id)
-		state := ""
-		if cur != nil {
-			state = " from " + strings.ToLower(cur.Status.Label())
-		}
-		return fail(fiber.StatusConflict, "That step is not possible"+state+".")
-	case err != nil:
+	if err != nil {
 		return err
 	}
-	if action == hazard.MarkDuplicate {
-		if err := h.store.MergeDuplicate(c.UserContext(), id, dupOf); err != nil {
-			return err
-		}
-	}
 	h.audit(c, "report."+string(action), id, note)
-	h.notifyStatus(c, r, u.ID)
 	if isPartial(c) {
 		return render(c, fiber.StatusOK, views.ModerationRow(h.page(c, ""), h.moderationItem(c, r)))
 	}

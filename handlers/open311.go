@@ -16,6 +16,7 @@ import (
 
 	"hazardwatch/geocode"
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 )
 
@@ -256,7 +257,7 @@ func (h *handler) open311Request(c *fiber.Ctx) error {
 		return err
 	}
 	r, err := h.store.Report(c.UserContext(), strings.Clone(c.Params("id")))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.canSee(nil, r)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.life.CanSee(nil, r)) {
 		return fiber.NewError(fiber.StatusNotFound, "No service request with that id.")
 	} else if err != nil {
 		return err
@@ -286,7 +287,7 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 			return err
 		}
 		for _, r := range rs {
-			if h.canSee(nil, r) {
+			if h.life.CanSee(nil, r) {
 				list = append(list, h.o311(r))
 			}
 		}
@@ -338,7 +339,7 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 			return err
 		}
 		for _, r := range rs {
-			if !h.canSee(nil, r) || (len(codes) > 0 && !slices.Contains(codes, r.Type)) || (len(statuses) > 0 && !slices.Contains(statuses, r.Status.Open311())) {
+			if !h.life.CanSee(nil, r) || (len(codes) > 0 && !slices.Contains(codes, r.Type)) || (len(statuses) > 0 && !slices.Contains(statuses, r.Status.Open311())) {
 				continue
 			}
 			if skip > 0 {
@@ -446,17 +447,20 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	default:
 		return bad("A location is required: lat and long, or address_string.")
 	}
-	close, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.TooCloseRadius, t.Code)
-	if err != nil {
-		return err
-	}
-	if len(close) > 0 {
-		return bad("A request of this service already exists within " + strconv.Itoa(int(h.cfg.TooCloseRadius)) + " m: service_request_id " + close[0].ID + ".")
-	}
-	r, _, err := h.storeReport(c, reportInput{
-		ID: store.NewReportID(), ReporterID: "apikey:" + key.ID[:16], Type: t, Severity: severity,
-		Description: desc, Lat: lat, Lng: lng, Source: "open311:" + key.Name, MediaURL: media,
+	r, _, err := h.life.Create(c.UserContext(), lifecycle.Draft{
+		ID: store.NewReportID(), ReporterID: "apikey:" + key.ID[:16], Type: t.Code, Severity: severity,
+		Description: desc, Lat: lat, Lng: lng, HasPlace: true, Source: "open311:" + key.Name, MediaURL: media,
 	})
+	var le *lifecycle.Error
+	if errors.As(err, &le) {
+		if len(le.Close) > 0 {
+			return bad("A request of this service already exists within " + strconv.Itoa(int(h.cfg.TooCloseRadius)) + " m: service_request_id " + le.Close[0].ID + ".")
+		}
+		for _, msg := range le.Fields {
+			return bad(msg)
+		}
+		return bad(le.Msg)
+	}
 	if err != nil {
 		return err
 	}

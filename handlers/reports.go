@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -13,12 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
-	"hazardwatch/geocode"
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/photo"
 	"hazardwatch/store"
 	"hazardwatch/views"
@@ -102,48 +100,32 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 	if p := f.Values["use_photo_location"]; p != "" {
 		f.Values["lat"], f.Values["lng"], _ = strings.Cut(p, ",")
 	}
-
-	typ, okType := hazard.TypeByCode(f.Values["type"])
-	if !okType {
-		f.fail("type", "Choose the type of hazard.")
+	d := lifecycle.Draft{
+		ID: store.ReportID(u.ID, f.Values["idem"]), ReporterID: u.ID, ReporterName: u.Name, ShowName: f.Values["show_name"] == "1",
+		Type: f.Values["type"], Severity: f.Values["severity"], Description: f.Values["description"],
+		AllowClose: f.Values["confirm_distinct"] == "1",
 	}
-	if _, ok := hazard.SeverityByCode(f.Values["severity"]); !ok {
-		f.fail("severity", "Choose how dangerous it is.")
-	}
-	desc := strings.TrimSpace(strings.ReplaceAll(f.Values["description"], "\r\n", "\n"))
-	f.Values["description"] = desc
-	if n := utf8.RuneCountInString(desc); n > hazard.MaxDescription {
-		f.fail("description", fmt.Sprintf("Keep the description to %d characters (it has %d).", hazard.MaxDescription, n))
-	} else if !utf8.ValidString(desc) {
-		f.fail("description", "The description contains characters we cannot show.")
-	}
-	lat, lng, hasPlace := h.formPoint(f)
-
+	d.Lat, d.Lng, d.HasPlace = formPoint(f)
 	photos, gps := h.formPhotos(c, mf, f)
+	d.Photos = photos
+	for field, msg := range lifecycle.Check(&d) {
+		f.fail(field, msg)
+	}
+	f.Values["description"] = d.Description
 
 	again := func(status int, tooClose []views.ReportCard) error {
 		v := h.reportFormView(f, photos)
 		v.TooClose = tooClose
-		if !hasPlace && gps != nil {
+		if !d.HasPlace && gps != nil {
 			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
 		}
-		if hasPlace {
-			v.Map.Lat, v.Map.Lng, v.Map.Zoom = lat, lng, 17
+		if d.HasPlace {
+			v.Map.Lat, v.Map.Lng, v.Map.Zoom = d.Lat, d.Lng, 17
 		}
 		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
 	}
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	if f.Values["confirm_distinct"] != "1" {
-		close, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.TooCloseRadius, typ.Code)
-		if err != nil {
-			return err
-		}
-		if cards := h.nearbyCards(c, close); len(cards) > 0 {
-			f.fail("", "Check whether this hazard was already reported.")
-			return again(fiber.StatusConflict, cards)
-		}
 	}
 	if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
 		return err
@@ -151,11 +133,21 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		f.fail("", msg)
 		return again(fiber.StatusTooManyRequests, nil)
 	}
-
-	saved, created, err := h.storeReport(c, reportInput{
-		ID: store.ReportID(u.ID, f.Values["idem"]), ReporterID: u.ID, ReporterName: u.Name, ShowName: f.Values["show_name"] == "1",
-		Type: typ, Severity: f.Values["severity"], Description: desc, Lat: lat, Lng: lng, Photos: photos,
-	})
+	saved, created, err := h.life.Create(c.UserContext(), d)
+	var le *lifecycle.Error
+	if errors.As(err, &le) {
+		if cards := h.nearbyCards(c, le.Close); len(cards) > 0 {
+			f.fail("", le.Msg)
+			return again(fiber.StatusConflict, cards)
+		}
+		for field, msg := range le.Fields {
+			f.fail(field, msg)
+		}
+		if f.ok() {
+			f.fail("", le.Msg)
+		}
+		return again(fiber.StatusUnprocessableEntity, nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -165,48 +157,6 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 	return redirect(c, "/reports/"+saved.ID)
 }
 
-// reportInput is a validated new report, from the web form or Open311.
-type reportInput struct {
-	ID, ReporterID, ReporterName string
-	ShowName                     bool
-	Type                         hazard.Type
-	Severity, Description        string
-	Lat, Lng                     float64
-	Photos                       []string
-	Source, MediaURL             string
-}
-
-// storeReport names the place (reverse geocoding; a failure leaves the address empty) and stores
-// the report as pending, with an expiry for transient types.
-func (h *handler) storeReport(c *fiber.Ctx, in reportInput) (*store.Report, bool, error) {
-	address := ""
-	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
-	defer cancel()
-	if p, err := h.geo.Reverse(ctx, in.Lat, in.Lng); err == nil {
-		address = p.Label
-	} else if !errors.Is(err, geocode.ErrNoResult) {
-		h.log.Warn("reverse geocoding a new report failed; storing it without an address", "err", err)
-	}
-	now := time.Now().UTC()
-	r := &store.Report{
-		ID: in.ID, Type: in.Type.Code, Severity: in.Severity, Description: in.Description,
-		Lat: in.Lat, Lng: in.Lng, Address: address, Photos: in.Photos, Status: hazard.Pending,
-		ReporterID: in.ReporterID, ShowName: in.ShowName, Source: in.Source, MediaURL: in.MediaURL,
-		CreatedAt: now, UpdatedAt: now,
-		History: []store.Change{{At: now, By: in.ReporterID, To: hazard.Pending}},
-	}
-	if r.Photos == nil {
-		r.Photos = []string{}
-	}
-	if r.ShowName {
-		r.ReporterName = in.ReporterName
-	}
-	if in.Type.Transient {
-		r.ExpiresAt = now.Add(h.cfg.ReportExpiry)
-	}
-	return h.store.CreateReport(c.UserContext(), r)
-}
-
 func (h *handler) moderationNote() string {
 	if h.cfg.Moderation == "pre" {
 		return "It will appear on the map once a moderator has checked it."
@@ -214,23 +164,18 @@ func (h *handler) moderationNote() string {
 	return "It shows on the map now, marked unverified until a moderator checks it."
 }
 
-// formPoint reads lat/lng; a missing place is an error on the lat field.
-func (h *handler) formPoint(f *form) (float64, float64, bool) {
+// formPoint reads lat/lng as numbers; whether they make a place is lifecycle's to say.
+func formPoint(f *form) (float64, float64, bool) {
 	ls, gs := strings.TrimSpace(f.Values["lat"]), strings.TrimSpace(f.Values["lng"])
 	f.Values["lat"], f.Values["lng"] = ls, gs
 	if ls == "" && gs == "" {
-		f.fail("lat", "Choose where the hazard is: tap the map, use your location, or search for the place.")
 		return 0, 0, false
 	}
 	lat, err1 := strconv.ParseFloat(ls, 64)
 	lng, err2 := strconv.ParseFloat(gs, 64)
 	if err1 != nil || err2 != nil {
 		f.fail("lat", "Latitude and longitude must be decimal numbers, like 32.8191 and 34.9983.")
-		return 0, 0, false
-	}
-	if msg := geocode.CheckPoint(lat, lng); msg != "" {
-		f.fail("lat", msg)
-		return 0, 0, false
+		return 0, 0, true
 	}
 	return lat, lng, true
 }
@@ -301,26 +246,9 @@ func displayName(name string) string {
 	return name
 }
 
-// canSee applies the visibility rules: rejected and withdrawn reports (and, under
-// pre-moderation, pending ones) only for their reporter and moderators.
-func (h *handler) canSee(u *store.User, r *store.Report) bool {
-	if u != nil && (u.ID == r.ReporterID || u.Role.AtLeast(store.RoleModerator)) {
-		return true
-	}
-	if !r.Status.Public() {
-		return false
-	}
-	return !(h.cfg.Moderation == "pre" && r.Status == hazard.Pending)
-}
-
-// loadVisible finds a report the current user may see; others are 404, not 403, so hidden
-// reports do not reveal that they exist.
+// loadVisible finds a report the current user may see (lifecycle's rule; others are 404).
 func (h *handler) loadVisible(c *fiber.Ctx) (*store.Report, error) {
-	r, err := h.store.Report(c.UserContext(), strings.Clone(c.Params("id")))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.canSee(currentUser(c), r)) {
-		return nil, fiber.NewError(fiber.StatusNotFound, "We could not find that report. It may have been removed.")
-	}
-	return r, err
+	return h.life.Load(c.UserContext(), currentUser(c), strings.Clone(c.Params("id")))
 }
 
 func (h *handler) card(r *store.Report) views.ReportCard {
@@ -339,7 +267,7 @@ func (h *handler) card(r *store.Report) views.ReportCard {
 func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
 	var out []views.ReportCard
 	for _, r := range rs {
-		if !h.canSee(currentUser(c), r.Report) {
+		if !h.life.CanSee(currentUser(c), r.Report) {
 			continue
 		}
 		card := h.card(r.Report)
@@ -409,14 +337,7 @@ func (h *handler) confirmReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u := currentUser(c)
-	switch {
-	case u.ID == r.ReporterID:
-		return fiber.NewError(fiber.StatusUnprocessableEntity, "You reported this hazard; others can confirm it.")
-	case !r.Status.Active():
-		return fiber.NewError(fiber.StatusConflict, "This report is "+strings.ToLower(r.Status.Label())+"; it can no longer be confirmed.")
-	}
-	first, _, err := h.store.Confirm(c.UserContext(), r.ID, u.ID, h.cfg.ReportExpiry)
+	first, err := h.life.Confirm(c.UserContext(), lifecycle.ActorOf(currentUser(c)), r)
 	if err != nil {
 		return err
 	}
@@ -428,40 +349,30 @@ func (h *handler) confirmReport(c *fiber.Ctx) error {
 	return redirect(c, "/reports/"+r.ID)
 }
 
-// ownPending loads a report for its owner's edit or withdraw, at the version the form showed.
-func (h *handler) ownPending(c *fiber.Ctx) (*store.Report, int64, error) {
-	r, err := h.loadVisible(c)
-	if err != nil {
-		return nil, 0, err
-	}
-	if r.ReporterID != currentUser(c).ID {
-		return nil, 0, fiber.NewError(fiber.StatusForbidden, "Only the person who reported it can change this report.")
-	}
-	if r.Status != hazard.Pending {
-		return nil, 0, fiber.NewError(fiber.StatusConflict, "This report has been reviewed, so it can no longer be changed.")
-	}
-	version, err := strconv.ParseInt(c.FormValue("version"), 10, 64)
-	if err != nil {
-		version = r.Version
-	}
-	return r, version, nil
+// formVersion is the report version a form showed (0: none given, take the current one).
+func formVersion(c *fiber.Ctx) int64 {
+	v, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
+	return v
 }
 
 func (h *handler) editReport(c *fiber.Ctx) error {
-	r, version, err := h.ownPending(c)
+	r, err := h.loadVisible(c)
 	if err != nil {
 		return err
 	}
 	f := newForm(c, "description")
-	desc := strings.TrimSpace(strings.ReplaceAll(f.Values["description"], "\r\n", "\n"))
-	if utf8.RuneCountInString(desc) > hazard.MaxDescription {
-		f.fail("", fmt.Sprintf("Keep the description to %d characters.", hazard.MaxDescription))
-		r.Description = desc
+	_, err = h.life.Edit(c.UserContext(), lifecycle.ActorOf(currentUser(c)), r.ID, formVersion(c), f.Values["description"])
+	if lifecycle.KindOf(err) == lifecycle.Invalid {
+		var le *lifecycle.Error
+		errors.As(err, &le)
+		f.fail("", le.Msg)
+		r.Description = f.Values["description"]
 		return render(c, fiber.StatusUnprocessableEntity, views.ReportPage(h.reportViewPage(c, r), h.reportView(c, r, f)))
 	}
-	if _, err := h.store.EditDescription(c.UserContext(), r.ID, version, desc); errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, lifecycle.ErrChanged) {
 		return fiber.NewError(fiber.StatusConflict, "The report changed while you were editing. Reload the page and try again.")
-	} else if err != nil {
+	}
+	if err != nil {
 		return err
 	}
 	h.setFlash(c, "success", "Description saved.")
@@ -469,14 +380,15 @@ func (h *handler) editReport(c *fiber.Ctx) error {
 }
 
 func (h *handler) withdrawReport(c *fiber.Ctx) error {
-	r, version, err := h.ownPending(c)
+	r, err := h.loadVisible(c)
 	if err != nil {
 		return err
 	}
-	_, err = h.store.Transition(c.UserContext(), r.ID, version, hazard.Withdraw, currentUser(c).ID, "Withdrawn by the reporter", "")
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrTransition) {
+	_, err = h.life.Withdraw(c.UserContext(), lifecycle.ActorOf(currentUser(c)), r.ID, formVersion(c))
+	if errors.Is(err, lifecycle.ErrChanged) {
 		return fiber.NewError(fiber.StatusConflict, "The report changed meanwhile. Reload the page to see its state.")
-	} else if err != nil {
+	}
+	if err != nil {
 		return err
 	}
 	h.setFlash(c, "info", "Your report has been withdrawn.")
@@ -510,7 +422,7 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	for _, s := range hazard.Statuses {
 		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
 	}
-	filter := store.ReportFilter{Keep: func(r *store.Report) bool { return h.canSee(u, r) }}
+	filter := store.ReportFilter{Keep: func(r *store.Report) bool { return h.life.CanSee(u, r) }}
 	if l.Type != "" {
 		if _, ok := hazard.TypeByCode(l.Type); !ok {
 			return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(l.Type)+".")

@@ -14,6 +14,7 @@ import (
 	"github.com/rwcarlsen/goexif/exif"
 
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/photo/phototest"
 	"hazardwatch/store"
 )
@@ -317,7 +318,7 @@ func TestReportVisibility(t *testing.T) {
 			}
 		}
 		// Rejected: only the reporter and moderators.
-		if _, err := e.store.Transition(t.Context(), id, 0, hazard.Reject, modUser.ID, "Not a hazard", ""); err != nil {
+		if _, err := e.life.Transition(t.Context(), lifecycle.ActorOf(modUser), id, 0, hazard.Reject, "Not a hazard", ""); err != nil {
 			t.Fatal(err)
 		}
 		if resp, _ := anon.get("/reports/" + id); resp.StatusCode != 404 {
@@ -358,7 +359,7 @@ func TestOwnerEditsAndWithdrawsWhilePending(t *testing.T) {
 	}
 	// Once reviewed, no more changes.
 	id2 := reportIDFrom(t, func() *http.Response { r, _ := owner.postReport(reportFields("sign", 32.9, 35.1)); return r }())
-	if _, err := e.store.Transition(t.Context(), id2, 0, hazard.Approve, "mod", "", ""); err != nil {
+	if _, err := e.life.Transition(t.Context(), testMod, id2, 0, hazard.Approve, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := owner.post("/reports/"+id2+"/edit", url.Values{"description": {"x"}, "version": {"2"}}); resp.StatusCode != http.StatusConflict {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 )
 
@@ -17,15 +18,16 @@ func TestStatsPage(t *testing.T) {
 	for i, typ := range []string{"pothole", "pothole", "ice"} {
 		r := &store.Report{ID: store.NewReportID(), Type: typ, Severity: "low", Lat: 32.8, Lng: 35.0 + float64(i)*0.01,
 			Status: hazard.Pending, ReporterID: "u" + typ, Photos: []string{}, CreatedAt: now, UpdatedAt: now}
-		if _, _, err := e.store.CreateReport(t.Context(), r); err != nil {
+		if _, _, err := e.store.CreateReport(t.Context(), r, store.Event{Kind: lifecycle.Created, Actor: r.ReporterID}); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			if _, err := e.store.Transition(t.Context(), r.ID, 0, hazard.Resolve, "mod", "", ""); err != nil {
+			if _, err := e.life.Transition(t.Context(), testMod, r.ID, 0, hazard.Resolve, "", ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	e.drain(t)
 	resp, body := mod.get("/admin/stats")
 	d := doc(t, body)
 	if resp.StatusCode != 200 || d.Find(`[data-testid="open-now"]`).Text() != "2" || d.Find(`[data-testid="stats-table"] tbody tr`).Length() != 30 {

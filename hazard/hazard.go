@@ -68,22 +68,28 @@ func SeverityByCode(code string) (Severity, bool) {
 type Status string
 
 const (
-	Pending    Status = "pending" // new, not yet verified by a moderator
-	Open       Status = "open"    // verified
-	InProgress Status = "in_progress"
-	Resolved   Status = "resolved"
-	Rejected   Status = "rejected"
-	Duplicate  Status = "duplicate" // linked to the original report
-	Expired    Status = "expired"   // a transient hazard nobody confirmed in time
-	Withdrawn  Status = "withdrawn" // the reporter took it back while pending
+	Unconfirmed Status = "unconfirmed" // a guest's report waiting for the mailed link; never public
+	Pending     Status = "pending"     // new, not yet verified by a moderator
+	Open        Status = "open"        // verified
+	InProgress  Status = "in_progress"
+	Resolved    Status = "resolved"
+	Rejected    Status = "rejected"
+	Duplicate   Status = "duplicate" // linked to the original report
+	Expired     Status = "expired"   // a transient hazard nobody confirmed in time
+	Withdrawn   Status = "withdrawn" // the reporter took it back while pending
 )
 
 // Statuses lists every status in workflow order.
-var Statuses = []Status{Pending, Open, InProgress, Resolved, Rejected, Duplicate, Expired, Withdrawn}
+var Statuses = []Status{Unconfirmed, Pending, Open, InProgress, Resolved, Rejected, Duplicate, Expired, Withdrawn}
+
+// ActiveStatuses are the hazards still out there (see Active).
+var ActiveStatuses = []Status{Pending, Open, InProgress}
 
 // Label is the status as people read it.
 func (s Status) Label() string {
 	switch s {
+	case Unconfirmed:
+		return "Waiting for confirmation"
 	case Pending:
 		return "Unverified"
 	case Open:
@@ -119,8 +125,8 @@ func (s Status) Valid() bool {
 func (s Status) Active() bool { return s == Pending || s == Open || s == InProgress }
 
 // Public statuses are visible to everyone; rejected and withdrawn reports only to their reporter
-// and moderators (pending ones also, under pre-moderation).
-func (s Status) Public() bool { return s != Rejected && s != Withdrawn }
+// and moderators (pending ones also, under pre-moderation); unconfirmed ones to nobody on the site.
+func (s Status) Public() bool { return s != Rejected && s != Withdrawn && s != Unconfirmed }
 
 // Open311 maps a status to GeoReport v2's open/closed.
 func (s Status) Open311() string {

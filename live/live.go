@@ -5,24 +5,43 @@
 package live
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"sync/atomic"
 )
 
-// Event is one report change: Kind is "report.created" or "report.updated".
+// Event is one report change as browsers get it: Kind is "report.created" (new to the public's
+// map) or "report.updated"; the rest says where and what the report is now, so a map can ignore
+// changes outside its view.
 type Event struct {
-	Kind string
-	ID   string
+	Kind     string  `json:"-"`
+	ID       string  `json:"id"`
+	Lat      float64 `json:"lat"`
+	Lng      float64 `json:"lng"`
+	Type     string  `json:"type"`
+	Severity string  `json:"severity"`
+	Status   string  `json:"status"`
 }
 
-// Parse reads the "kind id" payload the store publishes.
+// Data is the event's JSON for the SSE data line.
+func (e Event) Data() string {
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+// Format is the payload instances publish: "kind json".
+func (e Event) Format() string { return e.Kind + " " + e.Data() }
+
+// Parse reads Format's payload.
 func Parse(payload string) (Event, bool) {
-	kind, id, ok := strings.Cut(payload, " ")
-	if !ok || (kind != "report.created" && kind != "report.updated") || id == "" {
+	kind, body, ok := strings.Cut(payload, " ")
+	var e Event
+	if !ok || (kind != "report.created" && kind != "report.updated") || json.Unmarshal([]byte(body), &e) != nil || e.ID == "" {
 		return Event{}, false
 	}
-	return Event{Kind: kind, ID: id}, true
+	e.Kind = kind
+	return e, true
 }
 
 // Hub fans events out to subscribers.

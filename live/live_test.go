@@ -12,7 +12,7 @@ func TestFanOutAndSlowClients(t *testing.T) {
 	// Nobody reads while events pour in: sending never blocks, each browser keeps its buffer's
 	// worth and misses the rest.
 	for i := 0; i < BufferSize+10; i++ {
-		in <- "report.created r" + string(rune('a'+i%26))
+		in <- Event{Kind: "report.created", ID: "r" + string(rune('a'+i%26))}.Format()
 	}
 	in <- "garbage"
 	deadline := time.Now().Add(5 * time.Second)
@@ -33,8 +33,8 @@ func TestFanOutAndSlowClients(t *testing.T) {
 	for len(fast.C) > 0 {
 		<-fast.C
 	}
-	in <- "report.updated zz"
-	if ev := <-fast.C; ev.ID != "zz" {
+	in <- Event{Kind: "report.updated", ID: "zz", Lat: 1, Lng: 2}.Format()
+	if ev := <-fast.C; ev.ID != "zz" || ev.Lat != 1 || ev.Lng != 2 {
 		t.Fatalf("after draining: %+v", ev)
 	}
 	h.Unsubscribe(slow)
@@ -51,10 +51,11 @@ func TestFanOutAndSlowClients(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	if ev, ok := Parse("report.updated abc"); !ok || ev.ID != "abc" || ev.Kind != "report.updated" {
+	if ev, ok := Parse(`report.updated {"id":"abc","lat":32.8,"lng":35,"type":"ice","severity":"low","status":"open"}`); !ok ||
+		ev.ID != "abc" || ev.Kind != "report.updated" || ev.Lat != 32.8 || ev.Type != "ice" || ev.Status != "open" {
 		t.Fatal(ev)
 	}
-	for _, bad := range []string{"", "report.created", "user.deleted x", "report.created "} {
+	for _, bad := range []string{"", "report.created", `user.deleted {"id":"x"}`, "report.created ", `report.created {"id":""}`, "report.created abc"} {
 		if _, ok := Parse(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}

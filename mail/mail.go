@@ -1,7 +1,8 @@
-// Package mail sends the app's messages (address verification, password reset, later status
-// updates): over SMTP with STARTTLS when SMTP_URL is set, otherwise as .eml files in MAIL_DIR
-// with a log line, so a local run needs no mail server. It is its own package because mail is a
-// concern of accounts, moderation and the CLI alike, and fits none of handlers/store/views.
+// Package mail builds and sends the app's messages: each kind is a template pair (text and HTML)
+// in templates/, sent as multipart/alternative over SMTP with STARTTLS when SMTP_URL is set,
+// otherwise written as .eml files in MAIL_DIR with a log line, so a local run needs no mail
+// server. It is its own package because mail is a concern of accounts, moderation, workers and
+// the CLI alike, and fits none of handlers/store/views.
 package mail
 
 import (
@@ -13,23 +14,27 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/smtp"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
-// Message is one plain-text mail. Link, when set, is the one action the mail asks for; the file
-// sender logs it so a developer can click it from the terminal.
+// Message is one mail: a text body and, optionally, the same in HTML. Link, when set, is the one
+// action the mail asks for; the file sender logs it so a developer can click it from the terminal.
+// Headers are extra header fields (Reply-To, List-Unsubscribe...).
 type Message struct {
 	To      string
 	Subject string
 	Text    string
+	HTML    string
 	Link    string
+	Headers map[string]string
 }
 
 // Sender delivers one message or says why not.
@@ -37,7 +42,7 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// render builds the RFC 5322 form of m.
+// render builds the RFC 5322 form of m: plain text, or multipart/alternative with the HTML.
 func render(from string, m Message) []byte {
 	var b bytes.Buffer
 	id := make([]byte, 12)
@@ -51,10 +56,41 @@ func render(from string, m Message) []byte {
 	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", m.Subject))
 	fmt.Fprintf(&b, "Date: %s\r\n", time.Now().UTC().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(id), host)
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n"))
-	b.WriteString("\r\n")
+	names := make([]string, 0, len(m.Headers))
+	for k := range m.Headers {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if v := strings.NewReplacer("\r", "", "\n", "").Replace(m.Headers[k]); v != "" {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("MIME-Version: 1.0\r\n")
+	text := crlf(m.Text)
+	if m.HTML == "" {
+		b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+		b.WriteString(text)
+		return b.Bytes()
+	}
+	boundary := "hw-" + hex.EncodeToString(id)
+	fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=%q\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s", boundary, text)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary)
+	qp := quotedprintable.NewWriter(&b)
+	_, _ = qp.Write([]byte(crlf(m.HTML)))
+	_ = qp.Close()
+	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes()
+}
+
+// crlf gives text CRLF line ends and a final one.
+func crlf(s string) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+	if !strings.HasSuffix(s, "\r\n") {
+		s += "\r\n"
+	}
+	return s
 }
 
 // FileSender writes each message as an .eml file in Dir.
@@ -183,45 +219,3 @@ func addressOnly(from string) string {
 	}
 	return from
 }
-
-// Mailer sends in the background with retries, so a slow or failing mail server never slows a
-// request down and never changes its answer. Failures are logged, never shown to the user.
-type Mailer struct {
-	sender   Sender
-	log      *slog.Logger
-	attempts int
-	backoff  time.Duration
-	wg       sync.WaitGroup
-}
-
-// NewMailer wraps sender; backoff doubles after each failed attempt.
-func NewMailer(sender Sender, log *slog.Logger, attempts int, backoff time.Duration) *Mailer {
-	return &Mailer{sender: sender, log: log, attempts: attempts, backoff: backoff}
-}
-
-// Send queues m and returns at once.
-func (mm *Mailer) Send(m Message) {
-	mm.wg.Add(1)
-	go func() {
-		defer mm.wg.Done()
-		delay := mm.backoff
-		for attempt := 1; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := mm.sender.Send(ctx, m)
-			cancel()
-			if err == nil {
-				return
-			}
-			if attempt >= mm.attempts {
-				mm.log.Error("mail not sent; giving up", "to", m.To, "subject", m.Subject, "attempts", attempt, "err", err)
-				return
-			}
-			mm.log.Warn("mail not sent; retrying", "to", m.To, "subject", m.Subject, "attempt", attempt, "retry_in", delay, "err", err)
-			time.Sleep(delay)
-			delay *= 2
-		}
-	}()
-}
-
-// Wait blocks until every queued message is sent or given up on.
-func (mm *Mailer) Wait() { mm.wg.Wait() }

@@ -155,40 +155,6 @@ func TestSMTPRejectsUntrustedCertificate(t *testing.T) {
 	}
 }
 
-// A temporary failure is logged and retried; the message arrives once.
-func TestMailerRetries(t *testing.T) {
-	f, addr, pool := startFakeSMTP(t)
-	f.failNext = 2
-	s, _ := ParseSMTPURL("smtp://"+addr, "no-reply@example.org")
-	s.TLS = &tls.Config{RootCAs: pool}
-	var logs strings.Builder
-	var mu sync.Mutex
-	m := NewMailer(s, slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)), 5, 10*time.Millisecond)
-	m.Send(Message{To: "a@example.org", Subject: "Hello", Text: "x"})
-	m.Wait()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.received) != 1 {
-		t.Fatalf("received %d messages, want 1", len(f.received))
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Count(logs.String(), "retrying") != 2 {
-		t.Fatalf("want two retry log lines:\n%s", logs.String())
-	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 func TestFileSender(t *testing.T) {
 	dir := t.TempDir()
 	var logs strings.Builder

@@ -104,7 +104,7 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 	if _, _, err := s.CreateReport(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Transition(ctx, r.ID, 0, hazard.Approve, u.ID, "ok", ""); err != nil {
+	if _, err := transition(ctx, s, r.ID, 0, hazard.Open, u.ID, "ok"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Confirm(ctx, r.ID, "someone", time.Hour); err != nil {
@@ -113,7 +113,7 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 	if _, err := s.Nearby(ctx, 32.8, 35.0, 50, "ice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.InBox(ctx, BBox{34, 32, 36, 33}, []hazard.Status{hazard.Open}, nil); err != nil {
+	if _, err := s.InBox(ctx, BBox{34, 32, 36, 33}, []hazard.Status{hazard.Open}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Statistics(ctx, time.Now(), 30); err != nil {
@@ -122,13 +122,47 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 	if err := s.Audit(ctx, AuditEntry{Actor: u.ID, Action: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnsureMailGroup(ctx); err != nil {
+	if err := s.EnsureGroup(ctx, MailStream, MailGroup); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.EnqueueMail(ctx, QueuedMail{Key: "k", To: "a@example.org", Subject: "s"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.NextMails(ctx, "c1", 10*time.Millisecond); err != nil {
+	msgs, err := s.ReadGroup(ctx, MailStream, MailGroup, "c1", 10, 10*time.Millisecond)
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(err)
+	}
+	if ok, err := s.LeaseMail(ctx, "k", time.Minute); err != nil || !ok {
+		t.Fatal(err)
+	}
+	if err := s.MailDone(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Bury(ctx, MailStream, MailGroup, msgs[0], 1, "test"); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := s.DeadLetters(ctx, 10)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead letters: %v %v", dead, err)
+	}
+	if err := s.RetryDeadLetter(ctx, dead[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimIdle(ctx, MailStream, MailGroup, "c2", 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRetry(ctx, MailGroup, msgs[0].ID, Retry{Tries: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SweepOutbox(ctx, time.Now().Add(time.Hour), 10); err != nil {
+		t.Fatalf("outbox sweep: %d %v", n, err)
+	}
+	for _, e := range allEvents(t, s) {
+		if err := s.ApplyStats(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.GridCounts(ctx, []Cell{CellOf(10, 32.8, 35.0)}, GridQuery{Statuses: []hazard.Status{hazard.Open}}); err != nil {
 		t.Fatal(err)
 	}
 	cache := NewCache(app)
@@ -140,9 +174,11 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 	} else {
 		unlock()
 	}
-	events := s.ReportEvents(ctx)
+	events := s.LiveUpdates(ctx)
 	time.Sleep(100 * time.Millisecond)
-	s.publish(ctx, "report.updated", r.ID)
+	if err := s.PublishLive(ctx, "report.updated {}"); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-events:
 	case <-time.After(5 * time.Second):

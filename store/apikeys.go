@@ -21,10 +21,6 @@ type APIKey struct {
 	Revoked   bool
 }
 
-const apiKeysIndex = "hw:apikeys"
-
-func apiKeyKey(hash string) string { return "hw:apikey:{" + hash + "}" }
-
 // CreateAPIKey makes a key and returns it (to show once) with its record.
 func (s *Store) CreateAPIKey(ctx context.Context, name string, perHour int) (string, *APIKey, error) {
 	raw := make([]byte, 32)

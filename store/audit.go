@@ -3,18 +3,18 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"hazardwatch/hazard"
 )
 
 // auditKey is the audit log: a stream capped near auditCap entries (XADD MAXLEN ~), so the
 // oldest entries go first once it is full (about 200 bytes an entry: about 20 MB at the cap).
 const (
-	auditKey = "hw:audit"
 	auditCap = 100_000
 )
 
@@ -86,7 +86,7 @@ func auditEntry(m redis.XMessage) AuditEntry {
 // ModerationQueue lists reports of one status, oldest first (the review order).
 func (s *Store) ModerationQueue(ctx context.Context, status string, page, per int) ([]*Report, bool, error) {
 	start := int64(page * per)
-	ids, err := s.rdb.ZRange(ctx, statusIndexKey(status), start, start+int64(per)).Result()
+	ids, err := s.rdb.ZRange(ctx, statusIndexKey(hazard.Status(status)), start, start+int64(per)).Result()
 	if err != nil {
 		return nil, false, fmt.Errorf("store: unable to read the queue: %w", err)
 	}
@@ -96,50 +96,4 @@ func (s *Store) ModerationQueue(ctx context.Context, status string, page, per in
 	}
 	rs, err := s.reports(ctx, ids)
 	return rs, more, err
-}
-
-// MergeDuplicate links a report marked duplicate to its original: the original lists it, and
-// the duplicate's confirmations (and its reporter's) count for the original. The two documents
-// sit in different slots, so this is two steps, each idempotent.
-func (s *Store) MergeDuplicate(ctx context.Context, dupID, origID string) error {
-	dup, err := s.Report(ctx, dupID)
-	if err != nil {
-		return err
-	}
-	var orig *Report
-	for attempt := 0; attempt < 5; attempt++ {
-		if orig, err = s.Report(ctx, origID); err != nil {
-			return err
-		}
-		if slices.Contains(orig.Duplicates, dupID) {
-			break
-		}
-		orig.Duplicates = append(orig.Duplicates, dupID)
-		err = s.saveReport(ctx, orig)
-		if err == nil {
-			break
-		}
-		if err != ErrConflict {
-			return err
-		}
-	}
-	members, err := s.rdb.SMembers(ctx, reportConfirmsKey(dupID)).Result()
-	if err != nil {
-		return fmt.Errorf("store: unable to read confirmations: %w", err)
-	}
-	members = append(members, dup.ReporterID)
-	var move []any
-	for _, m := range members {
-		if m != orig.ReporterID { // nobody confirms their own report
-			move = append(move, m)
-		}
-	}
-	if len(move) == 0 {
-		return nil
-	}
-	if err := s.rdb.SAdd(ctx, reportConfirmsKey(origID), move...).Err(); err != nil {
-		return fmt.Errorf("store: unable to move confirmations: %w", err)
-	}
-	s.publish(ctx, "report.updated", origID)
-	return nil
 }

@@ -16,8 +16,6 @@ type Cache struct{ rdb redis.UniversalClient }
 // NewCache wraps the client the cache lives on.
 func NewCache(rdb redis.UniversalClient) *Cache { return &Cache{rdb: rdb} }
 
-func cacheKey(ns, id string) string { return "cache:" + ns + ":" + id }
-
 // Get returns the cached value of id in namespace ns, and whether there was one.
 func (c *Cache) Get(ctx context.Context, ns, id string) ([]byte, bool, error) {
 	b, err := c.rdb.Get(ctx, cacheKey(ns, id)).Bytes()

@@ -2,11 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"sort"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,16 +23,17 @@ func (b BBox) Contains(lat, lng float64) bool {
 
 // GeoPoint is one report as the GEO index knows it: no document read.
 type GeoPoint struct {
-	ID, Type string
-	Status   hazard.Status
-	Lat, Lng float64
+	ID, Type, Severity string
+	Status             hazard.Status
+	Lat, Lng           float64
 }
 
-// InBox lists the reports of the given statuses (and types, if any) inside b, straight from the
-// GEO sets (GEOSEARCH BYBOX, one per status, pipelined). Redis measures its box in kilometres
-// around the centre, so the search box is drawn wide enough to cover b and the exact degree
-// bounds are checked here.
-func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, types []string) ([]GeoPoint, error) {
+// InBox lists the reports of the given statuses inside b, straight from the GEO sets
+// (GEOSEARCH BYBOX, one per status, pipelined). Redis measures its box in kilometres around the
+// centre, so the search box is drawn wide enough to cover b and the exact degree bounds are
+// checked here. Its cost grows with the points in the box: callers use it for small views.
+func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status) ([]GeoPoint, error) {
+	b = b.clampGeo()
 	clat, clng := (b.MinLat+b.MaxLat)/2, (b.MinLng+b.MaxLng)/2
 	const kmPerDeg = 111.32
 	height := (b.MaxLat - b.MinLat) * kmPerDeg
@@ -48,7 +48,7 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, typ
 	cmds := make([]*redis.GeoSearchLocationCmd, len(statuses))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, st := range statuses {
-			cmds[i] = p.GeoSearchLocation(ctx, geoKey(string(st)), &redis.GeoSearchLocationQuery{
+			cmds[i] = p.GeoSearchLocation(ctx, geoKey(st), &redis.GeoSearchLocationQuery{
 				GeoSearchQuery: redis.GeoSearchQuery{
 					Longitude: clng, Latitude: clat,
 					BoxWidth: width*1.02 + 0.01, BoxHeight: height*1.02 + 0.01, BoxUnit: "km",
@@ -58,51 +58,140 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, typ
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: unable to search the map: %w", err)
 	}
 	var out []GeoPoint
 	for i, st := range statuses {
 		for _, l := range cmds[i].Val() {
-			typ, id, ok := strings.Cut(l.Name, ":")
-			if !ok || (len(types) > 0 && !slices.Contains(types, typ)) || !b.Contains(l.Latitude, l.Longitude) {
+			typ, sev, id, ok := parseGeoMember(l.Name)
+			if !ok || !b.Contains(l.Latitude, l.Longitude) {
 				continue
 			}
-			out = append(out, GeoPoint{ID: id, Type: typ, Status: st, Lat: l.Latitude, Lng: l.Longitude})
+			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: l.Latitude, Lng: l.Longitude})
 		}
 	}
 	return out, nil
 }
 
-// SortByCreated keeps the points created at or after since and sorts them newest first, with
-// one ZMSCORE on the time index.
-func (s *Store) SortByCreated(ctx context.Context, pts []GeoPoint, since time.Time) ([]GeoPoint, error) {
-	if len(pts) == 0 {
-		return pts, nil
+// InCells lists the reports of the given statuses in each cell: one ZRANGEBYSCORE per cell and
+// status over the cell's geohash range, positions decoded from the scores. Its cost is the number
+// of cells plus the points in them; it is how a view reads exactly the few cells on its edges.
+func (s *Store) InCells(ctx context.Context, cells []Cell, statuses []hazard.Status) ([]GeoPoint, error) {
+	type q struct {
+		st  hazard.Status
+		cmd *redis.ZSliceCmd
 	}
-	ids := make([]string, len(pts))
-	for i, p := range pts {
-		ids[i] = p.ID
+	var qs []q
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range cells {
+			lo, hi := c.scoreRange()
+			for _, st := range statuses {
+				qs = append(qs, q{st, p.ZRangeByScoreWithScores(ctx, geoKey(st), &redis.ZRangeBy{
+					Min: strconv.FormatUint(lo, 10), Max: "(" + strconv.FormatUint(hi, 10),
+				})})
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: unable to read map cells: %w", err)
+	}
+	var out []GeoPoint
+	for _, x := range qs {
+		for _, z := range x.cmd.Val() {
+			name, _ := z.Member.(string)
+			typ, sev, id, ok := parseGeoMember(name)
+			if !ok {
+				continue
+			}
+			lat, lng := geoDecode(uint64(z.Score))
+			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: x.st, Lat: lat, Lng: lng})
+		}
+	}
+	return out, nil
+}
+
+// Markers reads reports' markers from the position index (one HMGET per shard, pipelined); ids
+// without an entry (not on the map) are left out.
+func (s *Store) Markers(ctx context.Context, ids []string) (map[string]Marker, error) {
+	byShard := map[string][]string{}
+	for _, id := range ids {
+		if validID(id) {
+			byShard[posShard(id)] = append(byShard[posShard(id)], id)
+		}
+	}
+	cmds := map[string]*redis.SliceCmd{}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for shard, list := range byShard {
+			cmds[shard] = p.HMGet(ctx, posKey(shard), list...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read report positions: %w", err)
+	}
+	out := make(map[string]Marker, len(ids))
+	for shard, cmd := range cmds {
+		for i, v := range cmd.Val() {
+			if str, ok := v.(string); ok {
+				if m, err := ParseMarker(str); err == nil {
+					out[byShard[shard][i]] = m
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// CountSince counts the reports created at or after since (one ZCOUNT on the time index).
+func (s *Store) CountSince(ctx context.Context, since time.Time) (int64, error) {
+	n, err := s.rdb.ZCount(ctx, reportsByTimeKey, strconv.FormatInt(since.UnixMilli(), 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to count recent reports: %w", err)
+	}
+	return n, nil
+}
+
+// CreatedBetween lists the ids of reports created in [from, to), oldest first, at most limit.
+func (s *Store) CreatedBetween(ctx context.Context, from, to time.Time, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, reportsByTimeKey, &redis.ZRangeBy{
+		Min: strconv.FormatInt(from.UnixMilli(), 10), Max: "(" + strconv.FormatInt(to.UnixMilli(), 10), Count: limit,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list recent reports: %w", err)
+	}
+	return ids, nil
+}
+
+// Newest lists report ids newest first from the time index, with their creation times.
+func (s *Store) Newest(ctx context.Context, offset, count int64) ([]string, []time.Time, error) {
+	zs, err := s.rdb.ZRevRangeWithScores(ctx, reportsByTimeKey, offset, offset+count-1).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: unable to list reports: %w", err)
+	}
+	ids, times := make([]string, len(zs)), make([]time.Time, len(zs))
+	for i, z := range zs {
+		ids[i], _ = z.Member.(string)
+		times[i] = time.UnixMilli(int64(z.Score)).UTC()
+	}
+	return ids, times, nil
+}
+
+// CreatedTimes reads reports' creation times (one ZMSCORE); missing ids get the zero time.
+func (s *Store) CreatedTimes(ctx context.Context, ids []string) ([]time.Time, error) {
+	out := make([]time.Time, len(ids))
+	if len(ids) == 0 {
+		return out, nil
 	}
 	scores, err := s.rdb.ZMScore(ctx, reportsByTimeKey, ids...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read report times: %w", err)
 	}
-	min := float64(since.UnixMilli())
-	type pt struct {
-		p GeoPoint
-		t float64
-	}
-	kept := make([]pt, 0, len(pts))
-	for i, p := range pts {
-		if scores[i] >= min {
-			kept = append(kept, pt{p, scores[i]})
+	for i, sc := range scores {
+		if sc != 0 {
+			out[i] = time.UnixMilli(int64(sc)).UTC()
 		}
-	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].t > kept[j].t })
-	out := make([]GeoPoint, len(kept))
-	for i, k := range kept {
-		out[i] = k.p
 	}
 	return out, nil
 }
@@ -115,26 +204,25 @@ func (s *Store) ReportsByID(ctx context.Context, ids []string) ([]*Report, error
 // NearbyCounts counts, for each report, the other active reports of its type within radius
 // metres: one pipeline for the whole list (the review queue), reading no documents.
 func (s *Store) NearbyCounts(ctx context.Context, rs []*Report, radius float64) (map[string]int, error) {
-	active := []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
 	cmds := make([][]*redis.StringSliceCmd, len(rs))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range rs {
-			for _, st := range active {
-				cmds[i] = append(cmds[i], p.GeoSearch(ctx, geoKey(string(st)), &redis.GeoSearchQuery{
-					Longitude: r.Lng, Latitude: r.Lat, Radius: radius, RadiusUnit: "m", Count: 50,
+			for _, st := range hazard.ActiveStatuses {
+				cmds[i] = append(cmds[i], p.GeoSearch(ctx, geoKey(st), &redis.GeoSearchQuery{
+					Longitude: r.Lng, Latitude: r.Lat, Radius: radius, RadiusUnit: "m", Count: 200,
 				}))
 			}
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: unable to count nearby reports: %w", err)
 	}
 	out := make(map[string]int, len(rs))
 	for i, r := range rs {
 		for _, c := range cmds[i] {
 			for _, name := range c.Val() {
-				if typ, id, ok := strings.Cut(name, ":"); ok && typ == r.Type && id != r.ID {
+				if typ, _, id, ok := parseGeoMember(name); ok && typ == r.Type && id != r.ID {
 					out[r.ID]++
 				}
 			}

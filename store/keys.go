@@ -1,14 +1,16 @@
 package store
 
-// Key names, in one place. docs/redis.md explains each family: type, TTL, writer, eviction class
-// and hash tag. The {...} part is the Redis Cluster hash tag: keys that change together share it.
+import "hazardwatch/hazard"
 
-const (
-	sessionPrefix = "hw:sess:"
-)
+// Every Redis key the app uses is built here and nowhere else (TestKeysInOnePlace fails on a key
+// literal in another file), and every family is listed in keyFamilies, which docs/redis.md must
+// match row for row (TestKeysDocumented). The {...} part is the Redis Cluster hash tag: keys that
+// change together in one script or transaction share it.
 
+// Accounts.
 func userKey(uid string) string         { return "hw:user:{" + uid + "}" }
 func userSessionsKey(uid string) string { return "hw:user:{" + uid + "}:sessions" }
+func userReportsKey(uid string) string  { return "hw:user:{" + uid + "}:reports" }
 func emailKey(email string) string      { return "hw:email:{" + email + "}" }
 func googleKey(sub string) string       { return "hw:google:{" + sub + "}" }
 func tokenKey(kind TokenKind, hash string) string {
@@ -16,18 +18,109 @@ func tokenKey(kind TokenKind, hash string) string {
 }
 func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + subject + "}" }
 
-const usersKey = "hw:users"
+const (
+	usersKey      = "hw:users"
+	adminsKey     = "hw:admins"
+	sessionPrefix = "hw:sess:"
+)
 
-func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }
+// Reports: the document and what lives in its slot.
+func reportKey(rid string) string          { return "hw:report:{" + rid + "}" }
+func reportConfirmsKey(rid string) string  { return "hw:report:{" + rid + "}:confirms" }
+func reportFollowersKey(rid string) string { return "hw:report:{" + rid + "}:followers" }
+func outboxKey(rid string) string          { return "hw:report:{" + rid + "}:outbox" }
 
-func reportKey(rid string) string         { return "hw:report:{" + rid + "}" }
-func reportConfirmsKey(rid string) string { return "hw:report:{" + rid + "}:confirms" }
-func userReportsKey(uid string) string    { return "hw:user:{" + uid + "}:reports" }
-func statusIndexKey(s string) string      { return "hw:reports:status:" + s }
-func typeIndexKey(t string) string        { return "hw:reports:type:" + t }
-func geoKey(status string) string         { return "hw:geo:" + status }
+// Reports: global indexes, each its own key (and slot).
+func statusIndexKey(s hazard.Status) string { return "hw:reports:status:" + string(s) }
+func typeIndexKey(t string) string          { return "hw:reports:type:" + t }
+func geoKey(s hazard.Status) string         { return "hw:geo:" + string(s) }
+
+// posKey is a shard of the position index; a report's shard is the first character of its id
+// (32 hashes, small enough to stay compact).
+func posKey(shard string) string { return "hw:pos:" + shard }
+func posShard(rid string) string { return rid[:1] }
 
 const (
 	reportsByTimeKey = "hw:reports:time"
 	expiryKey        = "hw:expiry"
+	outboxDirtyKey   = "hw:outbox:dirty"
+	eventsKey        = "hw:events"
 )
+
+// The map's per-cell counts: a block's hash per status, optional type and optional day.
+func gridKey(tag string, status hazard.Status, typ, day string) string {
+	k := "hw:grid:{" + tag + "}:" + string(status)
+	if typ != "" {
+		k += ":" + typ
+	}
+	if day != "" {
+		k += ":d" + day
+	}
+	return k
+}
+func gridSeenKey(tag string) string { return "hw:grid:{" + tag + "}:seen" }
+
+// Patterns for `hazardwatch redis repair`, which walks the keyspace (never a request path).
+const (
+	gridScanPattern   = "hw:grid:{*"
+	reportScanPattern = "hw:report:{*}"
+	userScanPattern   = "hw:user:{*}"
+)
+
+// Statistics: all in one slot ({stats}), because PFCOUNT over days needs them together.
+func statsDayKey(day string) string       { return "hw:stats:{stats}:day:" + day }
+func statsReportersKey(day string) string { return "hw:stats:{stats}:reporters:" + day }
+func statsAppliedKey(day string) string   { return "hw:stats:{stats}:applied:" + day }
+
+const (
+	statsResolutionKey = "hw:stats:{stats}:resolution"
+	statsAreasKey      = "hw:stats:{stats}:areas"
+)
+
+// Work shared by the instances.
+func lockKey(job string) string      { return "hw:lock:{" + job + "}" }
+func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }
+
+const (
+	auditKey     = "hw:audit"
+	mailQueueKey = "hw:mail:queue"
+)
+
+func mailSentKey(key string) string    { return "hw:mail:sent:{" + key + "}" }
+func mailSendingKey(key string) string { return "hw:mail:sending:{" + key + "}" }
+
+// Workers: per consumer group, the retry records of failed messages and the markers of effects
+// done once; one dead-letter stream for every group.
+func workerRetryKey(group string) string     { return "hw:worker:{" + group + "}:retry" }
+func workerDoneKey(group, key string) string { return "hw:worker:{" + group + "}:done:" + key }
+
+const deadLetterKey = "hw:deadletter"
+
+// API keys.
+func apiKeyKey(hash string) string { return "hw:apikey:{" + hash + "}" }
+
+const apiKeysIndex = "hw:apikeys"
+
+// The evictable geocoding cache.
+func cacheKey(ns, id string) string { return "cache:" + ns + ":" + id }
+
+// Channels.
+const eventsChannel = "events:reports"
+
+// keyFamilies is every family above, with placeholders for its variable parts.
+var keyFamilies = []string{
+	userKey("<uid>"), userSessionsKey("<uid>"), userReportsKey("<uid>"), emailKey("<email>"), googleKey("<subject>"),
+	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), rateKey("<scope>", "<sha256(subject)>"),
+	usersKey, adminsKey, sessionPrefix + "<id>",
+	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"),
+	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<status>"), posKey("<c>"),
+	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
+	gridKey("<p>:<bx>:<by>", "<status>", "", ""), gridKey("<p>:<bx>:<by>", "<status>", "<type>", ""),
+	gridKey("<p>:<bx>:<by>", "<status>", "", "<yyyymmdd>"), gridKey("<p>:<bx>:<by>", "<status>", "<type>", "<yyyymmdd>"),
+	gridSeenKey("<p>:<bx>:<by>"),
+	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
+	lockKey("<job>"), throttleKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
+	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
+	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, text)>"), cacheKey("geo:rev", "<lat>,<lng>"),
+	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), eventsChannel,
+}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,97 +10,77 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The mail queue: a stream read by a consumer group, so every app instance can send, a slow
-// SMTP server never holds up a request, and a message a crashed sender had claimed is picked up
-// by another after a minute. "Never twice" is a SET NX marker per message key taken before
-// sending: a crash between marker and send loses that one mail rather than sending it twice.
+// The mail queue: a stream read by the mail workers' consumer group, so every app instance can
+// send, a slow SMTP server never holds up a request, and a message whose sender crashed is picked
+// up by another instance. Sending is at least once per key: a worker takes a short lease on the
+// key, sends, marks the key sent, and only then acknowledges, so a crash can repeat a mail but
+// never lose it, and a second queued copy of a key that went out is dropped.
 const (
-	mailQueueKey = "hw:mail:queue"
-	mailGroup    = "mailers"
-	mailCap      = 100_000
+	MailGroup = "mailers"
+	mailCap   = 100_000
+	mailSent  = 30 * 24 * time.Hour // how long a sent key is remembered
 )
 
-func mailSentKey(key string) string { return "hw:mail:sent:{" + key + "}" }
-
-// QueuedMail is one message waiting to go out. Key names the change it is about (report,
-// version, recipient), which is what makes it "sent at most once".
+// QueuedMail is one message waiting to go out. Key names what it is about and for whom (an
+// event id and a recipient, or a token): it is what makes a repeat harmless.
 type QueuedMail struct {
-	ID, Key, To, Subject, Text, Link string
-	Queued                           time.Time
+	ID, Key, To, Subject, Text, HTML, Link string
+	Headers                                map[string]string
+	Queued                                 time.Time
 }
 
 // EnqueueMail adds a message to the queue.
 func (s *Store) EnqueueMail(ctx context.Context, m QueuedMail) error {
-	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: mailQueueKey, MaxLen: mailCap, Approx: true,
-		Values: []any{"key", m.Key, "to", m.To, "subject", m.Subject, "text", m.Text, "link", m.Link}}).Err()
+	vals := []any{"key", m.Key, "to", m.To, "subject", m.Subject, "text", m.Text, "html", m.HTML, "link", m.Link}
+	for k, v := range m.Headers {
+		vals = append(vals, "h:"+k, v)
+	}
+	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: mailQueueKey, MaxLen: mailCap, Approx: true, Values: vals}).Err()
 	if err != nil {
 		return fmt.Errorf("store: unable to queue mail: %w", err)
 	}
 	return nil
 }
 
-// EnsureMailGroup creates the consumer group (and the stream) if missing.
-func (s *Store) EnsureMailGroup(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, mailQueueKey, mailGroup, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("store: unable to create the mail group: %w", err)
-	}
-	return nil
-}
-
-func queuedMail(m redis.XMessage) QueuedMail {
-	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	ms, _ := strconv.ParseInt(strings.SplitN(m.ID, "-", 2)[0], 10, 64)
-	return QueuedMail{ID: m.ID, Key: str("key"), To: str("to"), Subject: str("subject"), Text: str("text"), Link: str("link"), Queued: time.UnixMilli(ms)}
-}
-
-// NextMails returns messages for consumer: first ones another consumer claimed but has not
-// finished for a minute (crashed, or its send failed), then new ones, waiting up to block.
-func (s *Store) NextMails(ctx context.Context, consumer string, block time.Duration) ([]QueuedMail, error) {
-	claimed, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: mailQueueKey, Group: mailGroup, Consumer: consumer, MinIdle: time.Minute, Start: "0", Count: 10,
-	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: unable to claim mail: %w", err)
-	}
-	var out []QueuedMail
-	for _, m := range claimed {
-		out = append(out, queuedMail(m))
-	}
-	if len(out) > 0 {
-		return out, nil
-	}
-	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: mailGroup, Consumer: consumer, Streams: []string{mailQueueKey, ">"}, Count: 10, Block: block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read mail: %w", err)
-	}
-	for _, st := range streams {
-		for _, m := range st.Messages {
-			out = append(out, queuedMail(m))
+// QueuedMailOf reads a mail from a MailStream message.
+func QueuedMailOf(m Message) QueuedMail {
+	v := m.Values
+	q := QueuedMail{ID: m.ID, Key: v["key"], To: v["to"], Subject: v["subject"], Text: v["text"], HTML: v["html"], Link: v["link"]}
+	for k, x := range v {
+		if name, ok := strings.CutPrefix(k, "h:"); ok {
+			if q.Headers == nil {
+				q.Headers = map[string]string{}
+			}
+			q.Headers[name] = x
 		}
 	}
-	return out, nil
+	ms, _ := strconv.ParseInt(strings.SplitN(m.ID, "-", 2)[0], 10, 64)
+	q.Queued = time.UnixMilli(ms)
+	return q
 }
 
-// MarkMailSending takes the "sent" marker for a key; false means it was sent (or is being sent)
-// already.
-func (s *Store) MarkMailSending(ctx context.Context, key string) (bool, error) {
-	return s.rdb.SetNX(ctx, mailSentKey(key), 1, 7*24*time.Hour).Result()
+// MailSent reports whether a mail with key went out already.
+func (s *Store) MailSent(ctx context.Context, key string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, mailSentKey(key)).Result()
+	return n == 1, err
 }
 
-// UnmarkMail drops the marker after a failed send, so a retry may send.
-func (s *Store) UnmarkMail(ctx context.Context, key string) error {
-	return s.rdb.Del(ctx, mailSentKey(key)).Err()
+// LeaseMail takes the right to send key for ttl; false while another worker is sending it.
+func (s *Store) LeaseMail(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return s.rdb.SetNX(ctx, mailSendingKey(key), 1, ttl).Result()
 }
 
-// AckMail finishes a message.
-func (s *Store) AckMail(ctx context.Context, id string) error {
-	return s.rdb.XAck(ctx, mailQueueKey, mailGroup, id).Err()
+// MailDone records that key went out and drops the lease.
+func (s *Store) MailDone(ctx context.Context, key string) error {
+	if err := s.rdb.Set(ctx, mailSentKey(key), 1, mailSent).Err(); err != nil {
+		return err
+	}
+	return s.rdb.Del(ctx, mailSendingKey(key)).Err()
+}
+
+// ReleaseMail drops the lease after a failed send.
+func (s *Store) ReleaseMail(ctx context.Context, key string) error {
+	return s.rdb.Del(ctx, mailSendingKey(key)).Err()
 }
 
 // Follow and Unfollow keep the set of users who get mail about a report.
@@ -121,8 +100,6 @@ func (s *Store) Followers(ctx context.Context, rid string) ([]string, error) {
 func (s *Store) Follows(ctx context.Context, rid, uid string) (bool, error) {
 	return s.rdb.SIsMember(ctx, reportFollowersKey(rid), uid).Result()
 }
-
-func reportFollowersKey(rid string) string { return "hw:report:{" + rid + "}:followers" }
 
 // SetNotify switches status mails on or off for a user.
 func (s *Store) SetNotify(ctx context.Context, uid string, on bool) error {

@@ -5,69 +5,139 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"hazardwatch/hazard"
 )
 
 // RepairReport says what Repair found and fixed.
 type RepairReport struct {
 	Documents     int // report documents read
 	Reindexed     int // documents whose index entries were (re)written
-	Stale         int // index entries removed because their document is gone
+	Stale         int // index entries removed because their document is gone or says otherwise
+	Outboxes      int // reports whose unrelayed events were relayed
+	GridKeys      int // map count hashes rewritten
 	Users         int // user hashes read
 	UsersIndexed  int // users missing from hw:users, added
 	AdminsIndexed int // admins missing from hw:admins, added
 }
 
 func (r RepairReport) String() string {
-	return fmt.Sprintf("%d reports read, %d reindexed, %d stale index entries removed; %d users read, %d added to the user list, %d to the admin set",
-		r.Documents, r.Reindexed, r.Stale, r.Users, r.UsersIndexed, r.AdminsIndexed)
+	return fmt.Sprintf("%d reports read, %d reindexed, %d stale index entries removed, %d outboxes relayed, %d map count hashes rebuilt; %d users read, %d added to the user list, %d to the admin set",
+		r.Documents, r.Reindexed, r.Stale, r.Outboxes, r.GridKeys, r.Users, r.UsersIndexed, r.AdminsIndexed)
 }
 
-// Repair rebuilds the global indexes from the documents: every report's time, status, type,
-// reporter, GEO and expiry entries (idempotent writes), and removes time-index entries whose
-// document is gone. It walks the keyspace with SCAN on every master, so it is an operator's
-// command (run with the admin Redis user), never a request path.
+// Repair rebuilds everything derived from the documents: every report's index entries (time,
+// status, type, reporter, GEO, position, expiry), removing entries the documents contradict;
+// unrelayed outboxes; the map's counts and the statistics (recounted, replacing what was there);
+// and the user lists. It walks the keyspace with SCAN on every master, so it is an operator's
+// command (run with the admin Redis user, best while writes are paused), never a request path.
 func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 	var rep RepairReport
+	var mu sync.Mutex
 	ids := map[string]bool{}
-	var users []string
-	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, "hw:report:{*}", 500).Iterator()
-		for iter.Next(ctx) {
-			if key := iter.Val(); strings.HasSuffix(key, "}") { // the document, not :confirms or :followers
-				ids[strings.TrimSuffix(strings.TrimPrefix(key, "hw:report:{"), "}")] = true
+	var users, gridKeys []string
+	err := s.scanAll(ctx, func(ctx context.Context, c *redis.Client) error {
+		found := map[string][]string{}
+		for _, pattern := range []string{reportScanPattern, userScanPattern, gridScanPattern} {
+			iter := c.Scan(ctx, 0, pattern, 500).Iterator()
+			for iter.Next(ctx) {
+				found[pattern] = append(found[pattern], iter.Val())
+			}
+			if err := iter.Err(); err != nil {
+				return err
 			}
 		}
-		if err := iter.Err(); err != nil {
-			return err
-		}
-		uiter := c.Scan(ctx, 0, "hw:user:{*}", 500).Iterator()
-		for uiter.Next(ctx) {
-			if key := uiter.Val(); strings.HasSuffix(key, "}") {
-				users = append(users, strings.TrimSuffix(strings.TrimPrefix(key, "hw:user:{"), "}"))
+		mu.Lock()
+		defer mu.Unlock()
+		for _, key := range found[reportScanPattern] {
+			if id, ok := strings.CutPrefix(key, reportKey("")[:len(reportKey(""))-1]); ok && strings.HasSuffix(id, "}") {
+				ids[strings.TrimSuffix(id, "}")] = true // the document, not :confirms or :outbox
 			}
 		}
-		return uiter.Err()
-	}
-	var err error
-	switch c := s.rdb.(type) {
-	case *redis.ClusterClient:
-		var mu chan struct{} = make(chan struct{}, 1)
-		err = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-			mu <- struct{}{} // the maps are shared; one master at a time
-			defer func() { <-mu }()
-			return scan(ctx, n)
-		})
-	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		err = errors.New("unsupported client")
-	}
+		for _, key := range found[userScanPattern] {
+			if id, ok := strings.CutPrefix(key, userKey("")[:len(userKey(""))-1]); ok && strings.HasSuffix(id, "}") {
+				users = append(users, strings.TrimSuffix(id, "}"))
+			}
+		}
+		gridKeys = append(gridKeys, found[gridScanPattern]...)
+		return nil
+	})
 	if err != nil {
 		return rep, fmt.Errorf("store: repair scan: %w", err)
 	}
+	if err := s.repairUsers(ctx, users, &rep); err != nil {
+		return rep, err
+	}
 
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	markers := map[string]Marker{}
+	var all []*Report
+	for start := 0; start < len(list); start += 200 {
+		rs, err := s.reports(ctx, list[start:min(start+200, len(list))])
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range rs {
+			rep.Documents++
+			markers[r.ID] = MarkerOf(r)
+			all = append(all, &Report{ID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, Lat: r.Lat, Lng: r.Lng,
+				CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ReporterID: r.ReporterID, History: r.History})
+			if s.indexed(ctx, r) {
+				continue
+			}
+			if err := s.writeIndexes(ctx, r, nil); err != nil {
+				return rep, err
+			}
+			rep.Reindexed++
+		}
+		for _, id := range list[start:min(start+200, len(list))] {
+			if n, _ := s.rdb.XLen(ctx, outboxKey(id)).Result(); n > 0 {
+				if _, err := s.finish(ctx, id, time.Now().UTC()); err != nil {
+					return rep, err
+				}
+				rep.Outboxes++
+			}
+		}
+	}
+	stale, err := s.dropStale(ctx, markers)
+	if err != nil {
+		return rep, err
+	}
+	rep.Stale = stale
+	if err := s.RebuildGrid(ctx, all, gridKeys, time.Now().UTC()); err != nil {
+		return rep, err
+	}
+	rep.GridKeys = len(gridKeys)
+	if err := s.rebuildStats(ctx, all); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// scanAll runs fn on every master (one at a time).
+func (s *Store) scanAll(ctx context.Context, fn func(context.Context, *redis.Client) error) error {
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return fn(ctx, n)
+		})
+	case *redis.Client:
+		return fn(ctx, c)
+	}
+	return errors.New("unsupported client")
+}
+
+func (s *Store) repairUsers(ctx context.Context, users []string, rep *RepairReport) error {
 	for _, id := range users {
 		u, err := s.UserByID(ctx, id)
 		if err != nil {
@@ -88,52 +158,174 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 			}
 		}
 	}
+	return nil
+}
 
-	list := make([]string, 0, len(ids))
-	for id := range ids {
-		list = append(list, id)
+// dropStale removes index entries whose report is gone or is in another state now: from the
+// time index, every status, type and GEO index, the position index and the expiry queue. It
+// returns how many reports had such entries.
+func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, error) {
+	touched := map[string]bool{}
+	drop := func(key string, member string) {
+		s.rdb.ZRem(ctx, key, member)
+		if _, _, id, ok := parseGeoMember(member); ok {
+			member = id
+		}
+		touched[member] = true
 	}
-	for start := 0; start < len(list); start += 200 {
-		rs, err := s.reports(ctx, list[start:min(start+200, len(list))])
+	walk := func(key string, fn func(member string)) error {
+		iter := s.rdb.ZScan(ctx, key, 0, "", 500).Iterator()
+		var members []string
+		for i := 0; iter.Next(ctx); i++ {
+			if i%2 == 0 { // ZSCAN answers member, score, member, score...
+				members = append(members, iter.Val())
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		for _, m := range members {
+			fn(m)
+		}
+		return nil
+	}
+	gone := func(key string) error {
+		return walk(key, func(id string) {
+			if _, ok := markers[id]; !ok {
+				drop(key, id)
+			}
+		})
+	}
+	for _, key := range []string{reportsByTimeKey, expiryKey} {
+		if err := gone(key); err != nil {
+			return len(touched), err
+		}
+	}
+	for _, st := range hazard.Statuses {
+		err := walk(statusIndexKey(st), func(id string) {
+			if m, ok := markers[id]; !ok || m.Status != st {
+				drop(statusIndexKey(st), id)
+			}
+		})
 		if err != nil {
-			return rep, err
+			return len(touched), err
 		}
-		for _, r := range rs {
-			rep.Documents++
-			if s.indexed(ctx, r) {
-				continue
+		err = walk(geoKey(st), func(member string) {
+			_, _, id, ok := parseGeoMember(member)
+			if m, known := markers[id]; !ok || !known || geoMember(id, m) != member || m.Status != st {
+				drop(geoKey(st), member) // also members named the way an older version did
 			}
-			if err := s.indexReport(ctx, r, ""); err != nil {
-				return rep, err
+		})
+		if err != nil {
+			return len(touched), err
+		}
+	}
+	for _, t := range hazard.Types {
+		err := walk(typeIndexKey(t.Code), func(id string) {
+			if m, ok := markers[id]; !ok || m.Type != t.Code {
+				drop(typeIndexKey(t.Code), id)
 			}
-			rep.Reindexed++
+		})
+		if err != nil {
+			return len(touched), err
 		}
 	}
-	listed, err := s.rdb.ZRange(ctx, reportsByTimeKey, 0, -1).Result()
-	if err != nil {
-		return rep, err
-	}
-	for _, id := range listed {
-		if !ids[id] {
-			s.rdb.ZRem(ctx, reportsByTimeKey, id)
-			s.rdb.ZRem(ctx, expiryKey, id)
-			rep.Stale++
+	for _, c := range "abcdefghijklmnopqrstuvwxyz234567" { // the shards: base32 id characters
+		shard := string(c)
+		keys, err := s.rdb.HKeys(ctx, posKey(shard)).Result()
+		if err != nil {
+			return len(touched), err
+		}
+		for _, id := range keys {
+			if m, ok := markers[id]; !ok || !m.mapped() {
+				s.rdb.HDel(ctx, posKey(shard), id)
+				touched[id] = true
+			}
 		}
 	}
-	return rep, nil
+	return len(touched), nil
 }
 
 // indexed reports whether r's main index entries are all present.
 func (s *Store) indexed(ctx context.Context, r *Report) bool {
 	var t, st, ty *redis.FloatCmd
 	var geo *redis.GeoPosCmd
+	var pos *redis.StringCmd
+	m := MarkerOf(r)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		t = p.ZScore(ctx, reportsByTimeKey, r.ID)
-		st = p.ZScore(ctx, statusIndexKey(string(r.Status)), r.ID)
+		st = p.ZScore(ctx, statusIndexKey(r.Status), r.ID)
 		ty = p.ZScore(ctx, typeIndexKey(r.Type), r.ID)
-		geo = p.GeoPos(ctx, geoKey(string(r.Status)), r.Type+":"+r.ID)
+		geo = p.GeoPos(ctx, geoKey(r.Status), geoMember(r.ID, m))
+		pos = p.HGet(ctx, posKey(posShard(r.ID)), r.ID)
 		return nil
 	})
-	pos := geo.Val()
-	return t.Err() == nil && st.Err() == nil && ty.Err() == nil && len(pos) == 1 && pos[0] != nil
+	if t.Err() != nil || st.Err() != nil || ty.Err() != nil {
+		return false
+	}
+	if !m.mapped() {
+		return true
+	}
+	p := geo.Val()
+	return len(p) == 1 && p[0] != nil && pos.Val() == m.String()
+}
+
+// rebuildStats recounts the statistics from the documents and replaces the counters.
+func (s *Store) rebuildStats(ctx context.Context, rs []*Report) error {
+	days := map[string]map[string]int64{}
+	reporters := map[string][]any{}
+	areas := map[string]float64{}
+	resolution := []redis.Z{}
+	bump := func(d, field string) {
+		if days[d] == nil {
+			days[d] = map[string]int64{}
+		}
+		days[d][field]++
+	}
+	for _, r := range rs {
+		if r.Status == hazard.Unconfirmed {
+			continue
+		}
+		d := day(r.CreatedAt)
+		bump(d, "created")
+		bump(d, "created:"+r.Type)
+		reporters[d] = append(reporters[d], r.ReporterID)
+		areas[areaCell(r.Lat, r.Lng)]++
+		for _, h := range r.History {
+			if h.From != "" && h.From != hazard.Unconfirmed && h.From != h.To {
+				bump(day(h.At), "status:"+string(h.To))
+			}
+		}
+		if r.Status == hazard.Resolved {
+			for i := len(r.History) - 1; i >= 0; i-- {
+				if r.History[i].To == hazard.Resolved && r.History[i].From != hazard.Resolved {
+					resolution = append(resolution, redis.Z{Score: r.History[i].At.Sub(r.CreatedAt).Seconds(), Member: r.ID})
+					break
+				}
+			}
+		}
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, statsAreasKey, statsResolutionKey)
+		for d, fields := range days {
+			p.Del(ctx, statsDayKey(d), statsReportersKey(d))
+			for f, n := range fields {
+				p.HSet(ctx, statsDayKey(d), f, n)
+			}
+			p.Expire(ctx, statsDayKey(d), statsTTL)
+			p.PFAdd(ctx, statsReportersKey(d), reporters[d]...)
+			p.Expire(ctx, statsReportersKey(d), statsTTL)
+		}
+		for cell, n := range areas {
+			p.ZAdd(ctx, statsAreasKey, redis.Z{Score: n, Member: cell})
+		}
+		if len(resolution) > 0 {
+			p.ZAdd(ctx, statsResolutionKey, resolution...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to rebuild statistics: %w", err)
+	}
+	return nil
 }

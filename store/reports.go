@@ -59,8 +59,6 @@ type Change struct {
 var (
 	// ErrConflict means the report changed since the caller read it (version mismatch).
 	ErrConflict = errors.New("store: changed by someone else")
-	// ErrTransition means the workflow does not allow that action from the current status.
-	ErrTransition = errors.New("store: status change not allowed")
 )
 
 // ReportID derives a report id from the form's idempotency key, so a retried submit (after a
@@ -77,67 +75,87 @@ func ReportID(uid, idemKey string) string {
 // ValidReportID reports whether s can name a report.
 func ValidReportID(s string) bool { return validID(s) }
 
-// CreateReport stores a new report (r.ID already set by ReportID) and its indexes. It returns
-// created=false with the stored report when that id exists already: a repeated submit.
-func (s *Store) CreateReport(ctx context.Context, r *Report) (*Report, bool, error) {
+// CreateReport stores a new report (r.ID already set by ReportID) with its events, as version 1.
+// It returns created=false with the stored report when that id exists already: a repeated
+// submit, which also finishes whatever a first attempt that died half-way left undone.
+func (s *Store) CreateReport(ctx context.Context, r *Report, evs ...Event) (*Report, bool, error) {
 	if !validID(r.ID) {
 		return nil, false, fmt.Errorf("store: bad report id %q", r.ID)
 	}
-	r.Version = 1
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return nil, false, err
-	}
-	ok, err := s.rdb.SetNX(ctx, reportKey(r.ID), doc, 0).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("store: unable to create report: %w", err)
-	}
-	if !ok {
-		existing, err := s.Report(ctx, r.ID)
+	err := s.commit(ctx, r, 0, Marker{}, evs)
+	var exists errExists
+	if errors.As(err, &exists) {
+		existing, err := decodeReport(exists.doc)
 		if err != nil {
 			return nil, false, err
 		}
-		// Re-apply the indexes: the first attempt may have died between document and indexes.
-		if err := s.indexReport(ctx, existing, ""); err != nil {
+		if err := s.converge(ctx, existing, nil); err != nil {
 			return nil, false, err
 		}
 		return existing, false, nil
 	}
-	if err := s.indexReport(ctx, r, ""); err != nil {
+	if err != nil {
 		return nil, false, err
 	}
-	s.countCreated(ctx, r)
-	s.publish(ctx, "report.created", r.ID)
 	return r, true, nil
 }
 
-// indexReport writes r's global index entries; oldStatus, when set, is removed first. Every
-// command is idempotent, so a retry or a repair run converges on the same state. The indexes
-// live in other slots than the document (Redis Cluster), hence a pipeline, not a transaction.
-func (s *Store) indexReport(ctx context.Context, r *Report, oldStatus hazard.Status) error {
-	created := float64(r.CreatedAt.UnixMilli())
-	member := r.Type + ":" + r.ID
+// UpdateReport stores r, a changed copy of prev (the version the caller read), with the change's
+// events. It fails with ErrConflict when someone else changed the report since prev was read.
+func (s *Store) UpdateReport(ctx context.Context, prev, r *Report, evs ...Event) error {
+	if r.ID != prev.ID {
+		return fmt.Errorf("store: update of %s with %s", prev.ID, r.ID)
+	}
+	return s.commit(ctx, r, prev.Version, MarkerOf(prev), evs)
+}
+
+// writeIndexes writes r's entries in every global index and removes what stale markers (the
+// report's earlier states) left there. Every command is idempotent, so a retry, a sweeper run
+// or a repair converges on the same state. The indexes live in other slots than the document
+// (Redis Cluster), hence a pipeline, not a transaction.
+func (s *Store) writeIndexes(ctx context.Context, r *Report, stale []Marker) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if oldStatus != "" && oldStatus != r.Status {
-			p.ZRem(ctx, statusIndexKey(string(oldStatus)), r.ID)
-			p.ZRem(ctx, geoKey(string(oldStatus)), member)
-		}
-		p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
-		p.ZAdd(ctx, statusIndexKey(string(r.Status)), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
-		p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
-		p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
-		p.GeoAdd(ctx, geoKey(string(r.Status)), &redis.GeoLocation{Name: member, Longitude: r.Lng, Latitude: r.Lat})
-		if !r.ExpiresAt.IsZero() && r.Status.Active() {
-			p.ZAdd(ctx, expiryKey, redis.Z{Score: float64(r.ExpiresAt.UnixMilli()), Member: r.ID})
-		} else {
-			p.ZRem(ctx, expiryKey, r.ID)
-		}
+		indexCmds(ctx, p, r, stale)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to index report: %w", err)
 	}
 	return nil
+}
+
+func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker) {
+	created := float64(r.CreatedAt.UnixMilli())
+	m := MarkerOf(r)
+	for _, old := range stale {
+		if old.Status == "" {
+			continue
+		}
+		if old.Status != m.Status {
+			p.ZRem(ctx, statusIndexKey(old.Status), r.ID)
+		}
+		if old.Type != m.Type {
+			p.ZRem(ctx, typeIndexKey(old.Type), r.ID)
+		}
+		if old.mapped() && (old.Status != m.Status || geoMember(r.ID, old) != geoMember(r.ID, m) || !m.mapped()) {
+			p.ZRem(ctx, geoKey(old.Status), geoMember(r.ID, old))
+		}
+	}
+	p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
+	p.ZAdd(ctx, statusIndexKey(r.Status), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
+	p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
+	p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
+	if m.mapped() {
+		p.GeoAdd(ctx, geoKey(r.Status), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
+		p.HSet(ctx, posKey(posShard(r.ID)), r.ID, m.String())
+	} else {
+		p.HDel(ctx, posKey(posShard(r.ID)), r.ID)
+	}
+	if !r.ExpiresAt.IsZero() && r.Status.Active() {
+		p.ZAdd(ctx, expiryKey, redis.Z{Score: float64(r.ExpiresAt.UnixMilli()), Member: r.ID})
+	} else {
+		p.ZRem(ctx, expiryKey, r.ID)
+	}
 }
 
 // Report loads one report with its confirmation count.
@@ -173,93 +191,6 @@ func decodeReport(doc string) (*Report, error) {
 		return nil, fmt.Errorf("store: corrupt report document: %w", err)
 	}
 	return &r, nil
-}
-
-// casScript replaces a report document only if its stored version is the expected one.
-// It reads the version with cjson but writes the Go-built JSON untouched.
-var casScript = redis.NewScript(`#!lua
-local cur = redis.call('GET', KEYS[1])
-if not cur then return -1 end
-local doc = cjson.decode(cur)
-if tostring(doc['version']) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-`)
-
-// saveReport writes r (whose Version the caller read) as version+1, atomically against
-// concurrent writers.
-func (s *Store) saveReport(ctx context.Context, r *Report) error {
-	expected := r.Version
-	r.Version++
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	res, err := casScript.Run(ctx, s.rdb, []string{reportKey(r.ID)}, strconv.FormatInt(expected, 10), doc).Int()
-	if err != nil {
-		r.Version = expected
-		return fmt.Errorf("store: unable to save report: %w", err)
-	}
-	switch res {
-	case -1:
-		return ErrNotFound
-	case 0:
-		r.Version = expected
-		return ErrConflict
-	}
-	return nil
-}
-
-// Transition applies a workflow action to report id, which the caller saw at version (0: take
-// the current one). It appends to the timeline and moves the report between indexes.
-func (s *Store) Transition(ctx context.Context, id string, version int64, a hazard.Action, by, note, duplicateOf string) (*Report, error) {
-	r, err := s.Report(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if version != 0 && version != r.Version {
-		return nil, ErrConflict
-	}
-	next, ok := hazard.Next(r.Status, a)
-	if !ok {
-		return nil, ErrTransition
-	}
-	old := r.Status
-	now := time.Now().UTC()
-	r.History = append(r.History, Change{At: now, By: by, Action: a, From: old, To: next, Note: note})
-	r.Status, r.UpdatedAt = next, now
-	if a == hazard.MarkDuplicate {
-		r.DuplicateOf = duplicateOf
-	}
-	if a == hazard.Reopen {
-		r.DuplicateOf = ""
-	}
-	if err := s.saveReport(ctx, r); err != nil {
-		return nil, err
-	}
-	if err := s.indexReport(ctx, r, old); err != nil {
-		return nil, err
-	}
-	s.countTransition(ctx, r, now)
-	s.publish(ctx, "report.updated", r.ID)
-	return r, nil
-}
-
-// EditDescription changes the text of a report the caller saw at version.
-func (s *Store) EditDescription(ctx context.Context, id string, version int64, text string) (*Report, error) {
-	r, err := s.Report(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if r.Version != version {
-		return nil, ErrConflict
-	}
-	r.Description, r.UpdatedAt = text, time.Now().UTC()
-	if err := s.saveReport(ctx, r); err != nil {
-		return nil, err
-	}
-	s.publish(ctx, "report.updated", r.ID)
-	return r, nil
 }
 
 // Confirm records that uid saw the hazard still there: once per user (a set), and for transient
@@ -361,7 +292,7 @@ func (s *Store) Reports(ctx context.Context, f ReportFilter, page, per int) ([]*
 	case f.Reporter != "":
 		key = userReportsKey(f.Reporter)
 	case len(f.Statuses) == 1:
-		key, rest.Statuses = statusIndexKey(string(f.Statuses[0])), nil
+		key, rest.Statuses = statusIndexKey(f.Statuses[0]), nil
 	case len(f.Types) == 1:
 		key, rest.Types = typeIndexKey(f.Types[0]), nil
 	}
@@ -422,16 +353,22 @@ type NearbyReport struct {
 func (s *Store) Nearby(ctx context.Context, lat, lng, radius float64, typ string) ([]NearbyReport, error) {
 	dist := map[string]float64{}
 	var ids []string
-	for _, st := range []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress} {
-		locs, err := s.rdb.GeoSearchLocation(ctx, geoKey(string(st)), &redis.GeoSearchLocationQuery{
-			GeoSearchQuery: redis.GeoSearchQuery{Longitude: lng, Latitude: lat, Radius: radius, RadiusUnit: "m", Sort: "ASC", Count: 50},
-			WithDist:       true,
-		}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("store: unable to search nearby: %w", err)
+	cmds := make([]*redis.GeoSearchLocationCmd, 0, 3)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, st := range hazard.ActiveStatuses {
+			cmds = append(cmds, p.GeoSearchLocation(ctx, geoKey(st), &redis.GeoSearchLocationQuery{
+				GeoSearchQuery: redis.GeoSearchQuery{Longitude: lng, Latitude: lat, Radius: radius, RadiusUnit: "m", Sort: "ASC", Count: 200},
+				WithDist:       true,
+			}))
 		}
-		for _, l := range locs {
-			t, id, ok := strings.Cut(l.Name, ":")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: unable to search nearby: %w", err)
+	}
+	for _, cmd := range cmds {
+		for _, l := range cmd.Val() {
+			t, _, id, ok := parseGeoMember(l.Name)
 			if !ok || t != typ {
 				continue
 			}
@@ -467,20 +404,15 @@ func (s *Store) DropExpiry(ctx context.Context, id string) error {
 
 // TryLock takes a job lock for ttl (SET NX PX): with several app instances, one runs the job.
 func (s *Store) TryLock(ctx context.Context, job string, ttl time.Duration) (bool, error) {
-	return s.rdb.SetNX(ctx, "hw:lock:{"+job+"}", newID(), ttl).Result()
+	return s.rdb.SetNX(ctx, lockKey(job), newID(), ttl).Result()
 }
 
-// publish tells other instances a report changed (relayed to browsers by issue 5's SSE).
-func (s *Store) publish(ctx context.Context, event, id string) {
-	s.rdb.Publish(ctx, eventsChannel, event+" "+id)
-}
-
-const eventsChannel = "events:reports"
-
-// SeedReports stores many new reports at once for demos and benchmarks: documents and index
-// entries go in one pipeline per call (the caller batches). Not for request paths: it skips the
-// per-report existence check and events.
+// SeedReports stores many new reports at once for demos and benchmarks: documents, index
+// entries, statistics and the map's counts (summed per cell for the whole batch) in a few
+// pipelines per call (the caller batches). Not for request paths: seeded reports have no events,
+// and a batch retried after an error can count twice in the statistics.
 func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
+	now := time.Now().UTC()
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, r := range rs {
 			r.Version = 1
@@ -489,12 +421,7 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 				return err
 			}
 			p.SetNX(ctx, reportKey(r.ID), doc, 0)
-			created := float64(r.CreatedAt.UnixMilli())
-			p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
-			p.ZAdd(ctx, statusIndexKey(string(r.Status)), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
-			p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
-			p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
-			p.GeoAdd(ctx, geoKey(string(r.Status)), &redis.GeoLocation{Name: r.Type + ":" + r.ID, Longitude: r.Lng, Latitude: r.Lat})
+			indexCmds(ctx, p, r, nil)
 			statsCreated(ctx, p, r)
 		}
 		return nil
@@ -502,38 +429,20 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 	if err != nil {
 		return fmt.Errorf("store: unable to seed reports: %w", err)
 	}
-	return nil
+	byBlock := map[string][]gridOp{}
+	for _, r := range rs {
+		for tag, ops := range gridOps(r.ID, Marker{}, MarkerOf(r), now) {
+			byBlock[tag] = append(byBlock[tag], ops...)
+		}
+	}
+	for tag, ops := range byBlock {
+		byBlock[tag] = mergeOps(ops)
+	}
+	return s.applyGrid(ctx, "seed:"+newID(), byBlock, now)
 }
 
 // NewReportID returns a fresh random report id (for seeding and API clients without a key).
 func NewReportID() string { return newID() }
-
-// ReportEvents subscribes to report events from every instance. go-redis resubscribes by itself
-// after a dropped connection or a Redis restart. The channel closes when ctx ends.
-func (s *Store) ReportEvents(ctx context.Context) <-chan string {
-	ps := s.rdb.Subscribe(ctx, eventsChannel)
-	out := make(chan string, 256)
-	go func() {
-		defer close(out)
-		defer ps.Close()
-		ch := ps.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-ch:
-				if !ok {
-					return
-				}
-				select {
-				case out <- m.Payload:
-				default: // the hub is stuck: drop rather than block Redis reads
-				}
-			}
-		}
-	}()
-	return out
-}
 
 // ReportsBetween walks the time index newest first between from and to (inclusive), skipping
 // offset entries and returning up to count documents (missing ones skipped).
@@ -546,4 +455,31 @@ func (s *Store) ReportsBetween(ctx context.Context, from, to time.Time, offset, 
 		return nil, fmt.Errorf("store: unable to list reports: %w", err)
 	}
 	return s.reports(ctx, ids)
+}
+
+// MoveConfirmations counts a duplicate's confirmations, and its reporter, as confirmations of the
+// original (never its own reporter's). Sets in two slots: read one, add to the other; SADD makes
+// a repeat harmless.
+func (s *Store) MoveConfirmations(ctx context.Context, dupID, origID, dupReporter string) error {
+	orig, err := s.Report(ctx, origID)
+	if err != nil {
+		return err
+	}
+	members, err := s.rdb.SMembers(ctx, reportConfirmsKey(dupID)).Result()
+	if err != nil {
+		return fmt.Errorf("store: unable to read confirmations: %w", err)
+	}
+	var move []any
+	for _, m := range append(members, dupReporter) {
+		if m != orig.ReporterID && m != "" {
+			move = append(move, m)
+		}
+	}
+	if len(move) == 0 {
+		return nil
+	}
+	if err := s.rdb.SAdd(ctx, reportConfirmsKey(origID), move...).Err(); err != nil {
+		return fmt.Errorf("store: unable to move confirmations: %w", err)
+	}
+	return nil
 }

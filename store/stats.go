@@ -16,13 +16,10 @@ import (
 
 // Statistics are kept at write time so the stats page never reads reports. All keys share the
 // {stats} hash tag: PFCOUNT over several days needs them in one slot, and they are small.
-func statsDayKey(day string) string       { return "hw:stats:{stats}:day:" + day }
-func statsReportersKey(day string) string { return "hw:stats:{stats}:reporters:" + day }
 
 const (
-	statsResolutionKey = "hw:stats:{stats}:resolution" // zset: rid -> seconds from report to resolution
-	statsAreasKey      = "hw:stats:{stats}:areas"      // zset: ~5 km cell -> reports created
-	statsTTL           = 400 * 24 * time.Hour
+	statsTTL        = 400 * 24 * time.Hour
+	statsAppliedTTL = 30 * 24 * time.Hour // how long an event id is remembered as counted
 )
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
@@ -30,17 +27,6 @@ func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 // areaCell is a 0.05-degree cell (about 5 km) as "lat,lng" of its south-west corner.
 func areaCell(lat, lng float64) string {
 	return fmt.Sprintf("%.2f,%.2f", math.Floor(lat*20)/20, math.Floor(lng*20)/20)
-}
-
-// countCreated records a new report in the statistics.
-func (s *Store) countCreated(ctx context.Context, r *Report) {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		statsCreated(ctx, p, r)
-		return nil
-	})
-	if err != nil {
-		logger.Warn("statistics not updated", "err", err)
-	}
 }
 
 func statsCreated(ctx context.Context, p redis.Pipeliner, r *Report) {
@@ -53,22 +39,95 @@ func statsCreated(ctx context.Context, p redis.Pipeliner, r *Report) {
 	p.ZIncrBy(ctx, statsAreasKey, 1, areaCell(r.Lat, r.Lng))
 }
 
-// countTransition records a status change (and the time to resolution).
-func (s *Store) countTransition(ctx context.Context, r *Report, at time.Time) {
-	d := day(at)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HIncrBy(ctx, statsDayKey(d), "status:"+string(r.Status), 1)
-		p.Expire(ctx, statsDayKey(d), statsTTL)
-		if r.Status == hazard.Resolved {
-			p.ZAdd(ctx, statsResolutionKey, redis.Z{Score: at.Sub(r.CreatedAt).Seconds(), Member: r.ID})
-		} else {
-			p.ZRem(ctx, statsResolutionKey, r.ID) // reopened: no longer resolved
+// onceScript runs a list of commands unless the event id is already in the applied set:
+// KEYS[1] the applied set, KEYS[2...] the keys the commands touch (one slot); ARGV: event id, the
+// set's TTL in seconds, then per command its word count, the command, the index of its key and
+// its arguments. It is how an effect keyed by an event happens once under redelivery.
+var onceScript = redis.NewScript(`#!lua
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local args = {ARGV[i+1], KEYS[tonumber(ARGV[i+2])]}
+  for j = 3, n do args[#args+1] = ARGV[i+j] end
+  redis.call(unpack(args))
+  i = i + n + 1
+end
+return 1
+`)
+
+// once collects commands for onceScript.
+type once struct {
+	keys []string
+	args []any
+}
+
+func newOnce(applied, eid string, ttl time.Duration) *once {
+	return &once{keys: []string{applied}, args: []any{eid, int64(ttl.Seconds())}}
+}
+
+func (o *once) cmd(name, key string, args ...any) {
+	idx := 0
+	for i, k := range o.keys {
+		if k == key {
+			idx = i + 1
 		}
-		return nil
-	})
-	if err != nil {
-		logger.Warn("statistics not updated", "err", err)
 	}
+	if idx == 0 {
+		o.keys = append(o.keys, key)
+		idx = len(o.keys)
+	}
+	o.args = append(o.args, len(args)+2, name, idx)
+	o.args = append(o.args, args...)
+}
+
+func (s *Store) runOnce(ctx context.Context, o *once) (bool, error) {
+	n, err := onceScript.Run(ctx, s.rdb, o.keys, o.args...).Int()
+	return n == 1, err
+}
+
+// ApplyStats counts one report event in the statistics, once per event id (a redelivered event
+// counts nothing twice): creations per day and type, reporters, status changes per day, time to
+// resolution and the busiest areas.
+func (s *Store) ApplyStats(ctx context.Context, e Event) error {
+	before, after := e.Markers()
+	o := newOnce(statsAppliedKey(day(e.At)), e.EID, statsAppliedTTL)
+	switch {
+	case before.Status == "" && after.mapped(), before.Status == hazard.Unconfirmed && after.mapped():
+		// A new report (a guest's once confirmed): counted on the day it was made.
+		d := day(after.Created)
+		o.cmd("HINCRBY", statsDayKey(d), "created", 1)
+		o.cmd("HINCRBY", statsDayKey(d), "created:"+after.Type, 1)
+		o.cmd("EXPIRE", statsDayKey(d), int64(statsTTL.Seconds()))
+		if e.Actor != "" {
+			o.cmd("PFADD", statsReportersKey(d), e.Actor)
+			o.cmd("EXPIRE", statsReportersKey(d), int64(statsTTL.Seconds()))
+		}
+		o.cmd("ZINCRBY", statsAreasKey, 1, areaCell(after.Lat, after.Lng))
+	case before.mapped() && after.mapped():
+		if before.Status != after.Status {
+			d := day(e.At)
+			o.cmd("HINCRBY", statsDayKey(d), "status:"+string(after.Status), 1)
+			o.cmd("EXPIRE", statsDayKey(d), int64(statsTTL.Seconds()))
+			if after.Status == hazard.Resolved {
+				o.cmd("ZADD", statsResolutionKey, e.At.Sub(after.Created).Seconds(), e.Report)
+			} else {
+				o.cmd("ZREM", statsResolutionKey, e.Report) // reopened: no longer resolved
+			}
+		}
+		if a, b := areaCell(before.Lat, before.Lng), areaCell(after.Lat, after.Lng); a != b {
+			o.cmd("ZINCRBY", statsAreasKey, -1, a)
+			o.cmd("ZINCRBY", statsAreasKey, 1, b)
+		}
+	}
+	if len(o.keys) == 1 {
+		return nil // nothing to count
+	}
+	if _, err := s.runOnce(ctx, o); err != nil {
+		return fmt.Errorf("store: unable to update statistics: %w", err)
+	}
+	return nil
 }
 
 // DayStats is one day's numbers.
@@ -125,10 +184,10 @@ func (s *Store) Statistics(ctx context.Context, now time.Time, n int) (*Stats, e
 	}
 	// Current counts come from the status indexes (other slots: a second pipeline).
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		pending = p.ZCard(ctx, statusIndexKey(string(hazard.Pending)))
-		open = p.ZCard(ctx, statusIndexKey(string(hazard.Open)))
-		inProgress = p.ZCard(ctx, statusIndexKey(string(hazard.InProgress)))
-		resolved = p.ZCard(ctx, statusIndexKey(string(hazard.Resolved)))
+		pending = p.ZCard(ctx, statusIndexKey(hazard.Pending))
+		open = p.ZCard(ctx, statusIndexKey(hazard.Open))
+		inProgress = p.ZCard(ctx, statusIndexKey(hazard.InProgress))
+		resolved = p.ZCard(ctx, statusIndexKey(hazard.Resolved))
 		return nil
 	})
 	if err != nil {

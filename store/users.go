@@ -123,7 +123,6 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 }
 
 // adminsKey holds the ids of admins, so "the last admin" is one SCARD away.
-const adminsKey = "hw:admins"
 
 // AdminCount is how many accounts have the admin role.
 func (s *Store) AdminCount(ctx context.Context) (int64, error) {

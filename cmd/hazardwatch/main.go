@@ -45,7 +45,9 @@ commands:
   user role ...         change an account's role
   seed --reports N --area "lat,lng,km"
                         fill Redis with synthetic reports (demos, benchmarks)
-  redis repair          rebuild the report and user indexes from the documents
+  worker                run only the background workers (events, mail, expiry), no web server;
+                        serve runs them too unless WORKERS=off
+  redis repair          rebuild the indexes, the map's counts and the statistics from the documents
   help                  show this help`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,6 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{"serve takes no arguments\n" + usage}
 		}
 		return serve(ctx, stderr)
+	case "worker":
+		if len(args) > 0 {
+			return usageError{"worker takes no arguments\n" + usage}
+		}
+		return workerCmd(ctx, stderr)
 	case "user":
 		return userCmd(ctx, args, stdout)
 	case "seed":
@@ -114,4 +121,24 @@ func serve(ctx context.Context, logw io.Writer) error {
 	<-served
 	log.Info("stopped")
 	return nil
+}
+
+// workerCmd runs the workers alone until SIGINT or SIGTERM: the same app, without a listener.
+func workerCmd(ctx context.Context, logw io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	cfg.Workers = true
+	log := newLogger(cfg.LogFormat, logw)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("workers running (no web server)")
+	<-ctx.Done()
+	log.Info("stopping workers")
+	return a.Shutdown()
 }

@@ -5,13 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
+	"hazardwatch/config"
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 )
 
@@ -30,11 +33,16 @@ func seedCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil || *n <= 0 || *n > 10_000_000 {
 		return usageError{fmt.Sprintf("%v\n%s", err, seedUsage)}
 	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
 	st, closeStore, err := openStore()
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+	life := lifecycle.New(st, nil, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, slog.Default())
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	start := time.Now()
 	const batch = 500
@@ -44,7 +52,7 @@ func seedCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		for i := range rs {
 			rs[i] = synthetic(rng, lat, lng, km)
 		}
-		if err := st.SeedReports(ctx, rs); err != nil {
+		if err := life.Seed(ctx, rs); err != nil {
 			return err
 		}
 		done += k

@@ -1,0 +1,589 @@
+// Package lifecycle is every rule of a report's life: who may see it, how it is made (web form,
+// Open311, seed), and every change after that (edit, withdraw, moderation actions, duplicates,
+// relocation, re-categorising, expiry), each stored with its events. Handlers parse input, call it
+// and render; store keeps the data. It is its own package because those rules belong neither to
+// HTTP nor to Redis, and the web form and the Open311 API must share them.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"hazardwatch/geocode"
+	"hazardwatch/hazard"
+	"hazardwatch/store"
+)
+
+// Config is the part of the app's settings the rules depend on.
+type Config struct {
+	Moderation     string        // "post": public at once, unverified; "pre": public once approved
+	ReportExpiry   time.Duration // transient hazards expire this long after the last confirmation
+	TooCloseRadius float64       // metres: a new report this close to one of its type asks first
+}
+
+// Service applies the rules.
+type Service struct {
+	st  *store.Store
+	geo geocode.Provider
+	cfg Config
+	log *slog.Logger
+}
+
+// New builds the service; geo names the place of new reports (nil: no address).
+func New(st *store.Store, geo geocode.Provider, cfg Config, log *slog.Logger) *Service {
+	return &Service{st: st, geo: geo, cfg: cfg, log: log}
+}
+
+// Actor is who asks for a change. The zero Actor is nobody signed in.
+type Actor struct {
+	ID   string
+	Name string
+	Role store.Role
+}
+
+// ActorOf is u as an actor (nil: nobody).
+func ActorOf(u *store.User) Actor {
+	if u == nil {
+		return Actor{}
+	}
+	return Actor{ID: u.ID, Name: u.Name, Role: u.Role}
+}
+
+// System is the app itself (the expiry job).
+var System = Actor{ID: "system", Role: store.RoleAdmin}
+
+func (a Actor) moderator() bool { return a.ID != "" && a.Role.AtLeast(store.RoleModerator) }
+
+// Kind is what went wrong, as an HTTP status would say it.
+type Kind int
+
+const (
+	NotFound  Kind = iota + 1 // 404: no such report, or not one the asker may see
+	Forbidden                 // 403: the asker may not do this
+	Conflict                  // 409: changed by someone else, or not possible from its status
+	Invalid                   // 422: the input breaks a rule; Fields says where
+)
+
+// Error is a refusal with a sentence for people.
+type Error struct {
+	Kind   Kind
+	Msg    string
+	Fields map[string]string // Invalid: field -> message ("" for the form as a whole)
+	Close  []store.NearbyReport
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func fail(k Kind, msg string) *Error { return &Error{Kind: k, Msg: msg} }
+
+// KindOf is err's Kind, or 0 when err is not a refusal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
+
+var errGone = fail(NotFound, "We could not find that report. It may have been removed.")
+
+// Event kinds on the report stream.
+const (
+	Created       = "report.created"
+	Published     = "report.published" // became visible to the public
+	StatusChanged = "report.status_changed"
+	Updated       = "report.updated"
+	Relocated     = "report.relocated"
+	Recategorised = "report.recategorised"
+)
+
+// --- visibility: the one rule ---
+
+// Visible reports whether viewer (nil: nobody signed in) may see a report in status whose
+// reporter is reporter: its reporter and moderators always; everyone else public statuses, and
+// pending ones only under post-moderation.
+func (s *Service) Visible(viewer *store.User, status hazard.Status, reporter string) bool {
+	if viewer != nil && (viewer.ID == reporter || viewer.Role.AtLeast(store.RoleModerator)) {
+		return true
+	}
+	return status.Public() && !(s.cfg.Moderation == "pre" && status == hazard.Pending)
+}
+
+// CanSee is Visible for a report.
+func (s *Service) CanSee(viewer *store.User, r *store.Report) bool {
+	return s.Visible(viewer, r.Status, r.ReporterID)
+}
+
+// VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
+// map or list may show of everyone's reports.
+func (s *Service) VisibleStatuses(viewer *store.User, want []hazard.Status) []hazard.Status {
+	var out []hazard.Status
+	for _, st := range want {
+		if s.Visible(viewer, st, "") {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// PublicNow reports whether a report in status is visible to the public (events say when a
+// report becomes so).
+func (s *Service) PublicNow(status hazard.Status) bool { return s.Visible(nil, status, "\x00") }
+
+// Load finds a report viewer may see; others are NotFound, not Forbidden, so hidden reports do
+// not reveal that they exist.
+func (s *Service) Load(ctx context.Context, viewer *store.User, id string) (*store.Report, error) {
+	r, err := s.st.Report(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.CanSee(viewer, r)) {
+		return nil, errGone
+	}
+	return r, err
+}
+
+// --- creating ---
+
+// Draft is a new report as a form or an API client gives it.
+type Draft struct {
+	ID           string // from store.ReportID (the form's idempotency key) or store.NewReportID
+	ReporterID   string
+	ReporterName string
+	ShowName     bool
+	Type         string
+	Severity     string
+	Description  string
+	Lat, Lng     float64
+	HasPlace     bool
+	Photos       []string
+	Source       string // "open311:<key name>" for API reports
+	MediaURL     string
+	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
+	AllowClose bool
+}
+
+// Check says what is wrong with a draft, field by field (nil: nothing).
+func Check(d *Draft) map[string]string {
+	bad := map[string]string{}
+	if _, ok := hazard.TypeByCode(d.Type); !ok {
+		bad["type"] = "Choose the type of hazard."
+	}
+	if _, ok := hazard.SeverityByCode(d.Severity); !ok {
+		bad["severity"] = "Choose how dangerous it is."
+	}
+	d.Description = strings.TrimSpace(strings.ReplaceAll(d.Description, "\r\n", "\n"))
+	if msg := DescriptionProblem(d.Description); msg != "" {
+		bad["description"] = msg
+	}
+	switch {
+	case !d.HasPlace:
+		bad["lat"] = "Choose where the hazard is: tap the map, use your location, or search for the place."
+	default:
+		if msg := PlaceProblem(d.Lat, d.Lng); msg != "" {
+			bad["lat"] = msg
+		}
+	}
+	if len(d.Photos) > hazard.MaxPhotos {
+		bad["photos"] = fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(d.Photos))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return bad
+}
+
+// DescriptionProblem checks a report's text: valid, printable (line breaks and tabs allowed),
+// at most hazard.MaxDescription characters.
+func DescriptionProblem(text string) string {
+	if !utf8.ValidString(text) || strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+		return "The description contains characters we cannot show."
+	}
+	if n := utf8.RuneCountInString(text); n > hazard.MaxDescription {
+		return fmt.Sprintf("Keep the description to %d characters (it has %d).", hazard.MaxDescription, n)
+	}
+	return ""
+}
+
+// maxLat is the furthest north or south a map (and Redis's GEO sets) can show.
+const maxLat = 85.05112878
+
+// PlaceProblem checks a report's position.
+func PlaceProblem(lat, lng float64) string {
+	if msg := geocode.CheckPoint(lat, lng); msg != "" {
+		return msg
+	}
+	if lat > maxLat || lat < -maxLat {
+		return "Hazard Watch's map reaches latitudes from -85 to 85."
+	}
+	return ""
+}
+
+// Create stores a new report: pending (the moderation mode decides whether the public sees it
+// yet), named by reverse geocoding (a failure leaves the address empty), expiring if its type
+// is transient. A draft within TooCloseRadius of an active report of its type is refused with
+// Conflict and the close reports, unless AllowClose. created=false means the id existed: a
+// repeated submit, answered with the stored report.
+func (s *Service) Create(ctx context.Context, d Draft) (*store.Report, bool, error) {
+	if bad := Check(&d); bad != nil {
+		return nil, false, &Error{Kind: Invalid, Msg: "Some answers need another look.", Fields: bad}
+	}
+	if existing, err := s.st.Report(ctx, d.ID); err == nil {
+		return existing, false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, err
+	}
+	if !d.AllowClose {
+		close, err := s.st.Nearby(ctx, d.Lat, d.Lng, s.cfg.TooCloseRadius, d.Type)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(close) > 0 {
+			return nil, false, &Error{Kind: Conflict, Msg: "Check whether this hazard was already reported.", Close: close}
+		}
+	}
+	r := s.build(ctx, d, time.Now().UTC())
+	evs := []store.Event{{Kind: Created, Actor: d.ReporterID}}
+	if s.PublicNow(r.Status) {
+		evs = append(evs, store.Event{Kind: Published, Actor: d.ReporterID})
+	}
+	return s.st.CreateReport(ctx, r, evs...)
+}
+
+// build makes the document of a checked draft.
+func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Report {
+	t, _ := hazard.TypeByCode(d.Type)
+	r := &store.Report{
+		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
+		Lat: d.Lat, Lng: d.Lng, Address: s.address(ctx, d.Lat, d.Lng), Photos: d.Photos, Status: hazard.Pending,
+		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL,
+		CreatedAt: now, UpdatedAt: now,
+		History: []store.Change{{At: now, By: d.ReporterID, To: hazard.Pending}},
+	}
+	if r.Photos == nil {
+		r.Photos = []string{}
+	}
+	if r.ShowName {
+		r.ReporterName = d.ReporterName
+	}
+	if t.Transient {
+		r.ExpiresAt = now.Add(s.cfg.ReportExpiry)
+	}
+	return r
+}
+
+func (s *Service) address(ctx context.Context, lat, lng float64) string {
+	if s.geo == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := s.geo.Reverse(ctx, lat, lng)
+	if err != nil {
+		if !errors.Is(err, geocode.ErrNoResult) {
+			s.log.Warn("reverse geocoding a new report failed; storing it without an address", "err", err)
+		}
+		return ""
+	}
+	return p.Label
+}
+
+// Seed stores many synthetic reports at once (demo data and benchmarks), built by the same rules
+// as Create but without questions, address lookups or events: the statistics and the map's
+// counts are written directly.
+func (s *Service) Seed(ctx context.Context, reports []*store.Report) error {
+	for _, r := range reports {
+		if r.Photos == nil {
+			r.Photos = []string{}
+		}
+		if len(r.History) == 0 {
+			r.History = []store.Change{{At: r.CreatedAt, By: "seed", To: r.Status}}
+		}
+		if t, ok := hazard.TypeByCode(r.Type); ok && t.Transient && r.Status.Active() && r.ExpiresAt.IsZero() {
+			r.ExpiresAt = r.CreatedAt.Add(s.cfg.ReportExpiry)
+		}
+	}
+	return s.st.SeedReports(ctx, reports)
+}
+
+// --- changing ---
+
+// change loads report id for actor, checks the version the actor saw (0: take the current one),
+// applies edit to a copy and stores it with the events edit returns.
+func (s *Service) change(ctx context.Context, id string, version int64, edit func(r *store.Report, now time.Time) ([]store.Event, error)) (*store.Report, error) {
+	prev, err := s.st.Report(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	if version != 0 && version != prev.Version {
+		return nil, ErrChanged
+	}
+	r := *prev
+	r.History = slices.Clone(prev.History)
+	now := time.Now().UTC()
+	evs, err := edit(&r, now)
+	if err != nil {
+		return nil, err
+	}
+	r.UpdatedAt = now
+	if err := s.st.UpdateReport(ctx, prev, &r, evs...); errors.Is(err, store.ErrConflict) {
+		return nil, ErrChanged
+	} else if errors.Is(err, store.ErrNotFound) {
+		return nil, errGone
+	} else if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ErrChanged means the report changed since the asker read it.
+var ErrChanged = fail(Conflict, "This report was changed by someone else. Reload to see its state, then try again.")
+
+// ModeratorActions are the workflow's actions a moderator may take by hand.
+var ModeratorActions = []hazard.Action{hazard.Approve, hazard.Start, hazard.Resolve, hazard.Reject, hazard.MarkDuplicate, hazard.Reopen}
+
+// Transition applies a moderator's workflow action (approve, reject, start, resolve, reopen,
+// duplicate) to report id at the version the moderator saw. Rejecting needs a note (the reporter
+// reads it); marking a duplicate needs an active original, which then lists the duplicate and
+// gets its confirmations.
+func (s *Service) Transition(ctx context.Context, actor Actor, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+	if !actor.moderator() {
+		return nil, fail(Forbidden, "Only moderators can do that.")
+	}
+	if !slices.Contains(ModeratorActions, a) {
+		return nil, &Error{Kind: Invalid, Msg: "Choose an action: approve, reject, start, resolve, reopen or duplicate.", Fields: map[string]string{"action": "Choose an action."}}
+	}
+	note = strings.TrimSpace(note)
+	if utf8.RuneCountInString(note) > 500 || strings.ContainsFunc(note, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
+		return nil, &Error{Kind: Invalid, Msg: "Keep the note to 500 characters of plain text.", Fields: map[string]string{"note": "Keep the note to 500 characters."}}
+	}
+	if a == hazard.Reject && note == "" {
+		return nil, &Error{Kind: Invalid, Msg: "Give a reason when rejecting: the reporter sees it.", Fields: map[string]string{"note": "Give a reason."}}
+	}
+	var orig *store.Report
+	if a == hazard.MarkDuplicate {
+		var err error
+		if orig, err = s.original(ctx, id, dupOf); err != nil {
+			return nil, err
+		}
+	} else {
+		dupOf = ""
+	}
+	r, err := s.move(ctx, actor.ID, id, version, a, note, dupOf)
+	if err != nil {
+		return nil, err
+	}
+	if orig != nil {
+		if err := s.linkDuplicate(ctx, actor.ID, r, orig.ID); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// original checks the report a duplicate points at.
+func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report, error) {
+	invalid := func(msg string) error {
+		return &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"duplicate_of": msg}}
+	}
+	if dupOf == id {
+		return nil, invalid("A report cannot duplicate itself.")
+	}
+	orig, err := s.st.Report(ctx, dupOf)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, invalid("Give the id of the original report (the last part of its address).")
+	case err != nil:
+		return nil, err
+	case !orig.Status.Active():
+		return nil, invalid("The original report is " + strings.ToLower(orig.Status.Label()) + "; choose an open one.")
+	}
+	return orig, nil
+}
+
+// move applies a workflow action and records it on the timeline.
+func (s *Service) move(ctx context.Context, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
+		next, ok := hazard.Next(r.Status, a)
+		if !ok {
+			return nil, fail(Conflict, "That step is not possible from "+strings.ToLower(r.Status.Label())+".")
+		}
+		from := r.Status
+		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note})
+		r.Status = next
+		switch a {
+		case hazard.MarkDuplicate:
+			r.DuplicateOf = dupOf
+		case hazard.Reopen:
+			r.DuplicateOf = ""
+		}
+		data := map[string]string{"action": string(a), "from": string(from), "to": string(next)}
+		if dupOf != "" {
+			data["duplicate_of"] = dupOf
+		}
+		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
+		if !s.PublicNow(from) && s.PublicNow(next) {
+			evs = append(evs, store.Event{Kind: Published, Actor: by})
+		}
+		return evs, nil
+	})
+}
+
+// linkDuplicate makes the original list its duplicate and count the duplicate's confirmations
+// (and its reporter's) as its own. The two reports sit in different slots: two steps, each
+// idempotent, so a retry after a failure finishes the job.
+func (s *Service) linkDuplicate(ctx context.Context, by string, dup *store.Report, origID string) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err := s.change(ctx, origID, 0, func(o *store.Report, now time.Time) ([]store.Event, error) {
+			if slices.Contains(o.Duplicates, dup.ID) {
+				return nil, errAlready
+			}
+			o.Duplicates = append(o.Duplicates, dup.ID)
+			return []store.Event{{Kind: Updated, Actor: by, Data: map[string]string{"duplicate": dup.ID}}}, nil
+		})
+		if err == nil || errors.Is(err, errAlready) {
+			break
+		}
+		if KindOf(err) != Conflict {
+			return err
+		}
+	}
+	return s.st.MoveConfirmations(ctx, dup.ID, origID, dup.ReporterID)
+}
+
+var errAlready = errors.New("lifecycle: nothing to do")
+
+// Edit changes the description of the reporter's own report while it is still pending.
+func (s *Service) Edit(ctx context.Context, actor Actor, id string, version int64, text string) (*store.Report, error) {
+	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+	if msg := DescriptionProblem(text); msg != "" {
+		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"description": msg}}
+	}
+	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
+		if err := ownPending(actor, r); err != nil {
+			return nil, err
+		}
+		r.Description = text
+		return []store.Event{{Kind: Updated, Actor: actor.ID, Data: map[string]string{"field": "description"}}}, nil
+	})
+}
+
+// Withdraw takes the reporter's own pending report back.
+func (s *Service) Withdraw(ctx context.Context, actor Actor, id string, version int64) (*store.Report, error) {
+	prev, err := s.st.Report(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGone
+	} else if err != nil {
+		return nil, err
+	}
+	if err := ownPending(actor, prev); err != nil {
+		return nil, err
+	}
+	return s.move(ctx, actor.ID, id, version, hazard.Withdraw, "Withdrawn by the reporter", "")
+}
+
+func ownPending(actor Actor, r *store.Report) error {
+	if actor.ID == "" || actor.ID != r.ReporterID {
+		return fail(Forbidden, "Only the person who reported it can change this report.")
+	}
+	if r.Status != hazard.Pending {
+		return fail(Conflict, "This report has been reviewed, so it can no longer be changed.")
+	}
+	return nil
+}
+
+// Relocate moves a report's pin (a moderator correcting a reporter), with the reason on the
+// timeline.
+func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version int64, lat, lng float64, reason string) (*store.Report, error) {
+	if !actor.moderator() {
+		return nil, fail(Forbidden, "Only moderators can move a report.")
+	}
+	if msg := PlaceProblem(lat, lng); msg != "" {
+		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"lat": msg}}
+	}
+	address := s.address(ctx, lat, lng)
+	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
+		data := map[string]string{"from": fmt.Sprintf("%.6f,%.6f", r.Lat, r.Lng), "to": fmt.Sprintf("%.6f,%.6f", lat, lng)}
+		r.Lat, r.Lng, r.Address = lat, lng, address
+		r.History = append(r.History, store.Change{At: now, By: actor.ID, Action: "relocate", From: r.Status, To: r.Status, Note: reason})
+		return []store.Event{{Kind: Relocated, Actor: actor.ID, Note: reason, Data: data}}, nil
+	})
+}
+
+// Recategorise changes a report's type (a moderator correcting a reporter).
+func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, version int64, typ, reason string) (*store.Report, error) {
+	if !actor.moderator() {
+		return nil, fail(Forbidden, "Only moderators can change a report's type.")
+	}
+	t, ok := hazard.TypeByCode(typ)
+	if !ok {
+		return nil, &Error{Kind: Invalid, Msg: "Choose the type of hazard.", Fields: map[string]string{"type": "Choose the type of hazard."}}
+	}
+	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
+		data := map[string]string{"from": r.Type, "to": t.Code}
+		r.Type = t.Code
+		if t.Transient && r.ExpiresAt.IsZero() && r.Status.Active() {
+			r.ExpiresAt = now.Add(s.cfg.ReportExpiry)
+		} else if !t.Transient {
+			r.ExpiresAt = time.Time{}
+		}
+		r.History = append(r.History, store.Change{At: now, By: actor.ID, Action: "recategorise", From: r.Status, To: r.Status, Note: reason})
+		return []store.Event{{Kind: Recategorised, Actor: actor.ID, Note: reason, Data: data}}, nil
+	})
+}
+
+// Confirm records that actor saw the hazard still there: once per person, not for one's own
+// report, only while it is active; transient hazards live on. first is false for a repeat.
+func (s *Service) Confirm(ctx context.Context, actor Actor, r *store.Report) (first bool, err error) {
+	switch {
+	case actor.ID == "":
+		return false, fail(Forbidden, "Sign in to confirm a report.")
+	case actor.ID == r.ReporterID:
+		return false, &Error{Kind: Invalid, Msg: "You reported this hazard; others can confirm it."}
+	case !r.Status.Active():
+		return false, fail(Conflict, "This report is "+strings.ToLower(r.Status.Label())+"; it can no longer be confirmed.")
+	}
+	first, _, err = s.st.Confirm(ctx, r.ID, actor.ID, s.cfg.ReportExpiry)
+	return first, err
+}
+
+// ExpireDue expires the transient reports whose time has passed, if this instance gets the job
+// lock for lockFor. Each is a version-checked change, so two runners cannot expire one twice.
+func (s *Service) ExpireDue(ctx context.Context, now time.Time, lockFor time.Duration) (int, error) {
+	ok, err := s.st.TryLock(ctx, "expiry", lockFor)
+	if err != nil || !ok {
+		return 0, err
+	}
+	ids, err := s.st.DueForExpiry(ctx, now, 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		_, err := s.move(ctx, System.ID, id, 0, hazard.Expire, "Expired: nobody confirmed it was still there.", "")
+		switch KindOf(err) {
+		case 0:
+			if err != nil {
+				return n, err
+			}
+			n++
+		case NotFound:
+			_ = s.st.DropExpiry(ctx, id) // gone meanwhile
+		case Conflict:
+			if errors.Is(err, ErrChanged) {
+				continue // changed under us; the next round looks again
+			}
+			_ = s.st.DropExpiry(ctx, id) // resolved meanwhile: nothing to expire
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,135 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+)
+
+// Kind names a mail: a pair of templates in templates/, <kind>.txt (defining "subject" and
+// "text") and <kind>.html (defining "body" and "footer" for layout.html).
+type Kind string
+
+const (
+	Verify    Kind = "verify"    // VerifyData: confirm an email address
+	Reset     Kind = "reset"     // ResetData: choose a new password
+	Status    Kind = "status"    // StatusData: a report's status changed
+	Duplicate Kind = "duplicate" // DuplicateData: a report was joined to an earlier one
+	Expired   Kind = "expired"   // ReportData: a transient hazard expired
+)
+
+// Kinds lists every mail, for the preview page and the template test.
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired}
+
+// Common is what every mail knows: the recipient's name and the account page (for opting out).
+type Common struct {
+	Name       string
+	AccountURL string
+}
+
+// VerifyData fills Verify.
+type VerifyData struct {
+	Common
+	Link string
+}
+
+// ResetData fills Reset; Valid says how long the link works ("30 minutes").
+type ResetData struct {
+	Common
+	Link, Valid string
+}
+
+// ReportData is a mail about one report: its type as people read it and its page.
+type ReportData struct {
+	Common
+	Type, Link string
+}
+
+// StatusData fills Status; Reporter chooses the reporter's wording over a follower's.
+type StatusData struct {
+	ReportData
+	Status, Note string
+	Reporter     bool
+}
+
+// DuplicateData fills Duplicate.
+type DuplicateData struct {
+	ReportData
+	OriginalLink, Note string
+}
+
+//go:embed templates
+var files embed.FS
+
+type pair struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+var funcs = map[string]any{
+	"btn":   func(url, label string) map[string]string { return map[string]string{"URL": url, "Label": label} },
+	"title": func() string { return "" }, // the subject, set per mail
+}
+
+var pairs = func() map[Kind]pair {
+	out := map[Kind]pair{}
+	for _, k := range Kinds {
+		t := texttemplate.Must(texttemplate.New(string(k)).ParseFS(files, "templates/"+string(k)+".txt"))
+		h := htmltemplate.Must(htmltemplate.New(string(k)).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+string(k)+".html"))
+		out[k] = pair{t, h}
+	}
+	return out
+}()
+
+// Rendered is a mail's subject and bodies.
+type Rendered struct{ Subject, Text, HTML string }
+
+// Render fills kind's templates with data.
+func Render(kind Kind, data any) (Rendered, error) {
+	p, ok := pairs[kind]
+	if !ok {
+		return Rendered{}, fmt.Errorf("mail: no template %q", kind)
+	}
+	var subj, text, html bytes.Buffer
+	if err := p.text.ExecuteTemplate(&subj, "subject", data); err != nil {
+		return Rendered{}, fmt.Errorf("mail: %s subject: %w", kind, err)
+	}
+	if err := p.text.ExecuteTemplate(&text, "text", data); err != nil {
+		return Rendered{}, fmt.Errorf("mail: %s text: %w", kind, err)
+	}
+	// The HTML title repeats the subject.
+	subject := strings.TrimSpace(subj.String())
+	h, err := p.html.Clone()
+	if err == nil {
+		err = h.Funcs(map[string]any{"title": func() string { return subject }}).ExecuteTemplate(&html, "layout", data)
+	}
+	if err != nil {
+		return Rendered{}, fmt.Errorf("mail: %s html: %w", kind, err)
+	}
+	return Rendered{Subject: subject, Text: strings.TrimLeft(text.String(), "\n"), HTML: html.String()}, nil
+}
+
+// Samples are example data for every kind, for /admin/mail-preview and the tests.
+func Samples(base string) map[Kind]any {
+	c := Common{Name: "Dana", AccountURL: base + "/account"}
+	rep := ReportData{Common: c, Type: "pothole", Link: base + "/reports/abcdefghijklmnop"}
+	return map[Kind]any{
+		Verify:    VerifyData{Common: c, Link: base + "/verify-email?token=sample"},
+		Reset:     ResetData{Common: c, Link: base + "/password/reset?token=sample", Valid: "30 minutes"},
+		Status:    StatusData{ReportData: rep, Status: "In progress", Note: "A crew is on its way.", Reporter: true},
+		Duplicate: DuplicateData{ReportData: rep, OriginalLink: base + "/reports/qrstuvwxyz234567", Note: "Same hole, reported an hour earlier."},
+		Expired:   rep,
+	}
+}
+
+// MainLink is the one action a mail asks for (logged by the file sender).
+func (d VerifyData) MainLink() string { return d.Link }
+
+// MainLink is the one action a mail asks for.
+func (d ResetData) MainLink() string { return d.Link }
+
+// MainLink is the one action a mail asks for.
+func (d ReportData) MainLink() string { return d.Link }

@@ -1,0 +1,484 @@
+// Package mapview answers the hazard map: what to draw for a box at a zoom level (markers, or
+// clusters no closer than 40 pixels), counted exactly from the per-cell aggregates Redis keeps at
+// write time instead of reading every point, and the newest reports in view for the list beside
+// the map. It is its own package because this is neither HTTP (handlers) nor data access (store),
+// and the map, the feeds and the staff tools share it.
+package mapview
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"time"
+
+	"hazardwatch/hazard"
+	"hazardwatch/store"
+)
+
+const (
+	// MaxPoints is how many reports a view without a zoom level may hold before the answer is
+	// clusters (the API's behaviour before zoom= existed).
+	MaxPoints = 500
+	// ClusterPx is the least distance, in screen pixels, between two features at the asked zoom.
+	ClusterPx = 40
+	// assumedWidth is the map width in pixels assumed when a request gives no zoom.
+	assumedWidth = 1024
+	// maxCells bounds the cells one answer reads: a box far larger than a screen at its zoom is
+	// read at a coarser level.
+	maxCells = 2500
+	// edgeFetch: an edge cell holding at most this many matching reports is read point by point;
+	// a fuller one is split into its four children first.
+	edgeFetch = 48
+	// sincePoints: when at most this many reports were made since the asked time, they are read
+	// one by one from the time index instead of the per-day counts.
+	sincePoints = 2000
+)
+
+// Query is one map request. Statuses are those the viewer may see (lifecycle decides).
+type Query struct {
+	Box      store.BBox
+	Zoom     int
+	HasZoom  bool
+	Statuses []hazard.Status
+	Types    []string // none: all
+	Since    time.Time
+}
+
+// Feature is a marker (ID set) or a cluster (Cluster true) to draw.
+type Feature struct {
+	ID       string
+	Cluster  bool
+	Count    int64
+	Lat, Lng float64
+	Type     string // markers
+	Severity string // a cluster's: the highest inside
+	Status   hazard.Status
+}
+
+// Answer is what a view holds.
+type Answer struct {
+	Features []Feature
+	Total    int64 // matching reports in the box: the Features' counts add up to it
+}
+
+// ErrSinceTooOld means since reaches further back than the per-day counts.
+var ErrSinceTooOld = errors.New("mapview: since is too far back")
+
+// Map answers map requests from the store.
+type Map struct{ st *store.Store }
+
+// New builds a Map.
+func New(st *store.Store) *Map { return &Map{st: st} }
+
+// Level is the grid level whose cells are about 64 pixels wide at zoom z.
+func Level(z int) uint8 { return uint8(min(max(z+2, store.GridMinLevel), store.GridMaxLevel)) }
+
+// InferZoom is the zoom level at which the box fills a map assumedWidth pixels wide.
+func InferZoom(b store.BBox) int {
+	span := max(b.MaxLng-b.MinLng, 1e-9)
+	return min(max(int(math.Floor(math.Log2(assumedWidth*360/(256*span)))), 0), 22)
+}
+
+// Features answers a view: every matching report in the box, as markers when they are few
+// (without a zoom level: up to MaxPoints) and otherwise grouped so that no two features are
+// closer than ClusterPx at the zoom level.
+func (m *Map) Features(ctx context.Context, q Query) (Answer, error) {
+	zoom := q.Zoom
+	if !q.HasZoom {
+		zoom = InferZoom(q.Box)
+	}
+	items, total, err := m.count(ctx, q, zoom)
+	if err != nil {
+		return Answer{}, err
+	}
+	if total <= MaxPoints {
+		// Few enough to read one by one: exact positions, every report its own marker.
+		pts, err := m.Points(ctx, q)
+		if err != nil {
+			return Answer{}, err
+		}
+		items = items[:0]
+		for _, p := range pts {
+			items = append(items, pointItem(p))
+		}
+		total = int64(len(pts))
+		if !q.HasZoom {
+			return Answer{Features: features(items), Total: total}, nil
+		}
+	}
+	return Answer{Features: features(merge(items, zoom)), Total: total}, nil
+}
+
+// Count is how many matching reports the box holds.
+func (m *Map) Count(ctx context.Context, q Query) (int64, error) {
+	zoom := q.Zoom
+	if !q.HasZoom {
+		zoom = InferZoom(q.Box)
+	}
+	_, total, err := m.count(ctx, q, zoom)
+	return total, err
+}
+
+// item is something to draw before merging: a cell's aggregate, or one report.
+type item struct {
+	x, y           float64 // pixels at the zoom level
+	n              int64
+	sumLat, sumLng float64 // coordinates times count
+	sev            [3]int64
+	single         *store.GeoPoint // the report, when the item is exactly one known report
+}
+
+func pointItem(p store.GeoPoint) item {
+	it := item{n: 1, sumLat: p.Lat, sumLng: p.Lng, single: &p}
+	it.sev[severityIndex(p.Severity)] = 1
+	return it
+}
+
+func cellItem(cc store.CellCounts) item {
+	t := cc.Total()
+	it := item{n: t.N(), sumLat: float64(t.SumLat) / 1e5, sumLng: float64(t.SumLng) / 1e5, sev: t.BySeverity}
+	if rid, typ, ok := t.Single(); ok {
+		for st, c := range cc {
+			if c.N() == 1 {
+				it.single = &store.GeoPoint{ID: rid, Type: typ, Severity: t.Severity(), Status: st, Lat: it.sumLat, Lng: it.sumLng}
+			}
+		}
+	}
+	return it
+}
+
+func severityIndex(code string) int {
+	for i, s := range hazard.Severities {
+		if s.Code == code {
+			return i
+		}
+	}
+	return 0
+}
+
+// count reads the aggregates of the cells covering the box at zoom's level: whole cells inside
+// the box count as they are; cells on its edge are split, and read point by point where few
+// reports remain, so the total is exact for the box asked.
+func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, error) {
+	b := clampBox(q.Box)
+	if len(q.Statuses) == 0 || b.MinLat >= b.MaxLat {
+		return nil, 0, nil
+	}
+	p := Level(zoom)
+	for p > store.GridMinLevel && cellCount(p, b) > maxCells {
+		p--
+	}
+	gq := store.GridQuery{Statuses: q.Statuses, Types: q.Types}
+	keep := func(store.GeoPoint, time.Time) bool { return true }
+	var extra []store.GeoPoint
+	if !q.Since.IsZero() {
+		n, err := m.st.CountSince(ctx, q.Since)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n <= sincePoints {
+			pts, err := m.recent(ctx, q, q.Since, time.Now().Add(time.Hour))
+			if err != nil {
+				return nil, 0, err
+			}
+			items := make([]item, len(pts))
+			for i, pt := range pts {
+				items[i] = pointItem(pt)
+			}
+			return items, int64(len(pts)), nil
+		}
+		days, partial, err := store.GridDaysSince(q.Since, time.Now())
+		if err != nil {
+			return nil, 0, ErrSinceTooOld
+		}
+		from := q.Since
+		if partial {
+			// The first day only in part: its reports since the hour asked come from the time index.
+			days = days[1:]
+			from = q.Since.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+			if extra, err = m.recent(ctx, q, q.Since, from); err != nil {
+				return nil, 0, err
+			}
+		}
+		if len(days) == 0 { // no whole day since: the time index said it all
+			items := make([]item, len(extra))
+			for i, pt := range extra {
+				items[i] = pointItem(pt)
+			}
+			return items, int64(len(extra)), nil
+		}
+		gq.Days = days
+		keep = func(_ store.GeoPoint, created time.Time) bool { return !created.Before(from) }
+	}
+
+	cells, inside := store.CellsIn(p, b)
+	counts, err := m.st.GridCounts(ctx, cells, gq)
+	if err != nil {
+		return nil, 0, err
+	}
+	var items []item
+	var total int64
+	var edge []store.Cell
+	for i, c := range cells {
+		cc, ok := counts[c]
+		if !ok {
+			continue
+		}
+		if inside[i] {
+			it := cellItem(cc)
+			items = append(items, it)
+			total += it.n
+		} else {
+			edge = append(edge, c)
+		}
+	}
+	// The edge: split full cells, read sparse ones point by point.
+	for len(edge) > 0 {
+		var fetch, split []store.Cell
+		for _, c := range edge {
+			if counts[c].Total().N() <= edgeFetch || c.P >= store.GridMaxLevel {
+				fetch = append(fetch, c)
+			} else {
+				for _, ch := range c.Children() {
+					if intersects(ch.Bounds(), b) {
+						split = append(split, ch)
+					}
+				}
+			}
+		}
+		pts, err := m.inCells(ctx, fetch, q, b, keep)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, pt := range pts {
+			items = append(items, pointItem(pt))
+		}
+		total += int64(len(pts))
+		edge = edge[:0]
+		if len(split) == 0 {
+			break
+		}
+		if counts, err = m.st.GridCounts(ctx, split, gq); err != nil {
+			return nil, 0, err
+		}
+		for _, c := range split {
+			cc, ok := counts[c]
+			if !ok {
+				continue
+			}
+			if b.ContainsBox(c.Bounds()) {
+				it := cellItem(cc)
+				items = append(items, it)
+				total += it.n
+			} else {
+				edge = append(edge, c)
+			}
+		}
+	}
+	for _, pt := range extra {
+		items = append(items, pointItem(pt))
+	}
+	total += int64(len(extra))
+	return items, total, nil
+}
+
+// inCells reads the matching reports of cells point by point, keeping those in the box.
+func (m *Map) inCells(ctx context.Context, cells []store.Cell, q Query, b store.BBox, keep func(store.GeoPoint, time.Time) bool) ([]store.GeoPoint, error) {
+	if len(cells) == 0 {
+		return nil, nil
+	}
+	pts, err := m.st.InCells(ctx, cells, q.Statuses)
+	if err != nil {
+		return nil, err
+	}
+	pts = filter(pts, q, b)
+	if q.Since.IsZero() {
+		return pts, nil
+	}
+	return m.bornSince(ctx, pts, keep)
+}
+
+// bornSince keeps the points keep accepts given their creation times.
+func (m *Map) bornSince(ctx context.Context, pts []store.GeoPoint, keep func(store.GeoPoint, time.Time) bool) ([]store.GeoPoint, error) {
+	ids := make([]string, len(pts))
+	for i, p := range pts {
+		ids[i] = p.ID
+	}
+	times, err := m.st.CreatedTimes(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := pts[:0]
+	for i, p := range pts {
+		if !times[i].IsZero() && keep(p, times[i]) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// recent reads the matching reports in the box created in [from, to) from the time index.
+func (m *Map) recent(ctx context.Context, q Query, from, to time.Time) ([]store.GeoPoint, error) {
+	ids, err := m.st.CreatedBetween(ctx, from, to, sincePoints*4)
+	if err != nil {
+		return nil, err
+	}
+	markers, err := m.st.Markers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var pts []store.GeoPoint
+	for _, id := range ids {
+		mk, ok := markers[id]
+		if !ok {
+			continue
+		}
+		pts = append(pts, store.GeoPoint{ID: id, Type: mk.Type, Severity: mk.Severity, Status: mk.Status, Lat: mk.Lat, Lng: mk.Lng})
+	}
+	return filter(pts, q, clampBox(q.Box)), nil
+}
+
+// Points reads every matching report in the box one by one: for views known to hold few.
+func (m *Map) Points(ctx context.Context, q Query) ([]store.GeoPoint, error) {
+	b := clampBox(q.Box)
+	if !q.Since.IsZero() {
+		if n, err := m.st.CountSince(ctx, q.Since); err == nil && n <= sincePoints {
+			return m.recent(ctx, q, q.Since, time.Now().Add(time.Hour))
+		}
+	}
+	pts, err := m.st.InBox(ctx, b, q.Statuses)
+	if err != nil {
+		return nil, err
+	}
+	pts = filter(pts, q, b)
+	if q.Since.IsZero() {
+		return pts, nil
+	}
+	return m.bornSince(ctx, pts, func(_ store.GeoPoint, t time.Time) bool { return !t.Before(q.Since) })
+}
+
+// filter keeps the points in the box of the query's statuses and types.
+func filter(pts []store.GeoPoint, q Query, b store.BBox) []store.GeoPoint {
+	out := pts[:0]
+	for _, p := range pts {
+		if b.Contains(p.Lat, p.Lng) && slices.Contains(q.Statuses, p.Status) && (len(q.Types) == 0 || slices.Contains(q.Types, p.Type)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func clampBox(b store.BBox) store.BBox {
+	const maxLat = 85.05112878
+	b.MinLat, b.MaxLat = max(b.MinLat, -maxLat), min(b.MaxLat, maxLat)
+	return b
+}
+
+func intersects(a, b store.BBox) bool {
+	return a.MinLng < b.MaxLng && a.MaxLng > b.MinLng && a.MinLat < b.MaxLat && a.MaxLat > b.MinLat
+}
+
+func cellCount(p uint8, b store.BBox) int {
+	lo, hi := store.CellOf(p, b.MinLat, b.MinLng), store.CellOf(p, b.MaxLat, b.MaxLng)
+	return int(hi.X-lo.X+1) * int(hi.Y-lo.Y+1)
+}
+
+// --- pixels and merging ---
+
+// pixel is a point's Web-Mercator position in pixels at zoom z.
+func pixel(lat, lng float64, z int) (x, y float64) {
+	scale := 256 * math.Exp2(float64(z))
+	s := math.Sin(lat * math.Pi / 180)
+	return (lng + 180) / 360 * scale, (0.5 - math.Log((1+s)/(1-s))/(4*math.Pi)) * scale
+}
+
+// merge groups items until no two are closer than ClusterPx at zoom z: each pass lets the
+// fullest item take in its neighbours within the radius (a grid of radius-sized buckets finds
+// them), and passes repeat until one merges nothing, which leaves every pair at least the radius
+// apart.
+func merge(items []item, z int) []item {
+	for i := range items {
+		it := &items[i]
+		it.x, it.y = pixel(it.sumLat/float64(it.n), it.sumLng/float64(it.n), z)
+	}
+	const r = ClusterPx
+	for {
+		slices.SortFunc(items, func(a, b item) int {
+			return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y))
+		})
+		type key struct{ x, y int }
+		grid := map[key][]int{}
+		for i, it := range items {
+			k := key{int(math.Floor(it.x / r)), int(math.Floor(it.y / r))}
+			grid[k] = append(grid[k], i)
+		}
+		taken := make([]bool, len(items))
+		out := make([]item, 0, len(items))
+		merged := false
+		for i := range items {
+			if taken[i] {
+				continue
+			}
+			taken[i] = true
+			c := items[i]
+			k := key{int(math.Floor(c.x / r)), int(math.Floor(c.y / r))}
+			for dx := -1; dx <= 1; dx++ {
+				for dy := -1; dy <= 1; dy++ {
+					for _, j := range grid[key{k.x + dx, k.y + dy}] {
+						o := items[j]
+						if taken[j] || math.Hypot(o.x-items[i].x, o.y-items[i].y) >= r {
+							continue
+						}
+						taken[j], merged = true, true
+						c.n += o.n
+						c.sumLat += o.sumLat
+						c.sumLng += o.sumLng
+						for s := range c.sev {
+							c.sev[s] += o.sev[s]
+						}
+						c.single = nil
+					}
+				}
+			}
+			if c.n != items[i].n {
+				c.x, c.y = pixel(c.sumLat/float64(c.n), c.sumLng/float64(c.n), z)
+			}
+			out = append(out, c)
+		}
+		items = out
+		if !merged {
+			return items
+		}
+	}
+}
+
+// features turns items into what the API draws, in a stable order.
+func features(items []item) []Feature {
+	out := make([]Feature, 0, len(items))
+	for _, it := range items {
+		if it.n <= 0 {
+			continue
+		}
+		if it.n == 1 && it.single != nil {
+			p := it.single
+			out = append(out, Feature{ID: p.ID, Count: 1, Lat: p.Lat, Lng: p.Lng, Type: p.Type, Severity: p.Severity, Status: p.Status})
+			continue
+		}
+		sev := ""
+		for s := 2; s >= 0; s-- {
+			if it.sev[s] > 0 {
+				sev = hazard.Severities[s].Code
+				break
+			}
+		}
+		out = append(out, Feature{Cluster: true, Count: it.n, Lat: round6(it.sumLat / float64(it.n)), Lng: round6(it.sumLng / float64(it.n)), Severity: sev})
+	}
+	slices.SortFunc(out, func(a, b Feature) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Lat, b.Lat), cmp.Compare(a.Lng, b.Lng), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+func round6(f float64) float64 { return math.Round(f*1e6) / 1e6 }
