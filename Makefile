@@ -8,8 +8,8 @@ run: deps-run
 
 test: deps lint
 	$(GO) test -race -count=1 ./...
-	@echo "store tests again, on a three-master Redis Cluster:"
-	HW_TEST_REDIS=cluster $(GO) test -count=1 ./store
+	@echo "store, lifecycle and map tests again, on a three-master Redis Cluster:"
+	HW_TEST_REDIS=cluster $(GO) test -count=1 ./store ./lifecycle ./mapview
 
 deps:
 	./scripts/deps.sh test

@@ -148,8 +148,12 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
 	if cfg.Workers {
+		tuning := o.Workers
+		if tuning.ClaimAfter == 0 {
+			tuning.ClaimAfter = cfg.WorkerClaimAfter
+		}
 		wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
-			Consumer: consumerName(), Tuning: o.Workers, Done: workerMetrics(reg)})
+			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg)})
 		a.bg.Add(1)
 		go func() { defer a.bg.Done(); wait() }()
 	}

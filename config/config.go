@@ -68,8 +68,11 @@ type Config struct {
 	RateLimits    bool          // RATE_LIMITS: on (default) or off (load tests only)
 
 	// Workers (WORKERS=on, the default) runs the background workers in this process; off leaves
-	// them to a separate `hazardwatch worker` process.
-	Workers bool
+	// them to a separate `hazardwatch worker` process. WorkerClaimAfter (WORKER_CLAIM_AFTER,
+	// default 30s) is how long a message may stay unacknowledged before another instance takes it
+	// over; a worker gives up on one message after two thirds of it.
+	Workers          bool
+	WorkerClaimAfter time.Duration
 
 	LogFormat       string        // LOG_FORMAT: text or json
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
@@ -176,12 +179,16 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		{"GEOCODE_CACHE_TTL", "30d", &c.GeocodeHitTTL},
 		{"GEOCODE_MISS_TTL", "1h", &c.GeocodeMissTTL},
 		{"REPORT_EXPIRY", "48h", &c.ReportExpiry},
+		{"WORKER_CLAIM_AFTER", "30s", &c.WorkerClaimAfter},
 	} {
 		v, err := parseDuration(get(d.name, d.def))
 		if err != nil || v <= 0 {
 			return nil, bad(d.name, "want a positive duration such as 15s, 30m, 12h or 7d, got %q", get(d.name, d.def))
 		}
 		*d.dst = v
+	}
+	if c.WorkerClaimAfter < time.Second {
+		return nil, bad("WORKER_CLAIM_AFTER", "must be at least 1s")
 	}
 	if c.SessionMaxAge < c.SessionIdle {
 		return nil, bad("SESSION_MAX_AGE", "must not be shorter than SESSION_IDLE_TIMEOUT")

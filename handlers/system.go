@@ -51,5 +51,6 @@ func (h *handler) system(c *fiber.Ctx) error {
 			v.HitRatio = fmt.Sprintf("%.0f%%", 100*float64(s.Hits)/float64(total))
 		}
 	}
+	v.Workers = h.workersView(ctx)
 	return render(c, fiber.StatusOK, views.SystemPage(h.page(c, "System"), v))
 }

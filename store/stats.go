@@ -87,12 +87,13 @@ func (s *Store) runOnce(ctx context.Context, o *once) (bool, error) {
 	return n == 1, err
 }
 
-// ApplyStats counts one report event in the statistics, once per event id (a redelivered event
-// counts nothing twice): creations per day and type, reporters, status changes per day, time to
+// ApplyStats counts one report change in the statistics, once per report version (a
+// redelivered event, or a second event of the same change, counts nothing twice): creations per day and type, reporters, status changes per day, time to
 // resolution and the busiest areas.
 func (s *Store) ApplyStats(ctx context.Context, e Event) error {
 	before, after := e.Markers()
-	o := newOnce(statsAppliedKey(day(e.At)), e.EID, statsAppliedTTL)
+	// Counted once per change (a version), whatever events it has.
+	o := newOnce(statsAppliedKey(day(e.At)), e.Report+":"+strconv.FormatInt(e.Version, 10), statsAppliedTTL)
 	switch {
 	case before.Status == "" && after.mapped(), before.Status == hazard.Unconfirmed && after.mapped():
 		// A new report (a guest's once confirmed): counted on the day it was made.

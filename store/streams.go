@@ -45,14 +45,25 @@ func (m Message) Event() (Event, error) {
 	return decodeEvent(redis.XMessage{ID: m.ID, Values: map[string]any{"e": m.Values["e"]}})
 }
 
-// EnsureGroup creates a consumer group (and the stream) if missing. A new group starts at the
-// stream's end: it sees what is written from now on.
+// EnsureGroup creates a consumer group (and the stream) if missing. On the event stream a new
+// group starts at the end (a reaction added by a later release must not replay history); the
+// mail queue's group starts at the beginning (every queued mail is to be sent).
 func (s *Store) EnsureGroup(ctx context.Context, st Stream, group string) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, st.key(), group, "$").Err()
+	start := "$"
+	if st == MailStream {
+		start = "0"
+	}
+	err := s.rdb.XGroupCreateMkStream(ctx, st.key(), group, start).Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("store: unable to create consumer group %s: %w", group, err)
 	}
 	return nil
+}
+
+// ResetGroup makes a group read the stream again from its start (tests of redelivery, and an
+// operator replaying a group after fixing a consumer).
+func (s *Store) ResetGroup(ctx context.Context, st Stream, group string) error {
+	return s.rdb.XGroupSetID(ctx, st.key(), group, "0").Err()
 }
 
 // ReadGroup returns up to count new messages for consumer, waiting up to block.
@@ -102,6 +113,12 @@ func (s *Store) Ack(ctx context.Context, st Stream, group string, ids ...string)
 		return fmt.Errorf("store: unable to acknowledge: %w", err)
 	}
 	return nil
+}
+
+// Delete removes handled messages from a stream (the mail queue keeps no sent mail: it holds
+// addresses and links).
+func (s *Store) Delete(ctx context.Context, st Stream, ids ...string) error {
+	return s.rdb.XDel(ctx, st.key(), ids...).Err()
 }
 
 // Retry is a failed message's record: how many tries it has had and when it may be tried again.

@@ -119,24 +119,28 @@ func MailRunner(d Deps) *Runner {
 	if tries == 0 {
 		tries = 30 // with the backoff capped at an hour: about a day of tries
 	}
-	const timeout = 30 * time.Second
+	claim := d.Tuning.ClaimAfter
+	if claim == 0 {
+		claim = 30 * time.Second
+	}
 	return &Runner{
 		Store: d.Store, Stream: store.MailStream, Group: store.MailGroup, Consumer: d.Consumer, Log: d.Log, Done: d.Done,
-		ClaimAfter: d.Tuning.ClaimAfter, Backoff: d.Tuning.Backoff, MaxTries: tries, Timeout: timeout,
+		ClaimAfter: claim, Backoff: d.Tuning.Backoff, MaxTries: tries, DeleteDone: true,
 		Handle: func(ctx context.Context, m store.Message) error {
-			return sendMail(ctx, d, store.QueuedMailOf(m), timeout)
+			return sendMail(ctx, d, store.QueuedMailOf(m), claim)
 		},
 	}
 }
 
-// sendMail sends one queued mail unless its key went out already. A lease keeps two workers from
-// sending the same key at once; a crash after sending and before recording it repeats the mail
-// (at least once), never loses it.
-func sendMail(ctx context.Context, d Deps, q store.QueuedMail, timeout time.Duration) error {
+// sendMail sends one queued mail unless its key went out already. A lease (as long as another
+// instance waits before taking a message over) keeps two workers from sending the same key at
+// once; a crash after sending and before recording it repeats the mail (at least once), never
+// loses it.
+func sendMail(ctx context.Context, d Deps, q store.QueuedMail, lease time.Duration) error {
 	if sent, err := d.Store.MailSent(ctx, q.Key); err != nil || sent {
 		return err
 	}
-	ok, err := d.Store.LeaseMail(ctx, q.Key, timeout+10*time.Second)
+	ok, err := d.Store.LeaseMail(ctx, q.Key, lease)
 	if err != nil {
 		return err
 	}

@@ -28,23 +28,24 @@ type Runner struct {
 	Handle   func(ctx context.Context, m store.Message) error
 	Log      *slog.Logger
 
-	ClaimAfter time.Duration // a message unacknowledged this long is taken over (default 30 s; longer than Timeout)
+	ClaimAfter time.Duration // a message unacknowledged this long is taken over (default 30 s)
 	Backoff    time.Duration // wait before the first retry (default ClaimAfter), doubling
 	MaxBackoff time.Duration // cap on the wait (default 1 h)
 	MaxTries   int           // tries before dead-lettering (default 8)
-	Timeout    time.Duration // per message (default 20 s)
+	Timeout    time.Duration // per message (default two thirds of ClaimAfter, so a slow try ends before another instance takes the message over)
 	Block      time.Duration // how long a read waits for new messages (default 2 s)
+	DeleteDone bool          // delete handled messages from the stream
 
 	// Done, when set, is told of every message handled (tests and metrics).
 	Done func(group string, err error)
 }
 
 func (r *Runner) defaults() {
-	if r.Timeout == 0 {
-		r.Timeout = 20 * time.Second
-	}
 	if r.ClaimAfter == 0 {
-		r.ClaimAfter = r.Timeout + 10*time.Second
+		r.ClaimAfter = 30 * time.Second
+	}
+	if r.Timeout == 0 {
+		r.Timeout = r.ClaimAfter * 2 / 3
 	}
 	if r.Backoff == 0 {
 		r.Backoff = r.ClaimAfter
@@ -151,6 +152,9 @@ func (r *Runner) process(ctx context.Context, m store.Message, rec store.Retry) 
 		}
 		if rec.Tries > 0 {
 			_ = r.Store.ClearRetry(ctx, r.Group, m.ID)
+		}
+		if r.DeleteDone {
+			_ = r.Store.Delete(ctx, r.Stream, m.ID)
 		}
 		return true
 	}
