@@ -241,4 +241,3 @@ func newAppEnv(t *testing.T, env map[string]string) (*App, string) {
 	a, base, _ := appWith(t, env)
 	return a, base
 }
-

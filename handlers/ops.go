@@ -95,4 +95,3 @@ func (h *handler) mailPreviewHTML(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.SendString(m.HTML)
 }
-
