@@ -72,8 +72,9 @@ type Map struct{ st *store.Store }
 // New builds a Map.
 func New(st *store.Store) *Map { return &Map{st: st} }
 
-// Level is the grid level whose cells are about 64 pixels wide at zoom z.
-func Level(z int) uint8 { return uint8(min(max(z+2, store.GridMinLevel), store.GridMaxLevel)) }
+// Level is the kept grid level whose cells are 64 pixels wide at zoom z (32 where that level is
+// not kept).
+func Level(z int) uint8 { return store.GridLevel(z + 2) }
 
 // InferZoom is the zoom level at which the box fills a map assumedWidth pixels wide.
 func InferZoom(b store.BBox) int {
@@ -89,16 +90,25 @@ func (m *Map) Features(ctx context.Context, q Query) (Answer, error) {
 	if !q.HasZoom {
 		zoom = InferZoom(q.Box)
 	}
-	items, total, err := m.count(ctx, q, zoom)
+	// A small view is read point by point in one round trip when it holds few reports.
+	pts, few, err := m.probe(ctx, q, zoom)
 	if err != nil {
 		return Answer{}, err
 	}
-	if total <= MaxPoints {
-		// Few enough to read one by one: exact positions, every report its own marker.
-		pts, err := m.Points(ctx, q)
-		if err != nil {
+	var items []item
+	var total int64
+	if !few {
+		if items, total, few, err = m.count(ctx, q, zoom); err != nil {
 			return Answer{}, err
 		}
+		if few {
+			if pts, err = m.Points(ctx, q); err != nil {
+				return Answer{}, err
+			}
+		}
+	}
+	if few {
+		// Exact positions, every report its own marker (merged only where a zoom asks for it).
 		items = items[:0]
 		for _, p := range pts {
 			items = append(items, pointItem(p))
@@ -111,14 +121,38 @@ func (m *Map) Features(ctx context.Context, q Query) (Answer, error) {
 	return Answer{Features: features(merge(items, zoom)), Total: total}, nil
 }
 
+// probeZoom is the zoom from which a view is first tried point by point: street level, where
+// most views hold fewer than MaxPoints reports.
+const probeZoom = 14
+
+// probe reads a street-level view's reports one by one, stopping early when there are more
+// than MaxPoints; few says whether it got them all.
+func (m *Map) probe(ctx context.Context, q Query, zoom int) ([]store.GeoPoint, bool, error) {
+	if zoom < probeZoom || !q.Since.IsZero() {
+		return nil, false, nil
+	}
+	b := clampBox(q.Box)
+	pts, complete, err := m.st.InBox(ctx, b, q.Statuses, MaxPoints+1)
+	if err != nil || !complete {
+		return nil, false, err
+	}
+	pts = filter(pts, q, b)
+	return pts, len(pts) <= MaxPoints, nil
+}
+
 // Count is how many matching reports the box holds.
 func (m *Map) Count(ctx context.Context, q Query) (int64, error) {
 	zoom := q.Zoom
 	if !q.HasZoom {
 		zoom = InferZoom(q.Box)
 	}
-	_, total, err := m.count(ctx, q, zoom)
-	return total, err
+	items, total, few, err := m.count(ctx, q, zoom)
+	if err != nil || !few {
+		return total, err
+	}
+	_ = items
+	pts, err := m.Points(ctx, q)
+	return int64(len(pts)), err
 }
 
 // item is something to draw before merging: a cell's aggregate, or one report.
@@ -160,15 +194,16 @@ func severityIndex(code string) int {
 
 // count reads the aggregates of the cells covering the box at zoom's level: whole cells inside
 // the box count as they are; cells on its edge are split, and read point by point where few
-// reports remain, so the total is exact for the box asked.
-func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, error) {
+// reports remain, so the total is exact for the box asked. When the cells meeting the box hold
+// at most MaxPoints reports in all, it stops there and says few: reading the points is cheaper.
+func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool, error) {
 	b := clampBox(q.Box)
 	if len(q.Statuses) == 0 || b.MinLat >= b.MaxLat {
-		return nil, 0, nil
+		return nil, 0, true, nil
 	}
 	p := Level(zoom)
 	for p > store.GridMinLevel && cellCount(p, b) > maxCells {
-		p--
+		p = store.GridLevel(int(p) - 2)
 	}
 	gq := store.GridQuery{Statuses: q.Statuses, Types: q.Types}
 	keep := func(store.GeoPoint, time.Time) bool { return true }
@@ -176,22 +211,22 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 	if !q.Since.IsZero() {
 		n, err := m.st.CountSince(ctx, q.Since)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		if n <= sincePoints {
 			pts, err := m.recent(ctx, q, q.Since, time.Now().Add(time.Hour))
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, false, err
 			}
 			items := make([]item, len(pts))
 			for i, pt := range pts {
 				items[i] = pointItem(pt)
 			}
-			return items, int64(len(pts)), nil
+			return items, int64(len(pts)), false, nil
 		}
 		days, partial, err := store.GridDaysSince(q.Since, time.Now())
 		if err != nil {
-			return nil, 0, ErrSinceTooOld
+			return nil, 0, false, ErrSinceTooOld
 		}
 		from := q.Since
 		if partial {
@@ -199,7 +234,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 			days = days[1:]
 			from = q.Since.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 			if extra, err = m.recent(ctx, q, q.Since, from); err != nil {
-				return nil, 0, err
+				return nil, 0, false, err
 			}
 		}
 		if len(days) == 0 { // no whole day since: the time index said it all
@@ -207,7 +242,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 			for i, pt := range extra {
 				items[i] = pointItem(pt)
 			}
-			return items, int64(len(extra)), nil
+			return items, int64(len(extra)), false, nil
 		}
 		gq.Days = days
 		keep = func(_ store.GeoPoint, created time.Time) bool { return !created.Before(from) }
@@ -216,7 +251,16 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 	cells, inside := store.CellsIn(p, b)
 	counts, err := m.st.GridCounts(ctx, cells, gq)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
+	}
+	if q.Since.IsZero() {
+		var upper int64
+		for _, cc := range counts {
+			upper += cc.Total().N()
+		}
+		if upper <= MaxPoints {
+			return nil, upper, true, nil
+		}
 	}
 	var items []item
 	var total int64
@@ -250,7 +294,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 		}
 		pts, err := m.inCells(ctx, fetch, q, b, keep)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		for _, pt := range pts {
 			items = append(items, pointItem(pt))
@@ -261,7 +305,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 			break
 		}
 		if counts, err = m.st.GridCounts(ctx, split, gq); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		for _, c := range split {
 			cc, ok := counts[c]
@@ -281,7 +325,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, erro
 		items = append(items, pointItem(pt))
 	}
 	total += int64(len(extra))
-	return items, total, nil
+	return items, total, false, nil
 }
 
 // inCells reads the matching reports of cells point by point, keeping those in the box.
@@ -348,7 +392,7 @@ func (m *Map) Points(ctx context.Context, q Query) ([]store.GeoPoint, error) {
 			return m.recent(ctx, q, q.Since, time.Now().Add(time.Hour))
 		}
 	}
-	pts, err := m.st.InBox(ctx, b, q.Statuses)
+	pts, _, err := m.st.InBox(ctx, b, q.Statuses, 0)
 	if err != nil {
 		return nil, err
 	}

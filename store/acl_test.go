@@ -113,7 +113,7 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 	if _, err := s.Nearby(ctx, 32.8, 35.0, 50, "ice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.InBox(ctx, BBox{34, 32, 36, 33}, []hazard.Status{hazard.Open}); err != nil {
+	if _, _, err := s.InBox(ctx, BBox{34, 32, 36, 33}, []hazard.Status{hazard.Open}, 10); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Statistics(ctx, time.Now(), 30); err != nil {
@@ -162,7 +162,7 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.GridCounts(ctx, []Cell{CellOf(10, 32.8, 35.0)}, GridQuery{Statuses: []hazard.Status{hazard.Open}}); err != nil {
+	if _, err := s.GridCounts(ctx, []Cell{CellOf(11, 32.8, 35.0)}, GridQuery{Statuses: []hazard.Status{hazard.Open}}); err != nil {
 		t.Fatal(err)
 	}
 	cache := NewCache(app)

@@ -31,8 +31,10 @@ type GeoPoint struct {
 // InBox lists the reports of the given statuses inside b, straight from the GEO sets
 // (GEOSEARCH BYBOX, one per status, pipelined). Redis measures its box in kilometres around the
 // centre, so the search box is drawn wide enough to cover b and the exact degree bounds are
-// checked here. Its cost grows with the points in the box: callers use it for small views.
-func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status) ([]GeoPoint, error) {
+// checked here. Its cost grows with the points in the box: callers use it for small views, or
+// give a limit (> 0): each status's search then stops at limit points (COUNT ANY), and complete
+// says whether every search ended before it.
+func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, limit int64) (pts []GeoPoint, complete bool, err error) {
 	b = b.clampGeo()
 	clat, clng := (b.MinLat+b.MaxLat)/2, (b.MinLng+b.MaxLng)/2
 	const kmPerDeg = 111.32
@@ -46,12 +48,13 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status) ([]
 	}
 	width := (b.MaxLng - b.MinLng) * kmPerDeg * math.Cos(nearEq*math.Pi/180)
 	cmds := make([]*redis.GeoSearchLocationCmd, len(statuses))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, st := range statuses {
 			cmds[i] = p.GeoSearchLocation(ctx, geoKey(st), &redis.GeoSearchLocationQuery{
 				GeoSearchQuery: redis.GeoSearchQuery{
 					Longitude: clng, Latitude: clat,
 					BoxWidth: width*1.02 + 0.01, BoxHeight: height*1.02 + 0.01, BoxUnit: "km",
+					Count: int(limit), CountAny: limit > 0,
 				},
 				WithCoord: true,
 			})
@@ -59,10 +62,14 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status) ([]
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: unable to search the map: %w", err)
+		return nil, false, fmt.Errorf("store: unable to search the map: %w", err)
 	}
 	var out []GeoPoint
+	complete = true
 	for i, st := range statuses {
+		if limit > 0 && int64(len(cmds[i].Val())) >= limit {
+			complete = false
+		}
 		for _, l := range cmds[i].Val() {
 			typ, sev, id, ok := parseGeoMember(l.Name)
 			if !ok || !b.Contains(l.Latitude, l.Longitude) {
@@ -71,7 +78,7 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status) ([]
 			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: l.Latitude, Lng: l.Longitude})
 		}
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // InCells lists the reports of the given statuses in each cell: one ZRANGEBYSCORE per cell and

@@ -94,10 +94,15 @@ func (c Cell) scoreRange() (lo, hi uint64) {
 	return prefix << shift, (prefix + 1) << shift
 }
 
-// Children are the four cells of the next level inside c.
-func (c Cell) Children() [4]Cell {
-	p, x, y := c.P+1, c.X*2, c.Y*2
-	return [4]Cell{{p, x, y}, {p, x + 1, y}, {p, x, y + 1}, {p, x + 1, y + 1}}
+// Children are the cells of the next kept grid level inside c (16: two levels down).
+func (c Cell) Children() []Cell {
+	out := make([]Cell, 0, 16)
+	for dy := uint32(0); dy < 4; dy++ {
+		for dx := uint32(0); dx < 4; dx++ {
+			out = append(out, Cell{P: c.P + gridStep, X: c.X*4 + dx, Y: c.Y*4 + dy})
+		}
+	}
+	return out
 }
 
 // CellsIn lists the level-p cells that meet b, and for each whether it lies wholly inside b.

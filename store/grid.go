@@ -15,7 +15,9 @@ import (
 	"hazardwatch/hazard"
 )
 
-// The map's aggregates: for every grid level from GridMinLevel to GridMaxLevel, per cell, status
+// The map's aggregates: for every other grid level from GridMinLevel to GridMaxLevel (odd ones:
+// a level's cells are four times the next one's, so every other level keeps the cells a view
+// reads within a factor of four of the ideal, at half the memory), per cell, status
 // and type, how many reports there are by severity, the sums of their coordinates (for the
 // cluster's centre) and the XOR of their ids (which names the report of a cell that holds just
 // one). A zoomed-out map view reads these counts instead of every point. Cells are grouped in
@@ -26,13 +28,23 @@ import (
 // applies an event's delta once (a per-block set of recently applied event ids), so a retried or
 // replayed write cannot count twice.
 const (
-	GridMinLevel = 2  // 4 x 4 cells over the world: the map's zoom 0
+	GridMinLevel = 3  // 8 x 8 cells over the world: the map's zoom 0
 	GridMaxLevel = 17 // about 300 m x 150 m: zoom 15
-	GridDays     = 40 // days of per-day counts kept ("since" reaches back this far)
+	gridStep     = 2  // levels kept: GridMinLevel, +2, ... GridMaxLevel
+	GridDays     = 32 // days of per-day counts kept ("since" reaches back this far, a month and a day)
 	blockBits    = 6  // a block is 64 x 64 cells
 
 	gridSeenWindow = 24 * time.Hour // how long a block remembers an applied event id
 )
+
+// GridLevel is the kept level closest to p from above: the finer one, when p is not kept.
+func GridLevel(p int) uint8 {
+	p = min(max(p, GridMinLevel), GridMaxLevel)
+	if (p-GridMinLevel)%gridStep != 0 {
+		p++
+	}
+	return uint8(p)
+}
 
 // CellCount is what the aggregates hold for one cell, status and type (or all types).
 type CellCount struct {
@@ -127,6 +139,10 @@ func (c CellCount) negate() CellCount {
 	return CellCount{BySeverity: [3]int64{-c.BySeverity[0], -c.BySeverity[1], -c.BySeverity[2]}, SumLat: -c.SumLat, SumLng: -c.SumLng, IDs: c.IDs}
 }
 
+// typeField is a cell's field for one type: the counts of all types and of each type share the
+// block's hash, so a block costs one key per status (and day), not one per type.
+func typeField(cell, typ string) string { return cell + ":" + typ }
+
 // block is the hash tag of the block holding a cell, and the cell's field within it.
 func block(c Cell) (tag string, field string) {
 	bx, by := c.X>>blockBits, c.Y>>blockBits
@@ -160,14 +176,14 @@ func gridOps(rid string, before, after Marker, now time.Time) map[string][]gridO
 		if dayStart := m.Created.UTC().Truncate(24 * time.Hour); now.Sub(dayStart) < GridDays*24*time.Hour {
 			day, exp = gridDay(m.Created), dayStart.Add((GridDays+1)*24*time.Hour).Unix()
 		}
-		for p := uint8(GridMinLevel); p <= GridMaxLevel; p++ {
+		for p := uint8(GridMinLevel); p <= GridMaxLevel; p += gridStep {
 			tag, field := block(CellOf(p, m.Lat, m.Lng))
 			ops := []gridOp{
-				{gridKey(tag, m.Status, "", ""), field, d, 0},
-				{gridKey(tag, m.Status, m.Type, ""), field, d, 0},
+				{gridKey(tag, m.Status, ""), field, d, 0},
+				{gridKey(tag, m.Status, ""), typeField(field, m.Type), d, 0},
 			}
 			if day != "" {
-				ops = append(ops, gridOp{gridKey(tag, m.Status, "", day), field, d, exp}, gridOp{gridKey(tag, m.Status, m.Type, day), field, d, exp})
+				ops = append(ops, gridOp{gridKey(tag, m.Status, day), field, d, exp}, gridOp{gridKey(tag, m.Status, day), typeField(field, m.Type), d, exp})
 			}
 			out[tag] = append(out[tag], ops...)
 		}
@@ -301,6 +317,7 @@ func (s *Store) GridCounts(ctx context.Context, cells []Cell, q GridQuery) (map[
 		status hazard.Status
 		cmd    *redis.SliceCmd
 	}
+	// Per block, the fields to read and the cell each belongs to.
 	byTag := map[string][]Cell{}
 	fields := map[string][]string{}
 	var order []string
@@ -309,12 +326,15 @@ func (s *Store) GridCounts(ctx context.Context, cells []Cell, q GridQuery) (map[
 		if _, ok := byTag[tag]; !ok {
 			order = append(order, tag)
 		}
-		byTag[tag] = append(byTag[tag], c)
-		fields[tag] = append(fields[tag], field)
-	}
-	types := q.Types
-	if len(types) == 0 {
-		types = []string{""}
+		if len(q.Types) == 0 {
+			byTag[tag] = append(byTag[tag], c)
+			fields[tag] = append(fields[tag], field)
+			continue
+		}
+		for _, t := range q.Types {
+			byTag[tag] = append(byTag[tag], c)
+			fields[tag] = append(fields[tag], typeField(field, t))
+		}
 	}
 	days := q.Days
 	if len(days) == 0 {
@@ -324,10 +344,8 @@ func (s *Store) GridCounts(ctx context.Context, cells []Cell, q GridQuery) (map[
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, tag := range order {
 			for _, st := range q.Statuses {
-				for _, t := range types {
-					for _, d := range days {
-						reads = append(reads, read{tag, st, p.HMGet(ctx, gridKey(tag, st, t, d), fields[tag]...)})
-					}
+				for _, d := range days {
+					reads = append(reads, read{tag, st, p.HMGet(ctx, gridKey(tag, st, d), fields[tag]...)})
 				}
 			}
 		}

@@ -83,7 +83,7 @@ func checkGrid(t *testing.T, s *Store, ids []string, label string) {
 		t.Fatal(err)
 	}
 	for _, day := range []string{"", gridDay(time.Now())} {
-		for _, p := range []uint8{GridMinLevel, 7, 12, GridMaxLevel} {
+		for _, p := range []uint8{GridMinLevel, 7, 13, GridMaxLevel} {
 			want := recount(rs, p, day)
 			cells := make([]Cell, 0, len(want))
 			for c := range want {

@@ -47,12 +47,9 @@ const (
 	eventsKey        = "hw:events"
 )
 
-// The map's per-cell counts: a block's hash per status, optional type and optional day.
-func gridKey(tag string, status hazard.Status, typ, day string) string {
+// The map's per-cell counts: a block's hash per status, and per creation day.
+func gridKey(tag string, status hazard.Status, day string) string {
 	k := "hw:grid:{" + tag + "}:" + string(status)
-	if typ != "" {
-		k += ":" + typ
-	}
 	if day != "" {
 		k += ":d" + day
 	}
@@ -115,8 +112,7 @@ var keyFamilies = []string{
 	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"),
 	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<status>"), posKey("<c>"),
 	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
-	gridKey("<p>:<bx>:<by>", "<status>", "", ""), gridKey("<p>:<bx>:<by>", "<status>", "<type>", ""),
-	gridKey("<p>:<bx>:<by>", "<status>", "", "<yyyymmdd>"), gridKey("<p>:<bx>:<by>", "<status>", "<type>", "<yyyymmdd>"),
+	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
 	gridSeenKey("<p>:<bx>:<by>"),
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	lockKey("<job>"), throttleKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),

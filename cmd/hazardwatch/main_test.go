@@ -94,7 +94,7 @@ func TestSeed(t *testing.T) {
 	}
 	rdb, _ := store.Dial(config.Redis{URL: srv.URL()})
 	defer rdb.Close()
-	pts, err := store.New(rdb).InBox(t.Context(), store.BBox{MinLng: 34.9, MinLat: 32.7, MaxLng: 35.1, MaxLat: 32.9}, hazard.Statuses)
+	pts, _, err := store.New(rdb).InBox(t.Context(), store.BBox{MinLng: 34.9, MinLat: 32.7, MaxLng: 35.1, MaxLat: 32.9}, hazard.Statuses, 0)
 	if err != nil || len(pts) != 1200 {
 		t.Fatalf("all seeded reports should lie within 5 km: %d %v", len(pts), err)
 	}
