@@ -206,7 +206,7 @@ func TestNewest(t *testing.T) {
 	rs := city(t, st, 4000, 4)
 	ctx := context.Background()
 	for _, box := range []store.BBox{
-		{MinLng: 34.8, MinLat: 32.6, MaxLng: 35.2, MaxLat: 33.0},      // the whole city
+		{MinLng: 34.8, MinLat: 32.6, MaxLng: 35.2, MaxLat: 33.0},         // the whole city
 		{MinLng: 34.985, MinLat: 32.785, MaxLng: 34.995, MaxLat: 32.795}, // a street
 	} {
 		q := Query{Box: box, Statuses: hazard.ActiveStatuses}
@@ -231,4 +231,3 @@ func TestNewest(t *testing.T) {
 		}
 	}
 }
-
