@@ -15,7 +15,7 @@ import (
 	"hazardwatch/store/redistest"
 )
 
-func newMap(t *testing.T) (*Map, *store.Store) {
+func newMap(t testing.TB) (*Map, *store.Store) {
 	t.Helper()
 	cfg := config.Redis{}
 	if os.Getenv("HW_TEST_REDIS") == "cluster" {
@@ -34,7 +34,7 @@ func newMap(t *testing.T) (*Map, *store.Store) {
 
 // city seeds n reports round Haifa: a dense centre, a sparse rim, some on one spot, spread over
 // the last 30 days, every status and type.
-func city(t *testing.T, st *store.Store, n int, seed uint64) []*store.Report {
+func city(t testing.TB, st *store.Store, n int, seed uint64) []*store.Report {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	now := time.Now().UTC()
 	var all []*store.Report

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -47,10 +48,11 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 		nearEq = b.MaxLat
 	}
 	width := (b.MaxLng - b.MinLng) * kmPerDeg * math.Cos(nearEq*math.Pi/180)
-	cmds := make([]*redis.GeoSearchLocationCmd, len(statuses))
+	classes := geoClasses(statuses)
+	cmds := make([]*redis.GeoSearchLocationCmd, len(classes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, st := range statuses {
-			cmds[i] = p.GeoSearchLocation(ctx, geoKey(st), &redis.GeoSearchLocationQuery{
+		for i, class := range classes {
+			cmds[i] = p.GeoSearchLocation(ctx, geoKey(class), &redis.GeoSearchLocationQuery{
 				GeoSearchQuery: redis.GeoSearchQuery{
 					Longitude: clng, Latitude: clat,
 					BoxWidth: width*1.02 + 0.01, BoxHeight: height*1.02 + 0.01, BoxUnit: "km",
@@ -66,13 +68,13 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 	}
 	var out []GeoPoint
 	complete = true
-	for i, st := range statuses {
+	for i := range classes {
 		if limit > 0 && int64(len(cmds[i].Val())) >= limit {
 			complete = false
 		}
 		for _, l := range cmds[i].Val() {
-			typ, sev, id, ok := parseGeoMember(l.Name)
-			if !ok || !b.Contains(l.Latitude, l.Longitude) {
+			st, typ, sev, id, ok := parseGeoMember(l.Name)
+			if !ok || !b.Contains(l.Latitude, l.Longitude) || !slices.Contains(statuses, st) {
 				continue
 			}
 			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: l.Latitude, Lng: l.Longitude})
@@ -82,21 +84,18 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 }
 
 // InCells lists the reports of the given statuses in each cell: one ZRANGEBYSCORE per cell and
-// status over the cell's geohash range, positions decoded from the scores. Its cost is the number
-// of cells plus the points in them; it is how a view reads exactly the few cells on its edges.
+// GEO set over the cell's geohash range, positions decoded from the scores. Its cost is the
+// number of cells plus the points in them; it is how a view reads exactly the cells on its edges.
 func (s *Store) InCells(ctx context.Context, cells []Cell, statuses []hazard.Status) ([]GeoPoint, error) {
-	type q struct {
-		st  hazard.Status
-		cmd *redis.ZSliceCmd
-	}
-	var qs []q
+	classes := geoClasses(statuses)
+	cmds := make([]*redis.ZSliceCmd, 0, len(cells)*len(classes))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range cells {
 			lo, hi := c.scoreRange()
-			for _, st := range statuses {
-				qs = append(qs, q{st, p.ZRangeByScoreWithScores(ctx, geoKey(st), &redis.ZRangeBy{
+			for _, class := range classes {
+				cmds = append(cmds, p.ZRangeByScoreWithScores(ctx, geoKey(class), &redis.ZRangeBy{
 					Min: strconv.FormatUint(lo, 10), Max: "(" + strconv.FormatUint(hi, 10),
-				})})
+				}))
 			}
 		}
 		return nil
@@ -105,15 +104,15 @@ func (s *Store) InCells(ctx context.Context, cells []Cell, statuses []hazard.Sta
 		return nil, fmt.Errorf("store: unable to read map cells: %w", err)
 	}
 	var out []GeoPoint
-	for _, x := range qs {
-		for _, z := range x.cmd.Val() {
+	for _, cmd := range cmds {
+		for _, z := range cmd.Val() {
 			name, _ := z.Member.(string)
-			typ, sev, id, ok := parseGeoMember(name)
-			if !ok {
+			st, typ, sev, id, ok := parseGeoMember(name)
+			if !ok || !slices.Contains(statuses, st) {
 				continue
 			}
 			lat, lng := geoDecode(uint64(z.Score))
-			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: x.st, Lat: lat, Lng: lng})
+			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: lat, Lng: lng})
 		}
 	}
 	return out, nil
@@ -211,14 +210,12 @@ func (s *Store) ReportsByID(ctx context.Context, ids []string) ([]*Report, error
 // NearbyCounts counts, for each report, the other active reports of its type within radius
 // metres: one pipeline for the whole list (the review queue), reading no documents.
 func (s *Store) NearbyCounts(ctx context.Context, rs []*Report, radius float64) (map[string]int, error) {
-	cmds := make([][]*redis.StringSliceCmd, len(rs))
+	cmds := make([]*redis.StringSliceCmd, len(rs))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range rs {
-			for _, st := range hazard.ActiveStatuses {
-				cmds[i] = append(cmds[i], p.GeoSearch(ctx, geoKey(st), &redis.GeoSearchQuery{
-					Longitude: r.Lng, Latitude: r.Lat, Radius: radius, RadiusUnit: "m", Count: 200,
-				}))
-			}
+			cmds[i] = p.GeoSearch(ctx, geoKey(geoClass(hazard.Open)), &redis.GeoSearchQuery{
+				Longitude: r.Lng, Latitude: r.Lat, Radius: radius, RadiusUnit: "m", Count: 500,
+			})
 		}
 		return nil
 	})
@@ -227,11 +224,9 @@ func (s *Store) NearbyCounts(ctx context.Context, rs []*Report, radius float64) 
 	}
 	out := make(map[string]int, len(rs))
 	for i, r := range rs {
-		for _, c := range cmds[i] {
-			for _, name := range c.Val() {
-				if typ, _, id, ok := parseGeoMember(name); ok && typ == r.Type && id != r.ID {
-					out[r.ID]++
-				}
+		for _, name := range cmds[i].Val() {
+			if _, typ, _, id, ok := parseGeoMember(name); ok && typ == r.Type && id != r.ID {
+				out[r.ID]++
 			}
 		}
 	}

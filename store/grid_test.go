@@ -253,7 +253,7 @@ func TestOutboxSweeperFinishesACrashedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGrid(t, s, []string{r.ID}, "after a crashed update and a normal one")
-	if n, _ := s.rdb.ZCard(ctx, geoKey(hazard.Open)).Result(); n != 0 {
+	if n, _ := s.rdb.ZCard(ctx, geoKey("active")).Result(); n != 0 {
 		t.Fatal("the stale status's GEO entry stayed")
 	}
 	if got := len(allEvents(t, s)); got != 3 {

@@ -33,7 +33,7 @@ func outboxKey(rid string) string          { return "hw:report:{" + rid + "}:out
 // Reports: global indexes, each its own key (and slot).
 func statusIndexKey(s hazard.Status) string { return "hw:reports:status:" + string(s) }
 func typeIndexKey(t string) string          { return "hw:reports:type:" + t }
-func geoKey(s hazard.Status) string         { return "hw:geo:" + string(s) }
+func geoKey(class string) string            { return "hw:geo:" + class }
 
 // posKey is a shard of the position index; a report's shard is the first character of its id
 // (32 hashes, small enough to stay compact).
@@ -110,7 +110,7 @@ var keyFamilies = []string{
 	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), rateKey("<scope>", "<sha256(subject)>"),
 	usersKey, adminsKey, sessionPrefix + "<id>",
 	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"),
-	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<status>"), posKey("<c>"),
+	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<class>"), posKey("<c>"),
 	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
 	gridSeenKey("<p>:<bx>:<by>"),

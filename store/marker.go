@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,14 +62,41 @@ func ParseMarker(s string) (Marker, error) {
 	return Marker{Lat: lat, Lng: lng, Type: p[2], Severity: p[3], Status: hazard.Status(p[4]), Created: time.UnixMilli(ms).UTC()}, nil
 }
 
-// geoMember is how a report is named in its status's GEO set: type, severity and id, so a map
-// view draws markers from GEOSEARCH alone.
-func geoMember(rid string, m Marker) string { return m.Type + ":" + m.Severity + ":" + rid }
+// The GEO sets hold the reports by class of status: "active" (pending, open, in progress: what
+// the map shows by default), "closed" (the other public statuses) and "hidden" (rejected,
+// withdrawn: moderators only). A default view reads one set; the member names the status, type,
+// severity and id, so a view draws markers from the GEO set alone.
+func geoClass(s hazard.Status) string {
+	switch {
+	case s.Active():
+		return "active"
+	case s.Public():
+		return "closed"
+	}
+	return "hidden"
+}
 
-func parseGeoMember(s string) (typ, sev, rid string, ok bool) {
-	typ, rest, ok1 := strings.Cut(s, ":")
-	sev, rid, ok2 := strings.Cut(rest, ":")
-	return typ, sev, rid, ok1 && ok2
+// geoClasses are the sets holding the given statuses.
+func geoClasses(statuses []hazard.Status) []string {
+	var out []string
+	for _, s := range statuses {
+		if c := geoClass(s); !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func geoMember(rid string, m Marker) string {
+	return string(m.Status) + ":" + m.Type + ":" + m.Severity + ":" + rid
+}
+
+func parseGeoMember(s string) (status hazard.Status, typ, sev, rid string, ok bool) {
+	p := strings.SplitN(s, ":", 4)
+	if len(p) != 4 {
+		return "", "", "", "", false
+	}
+	return hazard.Status(p[0]), p[1], p[2], p[3], true
 }
 
 // typeCodes gives each hazard type a stable 16-bit number (a hash of its code, so reordering

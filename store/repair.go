@@ -168,7 +168,7 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 	touched := map[string]bool{}
 	drop := func(key string, member string) {
 		s.rdb.ZRem(ctx, key, member)
-		if _, _, id, ok := parseGeoMember(member); ok {
+		if _, _, _, id, ok := parseGeoMember(member); ok {
 			member = id
 		}
 		touched[member] = true
@@ -210,10 +210,12 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 		if err != nil {
 			return len(touched), err
 		}
-		err = walk(geoKey(st), func(member string) {
-			_, _, id, ok := parseGeoMember(member)
-			if m, known := markers[id]; !ok || !known || geoMember(id, m) != member || m.Status != st {
-				drop(geoKey(st), member) // also members named the way an older version did
+	}
+	for _, class := range []string{"active", "closed", "hidden"} {
+		err := walk(geoKey(class), func(member string) {
+			_, _, _, id, ok := parseGeoMember(member)
+			if m, known := markers[id]; !ok || !known || !m.mapped() || geoMember(id, m) != member || geoClass(m.Status) != class {
+				drop(geoKey(class), member) // also members named the way an older version did
 			}
 		})
 		if err != nil {
@@ -256,7 +258,7 @@ func (s *Store) indexed(ctx context.Context, r *Report) bool {
 		t = p.ZScore(ctx, reportsByTimeKey, r.ID)
 		st = p.ZScore(ctx, statusIndexKey(r.Status), r.ID)
 		ty = p.ZScore(ctx, typeIndexKey(r.Type), r.ID)
-		geo = p.GeoPos(ctx, geoKey(r.Status), geoMember(r.ID, m))
+		geo = p.GeoPos(ctx, geoKey(geoClass(r.Status)), geoMember(r.ID, m))
 		pos = p.HGet(ctx, posKey(posShard(r.ID)), r.ID)
 		return nil
 	})

@@ -137,8 +137,8 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 		if old.Type != m.Type {
 			p.ZRem(ctx, typeIndexKey(old.Type), r.ID)
 		}
-		if old.mapped() && (old.Status != m.Status || geoMember(r.ID, old) != geoMember(r.ID, m) || !m.mapped()) {
-			p.ZRem(ctx, geoKey(old.Status), geoMember(r.ID, old))
+		if old.mapped() && (geoMember(r.ID, old) != geoMember(r.ID, m) || !m.mapped()) {
+			p.ZRem(ctx, geoKey(geoClass(old.Status)), geoMember(r.ID, old))
 		}
 	}
 	p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
@@ -146,7 +146,7 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
 	p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
 	if m.mapped() {
-		p.GeoAdd(ctx, geoKey(r.Status), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
+		p.GeoAdd(ctx, geoKey(geoClass(r.Status)), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
 		p.HSet(ctx, posKey(posShard(r.ID)), r.ID, m.String())
 	} else {
 		p.HDel(ctx, posKey(posShard(r.ID)), r.ID)
@@ -353,28 +353,20 @@ type NearbyReport struct {
 func (s *Store) Nearby(ctx context.Context, lat, lng, radius float64, typ string) ([]NearbyReport, error) {
 	dist := map[string]float64{}
 	var ids []string
-	cmds := make([]*redis.GeoSearchLocationCmd, 0, 3)
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, st := range hazard.ActiveStatuses {
-			cmds = append(cmds, p.GeoSearchLocation(ctx, geoKey(st), &redis.GeoSearchLocationQuery{
-				GeoSearchQuery: redis.GeoSearchQuery{Longitude: lng, Latitude: lat, Radius: radius, RadiusUnit: "m", Sort: "ASC", Count: 200},
-				WithDist:       true,
-			}))
-		}
-		return nil
-	})
+	locs, err := s.rdb.GeoSearchLocation(ctx, geoKey(geoClass(hazard.Open)), &redis.GeoSearchLocationQuery{
+		GeoSearchQuery: redis.GeoSearchQuery{Longitude: lng, Latitude: lat, Radius: radius, RadiusUnit: "m", Sort: "ASC", Count: 500},
+		WithDist:       true,
+	}).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: unable to search nearby: %w", err)
 	}
-	for _, cmd := range cmds {
-		for _, l := range cmd.Val() {
-			t, _, id, ok := parseGeoMember(l.Name)
-			if !ok || t != typ {
-				continue
-			}
-			dist[id] = l.Dist
-			ids = append(ids, id)
+	for _, l := range locs {
+		_, t, _, id, ok := parseGeoMember(l.Name)
+		if !ok || t != typ {
+			continue
 		}
+		dist[id] = l.Dist
+		ids = append(ids, id)
 	}
 	rs, err := s.reports(ctx, ids)
 	if err != nil {

@@ -162,7 +162,7 @@ func TestIndexesFollowStatus(t *testing.T) {
 	c := srv.Client(t)
 	for key, want := range map[string]int64{
 		statusIndexKey("pending"): 0, statusIndexKey("open"): 0, statusIndexKey("resolved"): 1,
-		geoKey("pending"): 0, geoKey("open"): 0, geoKey("resolved"): 1, typeIndexKey("flooding"): 1,
+		geoKey("active"): 0, geoKey("closed"): 1, typeIndexKey("flooding"): 1,
 		userReportsKey("owner"): 1,
 	} {
 		if n, _ := c.ZCard(ctx, key).Result(); n != want {
@@ -348,7 +348,7 @@ func TestRepair(t *testing.T) {
 	// document disappears, the user drops out of the lists.
 	c.ZRem(ctx, reportsByTimeKey, ids[0], ids[1])
 	c.ZRem(ctx, statusIndexKey("pending"), ids[1])
-	c.ZRem(ctx, geoKey("pending"), "pothole:"+ids[0])
+	c.ZRem(ctx, geoKey("active"), "pending:pothole:medium:"+ids[0])
 	c.Del(ctx, reportKey(ids[4]))
 	c.ZRem(ctx, usersKey, u.ID)
 	c.SRem(ctx, adminsKey, u.ID)
