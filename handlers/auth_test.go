@@ -461,3 +461,41 @@ func TestConcurrentRegistrationOverHTTP(t *testing.T) {
 		t.Fatalf("%d registrations succeeded: %v", ok, codes)
 	}
 }
+
+// The classic open-redirect payloads, as they reach localPath (already URL-decoded).
+func TestLocalPathRefusesOtherOrigins(t *testing.T) {
+	for _, p := range []string{
+		"", "evil.example", "https://evil.example", "http:evil.example", "javascript:alert(1)",
+		"//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",
+		"/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example", "/x\\..\\\\evil.example",
+		"\t//evil.example", " //evil.example", "/\u0085/evil.example", "/\xff/evil.example",
+	} {
+		if got := localPath(p); got != "/" {
+			t.Errorf("localPath(%q) = %q, want /", p, got)
+		}
+	}
+	for _, p := range []string{"/", "/account", "/reports?type=pothole&q=a+b", "/reports/abc#map", "/a/%2F%2Fb", "/דיווחים"} {
+		if got := localPath(p); got != p {
+			t.Errorf("localPath(%q) = %q, want it kept", p, got)
+		}
+	}
+}
+
+func TestSignInRedirectStaysOnSite(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Nat", "nat@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	resp, _ := c.post("/login", url.Values{"email": {"nat@example.org"}, "password": {goodPassword}, "next": {"/\t/evil.example"}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("sign-in with next=/<tab>/evil: %d %q", resp.StatusCode, loc)
+	}
+	// Signed in, /login sends the browser straight on: the reported payload.
+	for _, q := range []string{"/%09/evil.example", "/%5Cevil.example", "%2F%2Fevil.example"} {
+		if resp, _ := c.get("/login?next=" + q); resp.Header.Get("Location") != "/" {
+			t.Errorf("/login?next=%s sends a signed-in browser to %q", q, resp.Header.Get("Location"))
+		}
+	}
+	if resp, _ := c.get("/login?next=/account"); resp.Header.Get("Location") != "/account" {
+		t.Errorf("a local next is not followed: %q", resp.Header.Get("Location"))
+	}
+}

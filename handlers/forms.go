@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -59,10 +61,18 @@ func (f *form) newPassword(field, email string) string {
 	return v
 }
 
-// localPath accepts only same-site paths for post-sign-in redirects ("/x", not "//evil" or "http:").
+// localPath accepts only same-site paths for post-sign-in redirects and returns "/" for anything
+// else. Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil"
+// and "/\\evil" would become "//evil": another origin. Hence: one leading slash, no second
+// slash or backslash after it, and no control characters or backslashes anywhere.
 func localPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") {
 		return "/"
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsControl(r) || r == utf8.RuneError {
+			return "/"
+		}
 	}
 	return p
 }

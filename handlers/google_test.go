@@ -112,7 +112,13 @@ func newGoogleEnv(t *testing.T) (*env, *fakeGoogle) {
 // googleSignIn walks the browser's part of the flow; tamper may change the callback URL.
 func googleSignIn(t *testing.T, c *client, tamper func(url.Values)) *http.Response {
 	t.Helper()
-	resp, _ := c.get("/auth/google?next=/account")
+	return googleSignInNext(t, c, "/account", tamper)
+}
+
+// googleSignInNext is googleSignIn starting from /auth/google?next=<next>.
+func googleSignInNext(t *testing.T, c *client, next string, tamper func(url.Values)) *http.Response {
+	t.Helper()
+	resp, _ := c.get("/auth/google?next=" + url.QueryEscape(next))
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start: %d", resp.StatusCode)
 	}
@@ -252,5 +258,16 @@ func TestGoogleForgedStateIsRejected(t *testing.T) {
 	other := e.client(t)
 	if resp, _ := other.get("/auth/google/callback?code=x&state=y"); resp.Header.Get("Location") != "/login" || other.who() != "" {
 		t.Fatal("a callback without a started flow was accepted")
+	}
+}
+
+// The Google callback redirects with the same check as the sign-in form.
+func TestGoogleRedirectStaysOnSite(t *testing.T) {
+	e, f := newGoogleEnv(t)
+	f.next("g-6", "sam@example.org", "Sam", true)
+	c := e.client(t)
+	resp := googleSignInNext(t, c, "/\t/evil.example", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" || c.who() != "Sam" {
+		t.Fatalf("callback after next=/<tab>/evil: %d %q, signed in as %q", resp.StatusCode, loc, c.who())
 	}
 }
