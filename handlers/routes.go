@@ -10,6 +10,7 @@ import (
 
 // routes is the whole URL surface of the app (CONTRACT.md).
 func (h *handler) routes(app *fiber.App) {
+	app.Use(h.clientAddr) // first: everything after it sees the client's address (clientip.go)
 	app.Use(requestid.New())
 	app.Use(h.logRequests)
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
