@@ -89,3 +89,45 @@ func TestPerClientLimitsBehindAProxy(t *testing.T) {
 		t.Fatalf("without TRUSTED_PROXIES a forged X-Forwarded-For escaped the limit: %d", got)
 	}
 }
+
+// /metrics: loopback clients only (after TRUSTED_PROXIES), or the METRICS_TOKEN as a Bearer token.
+func TestMetricsAccess(t *testing.T) {
+	get := func(e *env, headers ...string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.base+"/metrics", nil)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	local := newEnv(t)
+	if got := get(local); got != http.StatusOK {
+		t.Fatalf("loopback client: %d", got)
+	}
+	if resp, _ := local.get(t, "/metrics"); resp.StatusCode != http.StatusForbidden { // app.Test: not loopback
+		t.Fatalf("remote client without a token: want 403, got %d", resp.StatusCode)
+	}
+	if got := get(local, "X-Forwarded-For", "203.0.113.7"); got != http.StatusOK {
+		t.Fatalf("without TRUSTED_PROXIES the header must change nothing: %d", got)
+	}
+
+	proxied := newEnv(t, "TRUSTED_PROXIES", "127.0.0.1/32")
+	if got := get(proxied, "X-Forwarded-For", "203.0.113.7"); got != http.StatusForbidden {
+		t.Fatalf("a remote client through a proxy on this machine: want 403, got %d", got)
+	}
+
+	tok := newEnv(t, "METRICS_TOKEN", "sesame-sesame")
+	for _, auth := range []string{"", "Bearer nope", "Basic sesame-sesame", "Bearer sesame-sesame2"} {
+		if got := get(tok, "Authorization", auth); got != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: want 401, got %d", auth, got)
+		}
+	}
+	if got := get(tok, "Authorization", "Bearer sesame-sesame"); got != http.StatusOK {
+		t.Fatalf("right token: %d", got)
+	}
+}
