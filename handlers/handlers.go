@@ -6,10 +6,12 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/session"
+	"github.com/valyala/fasthttp"
 
 	"hazardwatch/config"
 	"hazardwatch/geocode"
@@ -54,7 +56,7 @@ type handler struct {
 	csp      string
 }
 
-// maxBody bounds every request body except the report form's (maxUpload; see limitBody).
+// maxBody bounds every request body except the report form's (maxUpload; see bodyLimit).
 const maxBody = 1 << 20
 
 // New builds the Fiber app with every route and middleware. main and the tests use the same
@@ -75,13 +77,34 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "hazardwatch",
 		ErrorHandler:          h.errorHandler,
-		BodyLimit:             maxUpload,
+		BodyLimit:             maxBody,           // per route: see bodyLimit
 		ReadTimeout:           120 * time.Second, // photos from phones on slow networks
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10, // room for cookies and htmx headers
 		DisableStartupMessage: true,
 	})
+	// fasthttp reads the whole body before any handler runs, so a route's limit must be known from
+	// the request line: it then refuses a body as soon as more than that has arrived, whether
+	// announced by Content-Length or sent in chunks.
+	app.Server().HeaderReceived = func(hdr *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return fasthttp.RequestConfig{MaxRequestBodySize: bodyLimit(hdr)}
+	}
 	h.routes(app)
 	return app
+}
+
+// bodyLimit is the largest body a request may send: maxUpload for the routes that take photos,
+// maxBody for everything else. Paths are compared the way the router does (case-insensitive, an
+// optional trailing slash).
+func bodyLimit(hdr *fasthttp.RequestHeader) int {
+	var u fasthttp.URI
+	if err := u.Parse(nil, hdr.RequestURI()); err != nil {
+		return maxBody
+	}
+	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
+	if string(hdr.Method()) == fiber.MethodPost && strings.EqualFold(path, "/reports") {
+		return maxUpload
+	}
+	return maxBody
 }

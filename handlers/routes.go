@@ -15,7 +15,6 @@ func (h *handler) routes(app *fiber.App) {
 	app.Use(h.logRequests)
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
 	app.Use(h.securityHeaders)
-	app.Use(h.limitBody)
 
 	// Machine endpoints and assets: no cookies, no CSRF, no session.
 	app.Get("/healthz", h.healthz)
