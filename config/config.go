@@ -102,6 +102,17 @@ func (r Redis) Mode() string {
 	}
 }
 
+// TrustedProxy reports whether ip is in TRUSTED_PROXIES.
+func (c *Config) TrustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range c.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // Secure reports whether the public URL is HTTPS, which decides Secure cookies and HSTS.
 func (c *Config) Secure() bool { return c.BaseURL.Scheme == "https" }
 

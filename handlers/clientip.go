@@ -27,7 +27,7 @@ func (h *handler) clientAddr(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	from, _ := netip.AddrFromSlice(peer.IP)
-	ip := clientIP(from, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor), h.cfg.TrustedProxies)
+	ip := clientIP(from, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor), h.cfg.TrustedProxy)
 	c.Context().SetRemoteAddr(&net.TCPAddr{IP: ip.AsSlice(), Port: peer.Port})
 	return c.Next()
 }
@@ -37,9 +37,9 @@ func (h *handler) clientAddr(c *fiber.Ctx) error {
 // skipping trusted hops: the first untrusted address is the client, and anything left of it was
 // written by the client and is ignored. An entry that is not an address stops the walk at the
 // last trusted hop, so garbage can never pick an address of the sender's choosing.
-func clientIP(peer netip.Addr, xff [][]byte, trusted []netip.Prefix) netip.Addr {
+func clientIP(peer netip.Addr, xff [][]byte, trusted func(netip.Addr) bool) netip.Addr {
 	ip := peer.Unmap()
-	if !isTrusted(ip, trusted) {
+	if !trusted(ip) {
 		return ip
 	}
 	var hops [][]byte
@@ -52,20 +52,11 @@ func clientIP(peer netip.Addr, xff [][]byte, trusted []netip.Prefix) netip.Addr 
 			return ip
 		}
 		ip = next
-		if !isTrusted(ip, trusted) {
+		if !trusted(ip) {
 			return ip
 		}
 	}
 	return ip // every hop is trusted: a request from inside the proxies' own network
-}
-
-func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 // parseHop reads one X-Forwarded-For entry: an address, possibly with a port ("[::1]:80").

@@ -7,11 +7,12 @@ import (
 	"net/url"
 	"testing"
 
+	"hazardwatch/config"
 	"hazardwatch/store"
 )
 
 func TestClientIP(t *testing.T) {
-	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("fd00::/8")}
+	cfg := config.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("fd00::/8")}}
 	for _, tc := range []struct {
 		peer string
 		xff  []string
@@ -37,7 +38,7 @@ func TestClientIP(t *testing.T) {
 		for _, v := range tc.xff {
 			xff = append(xff, []byte(v))
 		}
-		if got := clientIP(netip.MustParseAddr(tc.peer), xff, trusted); got.String() != tc.want {
+		if got := clientIP(netip.MustParseAddr(tc.peer), xff, cfg.TrustedProxy); got.String() != tc.want {
 			t.Errorf("peer %s, X-Forwarded-For %q: got %s, want %s", tc.peer, tc.xff, got, tc.want)
 		}
 	}
