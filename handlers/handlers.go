@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,6 +39,9 @@ type Deps struct {
 	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
 	// Tests point it at a fake provider.
 	GoogleClient *http.Client
+	// HeaderTimeout bounds how long a client may take to send a request's headers; 0 means
+	// headerTimeout. Tests shorten it.
+	HeaderTimeout time.Duration
 }
 
 type handler struct {
@@ -55,6 +59,15 @@ type handler struct {
 	latency  *metrics.HistogramVec
 	csp      string
 }
+
+// A request's headers must arrive within headerTimeout (slow-header connections cannot be held
+// open); its body then gets bodyTimeout, or uploadTimeout on the photo upload route (phones on
+// slow networks).
+const (
+	headerTimeout = 10 * time.Second
+	bodyTimeout   = 30 * time.Second
+	uploadTimeout = 120 * time.Second
+)
 
 // maxBody bounds every request body except the report form's (maxUpload; see bodyLimit).
 const maxBody = 1 << 20
@@ -77,8 +90,8 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "hazardwatch",
 		ErrorHandler:          h.errorHandler,
-		BodyLimit:             maxBody,           // per route: see bodyLimit
-		ReadTimeout:           120 * time.Second, // photos from phones on slow networks
+		BodyLimit:             maxBody,                                // per route: see bodyLimit
+		ReadTimeout:           cmp.Or(d.HeaderTimeout, headerTimeout), // then per route: HeaderReceived
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10, // room for cookies and htmx headers
@@ -86,9 +99,12 @@ func New(d Deps) *fiber.App {
 	})
 	// fasthttp reads the whole body before any handler runs, so a route's limit must be known from
 	// the request line: it then refuses a body as soon as more than that has arrived, whether
-	// announced by Content-Length or sent in chunks.
+	// announced by Content-Length or sent in chunks. The body's read deadline starts here too.
 	app.Server().HeaderReceived = func(hdr *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		return fasthttp.RequestConfig{MaxRequestBodySize: bodyLimit(hdr)}
+		if limit := bodyLimit(hdr); limit > maxBody {
+			return fasthttp.RequestConfig{MaxRequestBodySize: limit, ReadTimeout: uploadTimeout}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: maxBody, ReadTimeout: bodyTimeout}
 	}
 	h.routes(app)
 	return app

@@ -391,3 +391,35 @@ func TestChunkedBodyLimit(t *testing.T) {
 		t.Fatalf("small chunked body: want the handler's 403, got %d", status)
 	}
 }
+
+// A client that sends its headers slowly is cut off after the header timeout instead of holding
+// a connection for the two minutes an upload may take.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	e := newEnv(t)
+	app := New(Deps{Config: e.cfg, Store: e.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), HeaderTimeout: 300 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: x\r\n")          // and never the blank line
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound, not a measure
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the connection was still open after 30 s: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("want 408, got %d", resp.StatusCode)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection stays open after the timeout")
+	}
+}
