@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,6 +45,7 @@ type App struct {
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
 	shutOnce sync.Once
+	refused  atomic.Int64 // connections closed by the per-IP cap
 }
 
 // Options are the few things tests replace; production passes none.
@@ -131,15 +133,17 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		_, _, n := hub.Stats()
 		return map[string]float64{"": float64(n)}
 	})
+	a := &App{
+		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
+	}
+	reg.NewFunc("hazardwatch_connections_refused_total", "Connections closed at once because their address already held the most allowed.", "counter",
+		nil, func() map[string]float64 { return map[string]float64{"": float64(a.refused.Load())} })
 	reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
 		[]string{"result"}, func() map[string]float64 {
 			s := geo.Stats()
 			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
 		})
-	a := &App{
-		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Mailer: mailer, Geo: geo, live: hub, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient}),
-	}
+	a.fiber = handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient})
 	a.bg.Add(3)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
 	go func() { defer a.bg.Done(); a.expireLoop(ctx, 30*time.Second) }()
@@ -180,10 +184,11 @@ func (a *App) waitForRedis(ctx context.Context) {
 	}
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown, at most MaxConnsPerIP at a time from one
+// client address.
 func (a *App) Serve(ln net.Listener) error {
 	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(), "redis", a.cfg.Redis.Mode())
-	return a.fiber.Listener(ln)
+	return a.fiber.Listener(limitPerIP(ln, MaxConnsPerIP, a.cfg.TrustedProxy, &a.refused))
 }
 
 // Handler exposes the Fiber app for in-process tests (app.Test).

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -166,5 +167,88 @@ func TestTwoClientsBehindNginx(t *testing.T) {
 	entries, _, err := a.Store.AuditLog(t.Context(), store.AuditFilter{Action: "user.signin", Target: u.ID}, "", 1)
 	if err != nil || len(entries) != 1 || entries[0].IP != "127.0.0.3" {
 		t.Fatalf("audit entry %+v (%v): want the client's address 127.0.0.3", entries, err)
+	}
+}
+
+// healthzOn asks for /healthz on an open keep-alive connection; ok is false when the server
+// closed the connection instead of answering.
+func healthzOn(conn net.Conn, br *bufio.Reader) (ok bool) {
+	if _, err := fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return false
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound, not a measure
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// openConns opens n keep-alive connections from ip, each asked for one page, and returns those
+// that were served.
+func openConns(t *testing.T, addr, ip string, n int) (served []net.Conn) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	for i := 0; i < n; i++ {
+		conn, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if healthzOn(conn, bufio.NewReader(conn)) {
+			served = append(served, conn)
+		}
+	}
+	return served
+}
+
+// One address may hold MaxConnsPerIP connections; the next is closed unanswered, other addresses
+// and trusted proxies are not affected, and a closed connection frees its slot.
+func TestConnectionCapPerIP(t *testing.T) {
+	srv := redistest.Start(t)
+	_, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "TRUSTED_PROXIES": "127.0.0.1/32"})
+	addr := strings.TrimPrefix(base, "http://")
+	held := openConns(t, addr, "127.0.0.2", MaxConnsPerIP)
+	if len(held) != MaxConnsPerIP {
+		t.Fatalf("%d of %d connections served", len(held), MaxConnsPerIP)
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	extra, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if healthzOn(extra, bufio.NewReader(extra)) {
+		t.Fatalf("connection %d from one address was served", MaxConnsPerIP+1)
+	}
+	extra.Close()
+	if got := openConns(t, addr, "127.0.0.3", 1); len(got) != 1 {
+		t.Fatal("another address is refused")
+	}
+	if got := openConns(t, addr, "127.0.0.1", MaxConnsPerIP+1); len(got) != MaxConnsPerIP+1 {
+		t.Fatalf("a trusted proxy got %d of %d connections", len(got), MaxConnsPerIP+1)
+	}
+
+	// Closing one of 127.0.0.2's connections lets a new one in (once the server has noticed).
+	held[0].Close()
+	if !eventually(t, 30*time.Second, func() bool {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		return healthzOn(c, bufio.NewReader(c))
+	}) {
+		t.Fatal("no slot came free")
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`hazardwatch_connections_refused_total [1-9]`).Match(b) {
+		t.Errorf("refusals not counted:\n%s", b)
 	}
 }
