@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"hazardwatch/live"
 	"hazardwatch/password"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
@@ -250,5 +251,34 @@ func TestConnectionCapPerIP(t *testing.T) {
 	resp.Body.Close()
 	if !regexp.MustCompile(`hazardwatch_connections_refused_total [1-9]`).Match(b) {
 		t.Errorf("refusals not counted:\n%s", b)
+	}
+}
+
+// One address may hold live.DefaultMaxPerIP event streams; the next is refused with 429, and
+// other addresses still get theirs.
+func TestEventStreamsPerIP(t *testing.T) {
+	srv := redistest.Start(t)
+	_, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL()})
+	open := func(ip string) *http.Response {
+		t.Helper()
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		resp, err := c.Get(base + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	for i := 0; i < live.DefaultMaxPerIP; i++ {
+		if resp := open("127.0.0.2"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	if resp := open("127.0.0.2"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("stream %d from one address: want 429 with Retry-After, got %d", live.DefaultMaxPerIP+1, resp.StatusCode)
+	}
+	if resp := open("127.0.0.3"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another address: %d", resp.StatusCode)
 	}
 }
