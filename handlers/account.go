@@ -54,7 +54,7 @@ func (h *handler) changePassword(c *fiber.Ctx) error {
 			f.fail("current_password", "That is not your current password.")
 		}
 	}
-	pw := f.newPassword("password", u.Email)
+	pw := f.newPassword("password", u.Email, u.Name)
 	if !f.ok() {
 		a, err := h.accountView(c, f)
 		if err != nil {

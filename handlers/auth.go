@@ -41,7 +41,7 @@ func (h *handler) registerForm(c *fiber.Ctx) error {
 func (h *handler) register(c *fiber.Ctx) error {
 	f := newForm(c, "name", "email", "password")
 	name, email := f.name("name"), f.email("email")
-	pw := f.newPassword("password", email)
+	pw := f.newPassword("password", email, name)
 	again := func(status int) error {
 		return render(c, status, views.Register(h.page(c, "Create an account"), h.authPage(c, f)))
 	}
@@ -261,7 +261,7 @@ func (h *handler) reset(c *fiber.Ctx) error {
 	if u == nil {
 		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
 	}
-	pw := f.newPassword("password", u.Email)
+	pw := f.newPassword("password", u.Email, u.Name)
 	if !f.ok() {
 		a := h.authPage(c, f)
 		a.Token = token

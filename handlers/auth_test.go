@@ -68,7 +68,10 @@ func TestRegisterValidationKeepsInput(t *testing.T) {
 		{"Ann", "not-an-email", goodPassword, "email", "like name@example.org"},
 		{"Ann", "a@example.org", "short", "password", "at least 10"},
 		{"Ann", "a@example.org", strings.Repeat("p", 129), "password", "at most 128"},
-		{"Ann", "ann.long@example.org", "ann.long@example.org", "password", "must not be your email"},
+		{"Ann", "ann.long@example.org", "ann.long@example.org", "password", "email address or name"},
+		{"Ann", "a@example.org", "password1234", "password", "most common"},
+		{"Ann", "a@example.org", "qqqqqqqqqqqqqqqqqqqqq", "password", "repeated or sequential"},
+		{"Ann Longworth", "a@example.org", "longworth 2024", "password", "email address or name"},
 		{"Ann", "Taken@example.org", goodPassword, "email", "already exists"},
 	}
 	for _, tc := range cases {

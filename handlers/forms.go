@@ -54,10 +54,10 @@ func (f *form) name(field string) string {
 	return v
 }
 
-// newPassword checks a password being set for the account with email.
-func (f *form) newPassword(field, email string) string {
+// newPassword checks a password being set for the account with email and name.
+func (f *form) newPassword(field, email, name string) string {
 	v := f.Values[field]
-	f.check(field, password.Problem(v, email))
+	f.check(field, password.Problem(v, email, name))
 	return v
 }
 

@@ -125,8 +125,8 @@ var (
 	fieldName     = Field{Name: "name", Label: "Your name", Type: "text", Autocomplete: "name", Required: true, MaxLength: 80, Hint: "Hidden on your reports unless you choose to show it."}
 	fieldEmail    = Field{Name: "email", Label: "Email", Type: "email", Autocomplete: "email", Required: true, MaxLength: 254}
 	fieldPassword = Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password", Required: true, MaxLength: 128}
-	fieldNewPass  = Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, MaxLength: 128, Hint: "10 to 128 characters."}
-	fieldNewPass2 = Field{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Required: true, MaxLength: 128, Hint: "10 to 128 characters."}
+	fieldNewPass  = Field{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, MaxLength: 128, Hint: "10 to 128 characters. A few unrelated words make a strong one; common passwords are refused."}
+	fieldNewPass2 = Field{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Required: true, MaxLength: 128, Hint: "10 to 128 characters. A few unrelated words make a strong one; common passwords are refused."}
 )
 
 func Register(p Page, a AuthPage) templ.Component {
