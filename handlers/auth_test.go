@@ -502,3 +502,23 @@ func TestSignInRedirectStaysOnSite(t *testing.T) {
 		t.Errorf("a local next is not followed: %q", resp.Header.Get("Location"))
 	}
 }
+
+// Only flash messages the app wrote are shown: the cookie is signed.
+func TestForgedFlashIsIgnored(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Ola", "ola@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("ola@example.org", goodPassword)
+	c.post("/logout", url.Values{})
+	if _, body := c.get("/"); !strings.Contains(doc(t, body).Find("#flash").Text(), "You are signed out.") {
+		t.Fatal("the app's own flash message is not shown")
+	}
+	u, _ := url.Parse(e.base)
+	forged := "error|Your account is locked. Call +1 555 0100 to unlock it."
+	for _, v := range []string{url.QueryEscape(forged), forged} {
+		c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_flash", Value: v, Path: "/"}})
+		if _, body := c.get("/"); strings.Contains(body, "555 0100") {
+			t.Fatalf("a planted flash cookie %q is shown", v)
+		}
+	}
+}

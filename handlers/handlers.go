@@ -58,6 +58,8 @@ type handler struct {
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	csp      string
+
+	cookieKey cookieKey // see signedCookies
 }
 
 // A request's headers must arrive within headerTimeout (slow-header connections cannot be held

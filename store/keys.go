@@ -19,6 +19,7 @@ func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + su
 const usersKey = "hw:users"
 
 func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }
+func secretKey(name string) string   { return "hw:secret:{" + name + "}" }
 
 func reportKey(rid string) string         { return "hw:report:{" + rid + "}" }
 func reportConfirmsKey(rid string) string { return "hw:report:{" + rid + "}:confirms" }
