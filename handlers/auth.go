@@ -126,8 +126,9 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity)
 	}
-	if msg, err := h.overLimit(c, rule{"login-ip", c.IP(), 50, 15 * time.Minute},
-		rule{"login-account", store.NormalizeEmail(email), 10, 15 * time.Minute}); err != nil {
+	// Every attempt counts against the address (it stops spraying many accounts); only failures
+	// count against the account or this device (device.go), and a success clears them.
+	if msg, err := h.overLimit(c, rule{"login-ip", c.IP(), 50, 15 * time.Minute}); err != nil {
 		return err
 	} else if msg != "" {
 		f.fail("", msg)
@@ -136,6 +137,18 @@ func (h *handler) login(c *fiber.Ctx) error {
 	u, err := h.store.UserByEmail(c.UserContext(), email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	uid := ""
+	if u != nil {
+		uid = u.ID
+	}
+	failures := h.failureRule(c, uid, store.NormalizeEmail(email))
+	if retry, err := h.limited(c, failures); err != nil {
+		return err
+	} else if retry > 0 {
+		f.fail("", "Too many failed sign-ins for this account: try again in "+humanDuration(retry)+
+			". A device you have signed in with before still works, and so does resetting your password.")
+		return again(fiber.StatusTooManyRequests)
 	}
 	// A missing account or one without a password costs one hash check too, so the answer's
 	// timing does not tell which addresses have accounts.
@@ -151,6 +164,9 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if u.Disabled {
 		f.fail("", "This account has been disabled. Contact the moderators if you think this is a mistake.")
 		return again(fiber.StatusForbidden)
+	}
+	if err := h.store.ClearHits(c.UserContext(), failures.scope, failures.subject); err != nil {
+		return err
 	}
 	if err := h.signIn(c, u); err != nil {
 		return err
@@ -283,6 +299,10 @@ func (h *handler) reset(c *fiber.Ctx) error {
 	if err := h.store.RevokeSessions(c.UserContext(), u.ID, ""); err != nil {
 		return err
 	}
+	// The mailed link proved the owner: the account's failed sign-ins stop counting.
+	if err := h.store.ClearHits(c.UserContext(), "login-fail", store.NormalizeEmail(u.Email)); err != nil {
+		return err
+	}
 	h.audit(c, "user.password_reset", u.ID, "")
 	h.setFlash(c, "success", "Your password has been changed. Sign in with the new one.")
 	return redirect(c, "/login")
@@ -299,20 +319,30 @@ type rule struct {
 // when to retry if any is exceeded; it sets Retry-After. Callers re-render their form with the
 // message and status 429, so nothing typed is lost.
 func (h *handler) overLimit(c *fiber.Ctx, rules ...rule) (string, error) {
+	retry, err := h.limited(c, rules...)
+	if err != nil || retry == 0 {
+		return "", err
+	}
+	return "Too many attempts. Please try again in " + humanDuration(retry) + ".", nil
+}
+
+// limited is overLimit's count: how long until the exceeded rule's window ends, 0 if none is.
+func (h *handler) limited(c *fiber.Ctx, rules ...rule) (time.Duration, error) {
 	if !h.cfg.RateLimits {
-		return "", nil
+		return 0, nil
 	}
 	for _, r := range rules {
 		ok, retry, err := h.store.Hit(c.UserContext(), r.scope, r.subject, r.n, r.window)
 		if err != nil {
-			return "", err
+			return 0, err
 		}
 		if !ok {
+			retry = max(retry, time.Second)
 			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
-			return "Too many attempts. Please try again in " + humanDuration(retry) + ".", nil
+			return retry, nil
 		}
 	}
-	return "", nil
+	return 0, nil
 }
 
 func humanDuration(d time.Duration) string {

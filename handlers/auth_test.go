@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -521,4 +522,74 @@ func TestForgedFlashIsIgnored(t *testing.T) {
 			t.Fatalf("a planted flash cookie %q is shown", v)
 		}
 	}
+}
+
+// Successful sign-ins do not count towards the lockout: only failures do.
+func TestSuccessfulSignInsDoNotCount(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Una", "una@example.org", goodPassword, store.RoleCitizen)
+	for i := 0; i < 12; i++ {
+		c := e.client(t) // a new browser each time: no device cookie
+		if resp, _ := c.login("una@example.org", goodPassword); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	// And a success clears the failures before it.
+	c := e.client(t)
+	for i := 0; i < 9; i++ {
+		c.login("una@example.org", "wrong password!")
+	}
+	c.mustLogin("una@example.org", goodPassword)
+	other := e.client(t)
+	for i := 0; i < 9; i++ {
+		other.login("una@example.org", "wrong password!")
+	}
+	other.mustLogin("una@example.org", goodPassword)
+}
+
+// Someone guessing locks the account for browsers it has never signed in from, not for the
+// owner's own devices; the reset mail still gets the owner in from a new one.
+func TestLockoutSparesKnownDevices(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Vic", "vic@example.org", goodPassword, store.RoleCitizen)
+	e.createUser(t, "Wes", "wes@example.org", goodPassword, store.RoleCitizen)
+	laptop := e.client(t)
+	laptop.mustLogin("vic@example.org", goodPassword)
+	laptop.post("/logout", url.Values{}) // the device cookie outlives the session
+	wesLaptop := e.client(t)
+	wesLaptop.mustLogin("wes@example.org", goodPassword) // knows another account only
+
+	attacker := e.client(t)
+	for i := 0; i < 10; i++ {
+		attacker.login("vic@example.org", "guess number "+fmt.Sprint(i))
+	}
+	resp, body := attacker.login("vic@example.org", goodPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "failed sign-ins for this account") {
+		t.Fatalf("11th attempt from the attacker: %d", resp.StatusCode)
+	}
+	if resp, _ := e.client(t).login("vic@example.org", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a new browser while locked: want 429, got %d", resp.StatusCode)
+	}
+	if resp, _ := wesLaptop.login("vic@example.org", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a device cookie for another account counts for this one: %d", resp.StatusCode)
+	}
+	forged := e.client(t)
+	u, _ := url.Parse(e.base)
+	forged.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_device", Value: laptop.cookie("hw_device") + "x", Path: "/"}})
+	if resp, _ := forged.login("vic@example.org", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a tampered device cookie: %d", resp.StatusCode)
+	}
+	// The owner's laptop still gets in.
+	if resp, body := laptop.login("vic@example.org", goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's known device while the account is locked: %d %s", resp.StatusCode, doc(t, body).Find(`[data-testid="form-error"]`).Text())
+	}
+	// So does the reset link, from a new phone; after it the account is open again.
+	phone := e.client(t)
+	phone.post("/password/forgot", url.Values{"email": {"vic@example.org"}})
+	link := pathOf(t, e.waitMails(t, "vic@example.org", 1)[0].Link)
+	token := strings.TrimPrefix(link, "/password/reset?token=")
+	if resp, _ := phone.post("/password/reset", url.Values{"token": {token}, "password": {"violet tapestry hums"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	phone.mustLogin("vic@example.org", "violet tapestry hums")
 }

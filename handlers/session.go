@@ -104,8 +104,9 @@ func (h *handler) sessionInfo(c *fiber.Ctx, sid string, created, seen time.Time)
 	return store.SessionInfo{ID: sid, UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 300), IP: c.IP(), CreatedAt: created, LastSeen: seen}
 }
 
-// signIn starts a fresh session for u: a new id (no fixation), a new CSRF token, and an entry in
-// the user's device list.
+// signIn starts a fresh session for u: a new id (no fixation), a new CSRF token, an entry in the
+// user's device list, and a device cookie that lets this browser in while the account is locked
+// for others (device.go).
 func (h *handler) signIn(c *fiber.Ctx, u *store.User) error {
 	sess, err := h.sessions.Get(c)
 	if err != nil {
@@ -124,6 +125,7 @@ func (h *handler) signIn(c *fiber.Ctx, u *store.User) error {
 		return err
 	}
 	h.rotateCSRF(c)
+	h.rememberDevice(c, u.ID)
 	c.Locals("user", u)
 	c.Locals("sid", sid)
 	return h.store.TrackSession(c.UserContext(), u.ID, h.sessionInfo(c, sid, now, now))
