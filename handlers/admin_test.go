@@ -41,7 +41,7 @@ func TestAdminPeople(t *testing.T) {
 	if citizen.who() != "" {
 		t.Fatal("a disabled user is still signed in")
 	}
-	if resp, _ := citizen.login(cu.Email, goodPassword); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := citizen.login(cu.Email, goodPassword); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("disabled sign-in: %d", resp.StatusCode)
 	}
 	admin.post("/admin/users/"+cu.ID+"/enable", url.Values{})

@@ -150,9 +150,11 @@ func (h *handler) login(c *fiber.Ctx) error {
 			". A device you have signed in with before still works, and so does resetting your password.")
 		return again(fiber.StatusTooManyRequests)
 	}
-	// A missing account or one without a password costs one hash check too, so the answer's
-	// timing does not tell which addresses have accounts.
-	if u == nil || u.PasswordHash == "" {
+	// A missing account, one without a password and a disabled one get the wrong-password answer
+	// after one hash check, so neither the answer nor its timing tells which addresses have
+	// accounts, nor confirms a guessed password of a disabled one. Its owner learns that it is
+	// disabled from the reset mail (forgot).
+	if u == nil || u.PasswordHash == "" || u.Disabled {
 		password.CheckNothing(pw)
 		f.fail("", badCredentials)
 		return again(fiber.StatusUnprocessableEntity)
@@ -160,10 +162,6 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if ok, err := password.Check(pw, u.PasswordHash); err != nil || !ok {
 		f.fail("", badCredentials)
 		return again(fiber.StatusUnprocessableEntity)
-	}
-	if u.Disabled {
-		f.fail("", "This account has been disabled. Contact the moderators if you think this is a mistake.")
-		return again(fiber.StatusForbidden)
 	}
 	if err := h.store.ClearHits(c.UserContext(), failures.scope, failures.subject); err != nil {
 		return err
@@ -209,21 +207,37 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if u != nil && !u.Disabled {
+	switch {
+	case u != nil && u.Disabled:
+		h.mailer.Send(disabledMail(u))
+	case u != nil:
 		token, err := h.store.NewToken(c.UserContext(), store.TokenReset, u.ID, u.PasswordVersion, h.cfg.ResetTokenTTL)
 		if err != nil {
 			return err
 		}
-		link := h.cfg.BaseURL.String() + "/password/reset?token=" + token
-		h.mailer.Send(mail.Message{
-			To: u.Email, Subject: "Reset your Hazard Watch password", Link: link,
-			Text: fmt.Sprintf("Hello %s,\n\nSomeone (we hope you) asked to reset the password of your Hazard Watch account. Choose a new password here:\n\n%s\n\nThe link works once, for %d minutes. If you did not ask for this, ignore this message: your password stays as it is.\n",
-				u.Name, link, int(h.cfg.ResetTokenTTL.Minutes())),
-		})
+		h.mailer.Send(h.resetMail(u, h.cfg.BaseURL.String()+"/password/reset?token="+token))
 	}
 	a := h.authPage(c, nil)
 	a.Email, a.TTLMinutes = email, int(h.cfg.ResetTokenTTL.Minutes())
 	return render(c, fiber.StatusOK, views.ForgotSent(h.page(c, "Check your email"), a))
+}
+
+func (h *handler) resetMail(u *store.User, link string) mail.Message {
+	return mail.Message{
+		To: u.Email, Subject: "Reset your Hazard Watch password", Link: link,
+		Text: fmt.Sprintf("Hello %s,\n\nSomeone (we hope you) asked to reset the password of your Hazard Watch account. Choose a new password here:\n\n%s\n\nThe link works once, for %d minutes. If you did not ask for this, ignore this message: your password stays as it is.\n",
+			u.Name, link, int(h.cfg.ResetTokenTTL.Minutes())),
+	}
+}
+
+// disabledMail answers a reset request for a disabled account: the sign-in page does not say
+// that an account is disabled (it would tell anyone who typed the address), its owner's mailbox
+// does.
+func disabledMail(u *store.User) mail.Message {
+	return mail.Message{
+		To: u.Email, Subject: "Your Hazard Watch account is disabled",
+		Text: fmt.Sprintf("Hello %s,\n\nSomeone (we hope you) asked to reset the password of your Hazard Watch account. The account has been disabled by the site's administrators, so it cannot be signed in to, and no reset link is sent. If you think this is a mistake, contact the people who run this Hazard Watch site.\n", u.Name),
+	}
 }
 
 // resetUser finds the user a reset token belongs to, if the token is live and was issued since

@@ -434,9 +434,19 @@ func TestDisabledUsers(t *testing.T) {
 	if c.who() != "" {
 		t.Fatal("a disabled user's session goes on")
 	}
-	resp, body := c.login("max@example.org", goodPassword)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "disabled") {
-		t.Fatalf("disabled sign-in: %d", resp.StatusCode)
+	// The sign-in page answers as for a wrong password, with the right one too: it neither tells
+	// anyone that the address has a (disabled) account nor confirms a guessed password.
+	r1, right := c.login("max@example.org", goodPassword)
+	r2, wrong := c.login("max@example.org", "not the password")
+	m1, m2 := doc(t, right).Find(`[data-testid="form-error"]`).Text(), doc(t, wrong).Find(`[data-testid="form-error"]`).Text()
+	if r1.StatusCode != http.StatusUnprocessableEntity || r1.StatusCode != r2.StatusCode || m1 != m2 || strings.Contains(right, "disabled") {
+		t.Fatalf("disabled account: right password %d %q, wrong password %d %q", r1.StatusCode, m1, r2.StatusCode, m2)
+	}
+	// Its owner learns it from the reset mail, which carries no reset link.
+	c.post("/password/forgot", url.Values{"email": {"max@example.org"}})
+	m := e.waitMails(t, "max@example.org", 1)[0]
+	if !strings.Contains(m.Subject, "disabled") || strings.Contains(m.Body, "token=") {
+		t.Fatalf("reset mail for a disabled account: %q\n%s", m.Subject, m.Body)
 	}
 }
 
