@@ -54,25 +54,40 @@ func (h *handler) register(c *fiber.Ctx) error {
 		f.fail("", msg)
 		return again(fiber.StatusTooManyRequests)
 	}
+	// Both outcomes hash the password and send one mail, and the page is the same: the answer
+	// does not tell whether the address already has an account. Its owner hears of the attempt.
 	hash, err := password.Hash(pw)
 	if err != nil {
 		return err
 	}
 	u := &store.User{Email: email, Name: name, PasswordHash: hash}
-	if err := h.store.CreateUser(c.UserContext(), u); errors.Is(err, store.ErrEmailTaken) {
-		f.fail("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.")
-		return again(fiber.StatusUnprocessableEntity)
-	} else if err != nil {
+	switch err := h.store.CreateUser(c.UserContext(), u); {
+	case errors.Is(err, store.ErrEmailTaken):
+		owner, err := h.store.UserByEmail(c.UserContext(), email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		} else if owner != nil {
+			h.mailer.Send(h.registeredAgainMail(owner))
+		}
+	case err != nil:
 		return err
+	default:
+		if err := h.sendVerification(c, u); err != nil {
+			return err
+		}
 	}
-	if err := h.signIn(c, u); err != nil {
-		return err
+	a := h.authPage(c, nil)
+	a.Email = email
+	return render(c, fiber.StatusOK, views.RegisterSent(h.page(c, "Check your email"), a))
+}
+
+// registeredAgainMail tells an account's owner that someone tried to register their address.
+func (h *handler) registeredAgainMail(u *store.User) mail.Message {
+	link := h.cfg.BaseURL.String() + "/password/forgot"
+	return mail.Message{
+		To: u.Email, Subject: "Someone tried to register with your address", Link: link,
+		Text: fmt.Sprintf("Hello %s,\n\nSomeone (perhaps you) tried to create a Hazard Watch account with this email address, which already has one. Nothing was changed.\n\nIf it was you: sign in with your password, or choose a new one here:\n\n%s\n\nIf it was not you, ignore this message.\n", u.Name, link),
 	}
-	if err := h.sendVerification(c, u); err != nil {
-		return err
-	}
-	h.setFlash(c, "success", "Welcome, "+u.Name+"! We sent you a link to confirm your email address.")
-	return redirect(c, "/")
 }
 
 func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
@@ -99,10 +114,11 @@ func (h *handler) verifyEmail(c *fiber.Ctx) error {
 	if err := h.store.MarkEmailVerified(c.UserContext(), uid); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	h.setFlash(c, "success", "Thank you: your email address is confirmed.")
 	if currentUser(c) == nil {
+		h.setFlash(c, "success", "Thank you: your email address is confirmed. Sign in to start reporting.")
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
+	h.setFlash(c, "success", "Thank you: your email address is confirmed.")
 	return c.Redirect("/account", fiber.StatusSeeOther)
 }
 

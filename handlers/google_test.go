@@ -206,6 +206,7 @@ func TestGoogleTakesOverUnverifiedAccount(t *testing.T) {
 	e, f := newGoogleEnv(t)
 	squatter := e.client(t)
 	squatter.register("Squatter", "pat@example.org", goodPassword)
+	squatter.mustLogin("pat@example.org", goodPassword)
 	f.next("g-3", "pat@example.org", "Pat", true)
 	c := e.client(t)
 	googleSignIn(t, c, nil)
