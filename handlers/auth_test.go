@@ -624,3 +624,23 @@ func TestLockoutSparesKnownDevices(t *testing.T) {
 	}
 	phone.mustLogin("vic@example.org", "violet tapestry hums")
 }
+
+// The current-password check on the account page is limited like sign-in.
+func TestCurrentPasswordGuessesAreLimited(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Yan", "yan@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("yan@example.org", goodPassword)
+	for i := 0; i < 10; i++ {
+		if resp, _ := c.post("/account/password", url.Values{"current_password": {fmt.Sprint("guess ", i)}, "password": {"changed password 1"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("guess %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp, body := c.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {"changed password 1"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Too many wrong current passwords") {
+		t.Fatalf("11th try, with the right password: %d", resp.StatusCode)
+	}
+	if u, _ := e.store.UserByEmail(t.Context(), "yan@example.org"); u.PasswordVersion != 0 {
+		t.Fatal("the password was changed past the limit")
+	}
+}
