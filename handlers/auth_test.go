@@ -644,3 +644,36 @@ func TestCurrentPasswordGuessesAreLimited(t *testing.T) {
 		t.Fatal("the password was changed past the limit")
 	}
 }
+
+// The CSRF token and the Open311 api_key count only in the body (or the CSRF header), never in
+// the URL, where logs, history and Referer headers would keep them.
+func TestSecretsNotTakenFromTheQuery(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	tok := c.csrf()
+	form := url.Values{"_csrf": {""}, "name": {"Quy"}, "email": {"quy@example.org"}, "password": {goodPassword}}
+	if resp, _ := c.post("/register?_csrf="+url.QueryEscape(tok), form); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("CSRF token in the query: want 403, got %d", resp.StatusCode)
+	}
+	form.Set("_csrf", tok)
+	if resp, _ := c.post("/register", form); resp.StatusCode != http.StatusOK {
+		t.Fatalf("CSRF token in the body: %d", resp.StatusCode)
+	}
+
+	key, _, err := e.store.CreateAPIKey(t.Context(), "Client", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := url.Values{"service_code": {"pothole"}, "lat": {"32.8191"}, "long": {"34.9983"}, "description": {"Deep pothole"}}
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/open311/v2/requests.json?api_key="+url.QueryEscape(key), strings.NewReader(report.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, _ := c.do(req); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("api_key in the query: want 403, got %d", resp.StatusCode)
+	}
+	report.Set("api_key", key)
+	req, _ = http.NewRequest(http.MethodPost, e.base+"/open311/v2/requests.json", strings.NewReader(report.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, body := c.do(req); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("api_key in the body: %d %s", resp.StatusCode, body)
+	}
+}

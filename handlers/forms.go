@@ -61,6 +61,19 @@ func (f *form) newPassword(field, email, name string) string {
 	return v
 }
 
+// bodyValue is a field of the request body (URL-encoded or multipart), never of the query string:
+// secrets such as the CSRF token or an API key must not travel in URLs, which end up in logs,
+// browser history and Referer headers.
+func bodyValue(c *fiber.Ctx, name string) string {
+	if form, err := c.MultipartForm(); err == nil {
+		if v := form.Value[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return string(c.Request().PostArgs().Peek(name)) // a copy: fasthttp reuses its buffers
+}
+
 // localPath accepts only same-site paths for post-sign-in redirects and returns "/" for anything
 // else. Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil"
 // and "/\\evil" would become "//evil": another origin. Hence: one leading slash, no second
