@@ -70,3 +70,27 @@ func TestAdminPeople(t *testing.T) {
 		}
 	}
 }
+
+// The audit log's page marker is checked: a bad one is the client's mistake (400), not ours.
+func TestAuditLogPageMarker(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.signedIn(t, "Ada", store.RoleAdmin)
+	for i := 0; i < 105; i++ {
+		if err := e.store.Audit(t.Context(), store.AuditEntry{Actor: "cli", Action: "test.entry", Target: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range []string{"garbage", "1-2-3", "-1", "1700000000000-x", "+"} {
+		if resp, body := admin.get("/admin/audit?before=" + url.QueryEscape(bad)); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not valid") {
+			t.Errorf("before=%s: want 400, got %d", bad, resp.StatusCode)
+		}
+	}
+	_, body := admin.get("/admin/audit?action=test.")
+	next, ok := doc(t, body).Find(`a[href^="/admin/audit?"]`).Last().Attr("href")
+	if !ok || !strings.Contains(next, "before=") {
+		t.Fatalf("no next-page link on a full page")
+	}
+	if resp, _ := admin.get(next); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the app's own next-page link: %d", resp.StatusCode)
+	}
+}

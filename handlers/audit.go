@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,12 +11,18 @@ import (
 	"hazardwatch/views"
 )
 
+// streamID is the shape of the audit stream's entry ids ("1700000000000-0"), which before names.
+var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
+
 // auditLog is /admin/audit: newest first, filtered by actor, action (prefix) and target.
 func (h *handler) auditLog(c *fiber.Ctx) error {
 	v := views.AuditView{Actor: strings.TrimSpace(c.Query("actor")), Action: strings.TrimSpace(c.Query("action")), Target: strings.TrimSpace(c.Query("target"))}
 	before := c.Query("before")
 	if len(v.Actor) > 40 || len(v.Action) > 40 || len(v.Target) > 40 || len(before) > 40 {
 		return fiber.NewError(fiber.StatusBadRequest, "Filters are limited to 40 characters.")
+	}
+	if before != "" && !streamID.MatchString(before) {
+		return fiber.NewError(fiber.StatusBadRequest, "That page link is not valid: start again from the newest entries.")
 	}
 	entries, next, err := h.store.AuditLog(c.UserContext(), store.AuditFilter{Actor: v.Actor, Action: v.Action, Target: v.Target}, before, 100)
 	if err != nil {
