@@ -94,3 +94,20 @@ func TestAuditLogPageMarker(t *testing.T) {
 		t.Fatalf("the app's own next-page link: %d", resp.StatusCode)
 	}
 }
+
+// After a role change or a disable the admin lands on the person's row, whatever their address.
+func TestAdminRedirectKeepsPlusAddresses(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.signedIn(t, "Ada", store.RoleAdmin)
+	u := e.createUser(t, "Plus", "plus+tag@example.org", goodPassword, store.RoleCitizen)
+	for _, action := range []string{"role", "disable", "enable"} {
+		resp, _ := admin.post("/admin/users/"+u.ID+"/"+action, url.Values{"role": {"moderator"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %d", action, resp.StatusCode)
+		}
+		_, body := admin.get(resp.Header.Get("Location"))
+		if rows := doc(t, body).Find(`[data-testid="user-row"]`); rows.Length() != 1 || !strings.Contains(rows.Text(), "plus+tag@example.org") {
+			t.Fatalf("after %s the admin page (%s) does not show the person", action, resp.Header.Get("Location"))
+		}
+	}
+}
