@@ -40,7 +40,6 @@ func (h *handler) account(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return render(c, fiber.StatusOK, views.Account(h.page(c, "Your account"), a))
 }
 

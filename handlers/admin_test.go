@@ -111,3 +111,27 @@ func TestAdminRedirectKeepsPlusAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Nothing shown to a signed-in person is kept by a browser or cache: their pages, admin pages,
+// exports.
+func TestSignedInPagesAreNotStored(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.signedIn(t, "Ada", store.RoleAdmin)
+	for _, p := range []string{"/", "/reports", "/account", "/admin", "/admin/audit", "/admin/api-keys", "/admin/stats", "/moderation",
+		"/moderation/export.csv", "/moderation/export.geojson", "/no/such/page"} {
+		resp, _ := admin.get(p)
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			t.Errorf("%s for a signed-in admin: Cache-Control %q", p, cc)
+		}
+	}
+	resp, _ := admin.post("/admin/api-keys", url.Values{"name": {"Fix app"}, "per_hour": {"50"}})
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("the page showing a new API key: Cache-Control %q", cc)
+	}
+	// Assets keep their long caching.
+	_, body := admin.get("/")
+	href, _ := doc(t, body).Find(`link[rel="stylesheet"]`).First().Attr("href")
+	if resp, _ := admin.get(href); !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("a versioned asset: Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+}

@@ -65,7 +65,6 @@ func (h *handler) createAPIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return render(c, fiber.StatusCreated, views.APIKeysPage(h.page(c, "API keys"), v))
 }
 

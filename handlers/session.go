@@ -88,6 +88,9 @@ func (h *handler) loadUser(c *fiber.Ctx) error {
 	}
 	c.Locals("user", u)
 	c.Locals("sid", sess.ID())
+	// Pages for a signed-in person (their account, admin pages, exports) must not be kept by the
+	// browser or any cache on the way: the next person at a shared computer could read them.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	if now.Sub(time.Unix(seen, 0)) >= h.seenEvery() {
 		sess.Set(sessSeen, now.Unix())
 		if err := h.store.TrackSession(ctx, uid, h.sessionInfo(c, sess.ID(), time.Unix(created, 0), now)); err != nil {
@@ -126,6 +129,7 @@ func (h *handler) signIn(c *fiber.Ctx, u *store.User) error {
 	}
 	h.rotateCSRF(c)
 	h.rememberDevice(c, u.ID)
+	c.Set(fiber.HeaderCacheControl, "no-store") // it sets the session cookie
 	c.Locals("user", u)
 	c.Locals("sid", sid)
 	return h.store.TrackSession(c.UserContext(), u.ID, h.sessionInfo(c, sid, now, now))
