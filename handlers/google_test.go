@@ -272,3 +272,16 @@ func TestGoogleRedirectStaysOnSite(t *testing.T) {
 		t.Fatalf("callback after next=/<tab>/evil: %d %q, signed in as %q", resp.StatusCode, loc, c.who())
 	}
 }
+
+// In production (no client given) both the code exchange and the profile fetch have a timeout:
+// goth's FetchUser takes no context, so only the client can bound it.
+func TestGoogleClientsHaveTimeouts(t *testing.T) {
+	e := newEnv(t, "GOOGLE_CLIENT_ID", "id", "GOOGLE_CLIENT_SECRET", "secret")
+	g := newGoogle(e.cfg, nil)
+	if g.client == nil || g.client.Timeout <= 0 {
+		t.Fatal("the code exchange has no timeout")
+	}
+	if g.provider.HTTPClient == nil || g.provider.HTTPClient.Timeout <= 0 {
+		t.Fatal("the profile fetch has no timeout (goth falls back to http.DefaultClient)")
+	}
+}

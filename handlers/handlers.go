@@ -36,8 +36,8 @@ type Deps struct {
 	Monitor *store.Monitor
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
-	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
-	// Tests point it at a fake provider.
+	// GoogleClient reaches Google's token and profile endpoints; nil means a client with a 10 s
+	// timeout. Tests point it at a fake provider.
 	GoogleClient *http.Client
 	// HeaderTimeout bounds how long a client may take to send a request's headers; 0 means
 	// headerTimeout. Tests shorten it.
