@@ -37,7 +37,7 @@ type App struct {
 	mon     redis.UniversalClient // the monitoring connection
 	Store   *store.Store
 	Mailer  *mail.Mailer
-	Geo     *geocode.Cached
+	Geo     geocode.Provider // cached when remote
 	live    *live.Hub
 	monitor *store.Monitor
 	fiber   *fiber.App
@@ -138,11 +138,13 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	}
 	reg.NewFunc("hazardwatch_connections_refused_total", "Connections closed at once because their address already held the most allowed.", "counter",
 		nil, func() map[string]float64 { return map[string]float64{"": float64(a.refused.Load())} })
-	reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
-		[]string{"result"}, func() map[string]float64 {
-			s := geo.Stats()
-			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
-		})
+	if cached, ok := geo.(*geocode.Cached); ok {
+		reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
+			[]string{"result"}, func() map[string]float64 {
+				s := cached.Stats()
+				return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
+			})
+	}
 	a.fiber = handlers.New(handlers.Deps{Config: cfg, Store: st, Log: log, Mailer: mailer, Geocoder: geo, Live: hub, Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient})
 	a.bg.Add(3)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
@@ -223,26 +225,27 @@ func (a *App) Shutdown() error {
 	return err
 }
 
-// newGeocoder builds the configured provider behind the Redis cache. The offline gazetteer is
-// always loaded: it is the default provider and Nominatim's fallback.
-func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClient, log *slog.Logger, client *http.Client) (*geocode.Cached, error) {
+// newGeocoder builds the configured provider. The offline gazetteer is always loaded: it is the
+// default provider and Nominatim's fallback. Only a remote provider sits behind the Redis cache:
+// the gazetteer answers from memory faster than a cache round trip would.
+func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClient, log *slog.Logger, client *http.Client) (geocode.Provider, error) {
 	offline, err := geocode.LoadOffline()
 	if err != nil {
 		return nil, err
 	}
-	var p geocode.Provider = offline
-	if cfg.Geocoder == "nominatim" {
-		if client == nil {
-			client = &http.Client{Timeout: 10 * time.Second}
-		}
-		p = &geocode.Nominatim{
-			Base:      cfg.NominatimURL,
-			UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + "; " + cfg.NominatimContact + ")",
-			Client:    client,
-			Throttle:  func(ctx context.Context) error { return st.Throttle(ctx, "nominatim", time.Second) },
-			Fallback:  offline,
-			Log:       log,
-		}
+	if cfg.Geocoder != "nominatim" {
+		return offline, nil
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	p := &geocode.Nominatim{
+		Base:      cfg.NominatimURL,
+		UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + "; " + cfg.NominatimContact + ")",
+		Client:    client,
+		Throttle:  func(ctx context.Context) error { return st.Throttle(ctx, "nominatim", time.Second) },
+		Fallback:  offline,
+		Log:       log,
 	}
 	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }

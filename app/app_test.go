@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -169,10 +170,10 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
-// /metrics shows HTTP series and the geocoding cache counters.
+// /metrics shows HTTP series and (with a remote geocoder) the geocoding cache counters.
 func TestMetrics(t *testing.T) {
 	srv := redistest.Start(t)
-	_, base := newApp(t, srv.URL(), io.Discard)
+	_, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "GEOCODER": "nominatim", "NOMINATIM_URL": fakeNominatim(t)})
 	for i := 0; i < 2; i++ {
 		resp, err := http.Get(base + "/api/geocode?q=haifa")
 		if err != nil {
@@ -606,5 +607,41 @@ func TestRedisRestartKeepsSessionsAndReports(t *testing.T) {
 	}
 	if status(t, base+"/api/reports/"+r.ID) != 200 {
 		t.Fatal("the report did not survive the Redis restart")
+	}
+}
+
+// fakeNominatim answers Nominatim's search API on loopback with one place.
+func fakeNominatim(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `[{"display_name": "Upstream %s", "lat": "32.8", "lon": "35.0"}]`, r.URL.Query().Get("q"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// The Redis cache sits in front of a remote geocoder only: the offline gazetteer answers from
+// memory faster than a cache round trip, so it writes nothing to Redis.
+func TestOnlyRemoteGeocodersAreCached(t *testing.T) {
+	for _, tc := range []struct {
+		env    map[string]string
+		cached bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"GEOCODER": "nominatim", "NOMINATIM_URL": fakeNominatim(t)}, true},
+	} {
+		srv := redistest.Start(t)
+		tc.env["REDIS_URL"] = srv.URL()
+		_, base, _ := appWith(t, tc.env)
+		if got := status(t, base+"/api/geocode?q=haifa"); got != http.StatusOK {
+			t.Fatalf("%v: geocode: %d", tc.env, got)
+		}
+		keys, err := srv.Client(t).Keys(t.Context(), "cache:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(keys) > 0) != tc.cached {
+			t.Errorf("GEOCODER=%q: cache keys %v", tc.env["GEOCODER"], keys)
+		}
 	}
 }
