@@ -135,3 +135,21 @@ func TestSignedInPagesAreNotStored(t *testing.T) {
 		t.Errorf("a versioned asset: Cache-Control %q", resp.Header.Get("Cache-Control"))
 	}
 }
+
+// The API-key form offers a default hourly limit, and an empty field takes it.
+func TestAPIKeyDefaultHourlyLimit(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.signedIn(t, "Ada", store.RoleAdmin)
+	_, body := admin.get("/admin/api-keys")
+	if v, _ := doc(t, body).Find(`input[name="per_hour"]`).Attr("value"); v != "100" {
+		t.Fatalf("the form offers %q", v)
+	}
+	resp, body := admin.post("/admin/api-keys", url.Values{"name": {"Quick client"}, "per_hour": {""}})
+	key := strings.TrimSpace(doc(t, body).Find(`[data-testid="new-key"]`).Text())
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("empty hourly limit: %d", resp.StatusCode)
+	}
+	if k, err := e.store.APIKeyFor(t.Context(), key); err != nil || k.PerHour != 100 {
+		t.Fatalf("stored: %+v %v", k, err)
+	}
+}
