@@ -46,6 +46,10 @@ type App struct {
 	bg       sync.WaitGroup
 	shutOnce sync.Once
 	refused  atomic.Int64 // connections closed by the per-IP cap
+
+	mu        sync.Mutex
+	listeners []net.Listener // being served, closed by Shutdown
+	closing   bool
 }
 
 // Options are the few things tests replace; production passes none.
@@ -189,31 +193,52 @@ func (a *App) waitForRedis(ctx context.Context) {
 // Serve accepts connections on ln until Shutdown, at most MaxConnsPerIP at a time from one
 // client address.
 func (a *App) Serve(ln net.Listener) error {
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return ln.Close()
+	}
+	a.listeners = append(a.listeners, ln)
+	a.mu.Unlock()
 	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(), "redis", a.cfg.Redis.Mode())
-	return a.fiber.Listener(limitPerIP(ln, MaxConnsPerIP, a.cfg.TrustedProxy, &a.refused))
+	err := a.fiber.Listener(limitPerIP(ln, MaxConnsPerIP, a.cfg.TrustedProxy, &a.refused))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return nil // the listener was closed by Shutdown
+	}
+	return err
 }
 
 // Handler exposes the Fiber app for in-process tests (app.Test).
 func (a *App) Handler() *fiber.App { return a.fiber }
 
-// Shutdown stops accepting connections, lets in-flight requests finish within the configured
-// timeout, stops background work, lets queued mail go out and closes Redis. It is safe to call more than once.
+// Shutdown stops accepting connections, lets in-flight requests finish, stops background work,
+// lets queued mail go out and closes Redis, all within SHUTDOWN_TIMEOUT: whatever is still busy
+// then (a request or job waiting on an unreachable Redis) is abandoned. It is safe to call more
+// than once, and before or while Serve starts.
 func (a *App) Shutdown() error {
 	var err error
 	a.shutOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
 		a.live.Close() // open event streams would otherwise hold the shutdown to its timeout
 		a.stop()
-		if e := a.fiber.ShutdownWithTimeout(a.cfg.ShutdownTimeout); e != nil {
+		a.mu.Lock()
+		a.closing = true
+		a.mu.Unlock()
+		if e := a.fiber.ShutdownWithContext(ctx); e != nil {
 			err = fmt.Errorf("app: http shutdown: %w", e)
 		}
-		a.bg.Wait()
-		mailed := make(chan struct{})
-		go func() { a.Mailer.Wait(); close(mailed) }()
-		select {
-		case <-mailed:
-		case <-time.After(a.cfg.ShutdownTimeout):
-			a.log.Warn("shutdown: gave up waiting for mail still being retried")
+		// The HTTP server closes only the listeners it has begun to serve: close ours too, so a
+		// Serve that was just starting returns instead of serving on.
+		a.mu.Lock()
+		for _, ln := range a.listeners {
+			_ = ln.Close()
 		}
+		a.mu.Unlock()
+		// No request needs Redis any more. Closing the clients also ends the background jobs'
+		// blocking reads, which a cancelled context does not interrupt.
 		if a.cache != a.rdb {
 			_ = a.cache.Close()
 		}
@@ -221,8 +246,26 @@ func (a *App) Shutdown() error {
 		if e := a.rdb.Close(); e != nil && !errors.Is(e, redis.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("app: closing redis: %w", e))
 		}
+		if !waitUntil(ctx, a.bg.Wait) {
+			a.log.Warn("shutdown: gave up waiting for background jobs")
+		}
+		if !waitUntil(ctx, a.Mailer.Wait) {
+			a.log.Warn("shutdown: gave up waiting for mail still being retried")
+		}
 	})
 	return err
+}
+
+// waitUntil runs wait and reports whether it returned before ctx ended.
+func waitUntil(ctx context.Context, wait func()) bool {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // newGeocoder builds the configured provider. The offline gazetteer is always loaded: it is the

@@ -645,3 +645,38 @@ func TestOnlyRemoteGeocodersAreCached(t *testing.T) {
 		}
 	}
 }
+
+// A shutdown that runs before Serve has started (a signal in the first moments) still wins:
+// Serve returns at once instead of serving on.
+func TestServeAfterShutdownReturns(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ln) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve after Shutdown is still serving")
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Fatal("the listener still accepts connections")
+	}
+}
