@@ -486,8 +486,16 @@ func TestAppUnderACLUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("register under ACLs: %d; logs:\n%s", resp.StatusCode, logs.String())
+	}
+	resp, err = c.PostForm(base+"/login", url.Values{"_csrf": {token}, "email": {"acl@example.org"}, "password": {"a long password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in under ACLs: %d; logs:\n%s", resp.StatusCode, logs.String())
 	}
 	for _, path := range []string{"/", "/reports", "/api/reports?bbox=34,32,36,33", "/api/geocode?q=haifa", "/metrics"} {
 		if got := status(t, base+path); got != 200 {
@@ -578,8 +586,13 @@ func TestRedisRestartKeepsSessionsAndReports(t *testing.T) {
 		}
 	}
 	resp, err = c.PostForm(base+"/register", url.Values{"_csrf": {token}, "name": {"Res"}, "email": {"res@example.org"}, "password": {"a long password"}})
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
+	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("register: %v %d", err, resp.StatusCode)
+	}
+	resp.Body.Close()
+	resp, err = c.PostForm(base+"/login", url.Values{"_csrf": {token}, "email": {"res@example.org"}, "password": {"a long password"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %v %d", err, resp.StatusCode)
 	}
 	resp.Body.Close()
 	user, _ := a.Store.UserByEmail(t.Context(), "res@example.org")
