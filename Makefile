@@ -17,19 +17,21 @@ deps:
 deps-run:
 	./scripts/deps.sh run
 
-# Regenerates templ code, static assets and the offline gazetteer (outputs are committed).
+# Regenerates templ code, static assets, the offline gazetteer and the common-password list
+# (outputs are committed).
 generate: deps
 	$(GO) tool templ fmt views
 	$(GO) tool templ generate
 	./scripts/assets.sh
 	node scripts/gazetteer.js
+	node scripts/passwords.js
 
 # CI: regenerating must change nothing.
 check-generated: generate
-	@git diff --exit-code --stat -- views static geocode tailwind.config.js || \
+	@git diff --exit-code --stat -- views static geocode password tailwind.config.js || \
 	  (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- views static geocode)" || \
-	  (git status --porcelain -- views static geocode; echo "generate produced untracked files: commit them" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- views static geocode password)" || \
+	  (git status --porcelain -- views static geocode password; echo "generate produced untracked files: commit them" >&2; exit 1)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \

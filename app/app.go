@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,7 +40,7 @@ type App struct {
 	mon     redis.UniversalClient // the monitoring connection
 	Store   *store.Store
 	Life    *lifecycle.Service
-	Geo     *geocode.Cached
+	Geo     geocode.Provider // cached when remote
 	live    *live.Hub
 	monitor *store.Monitor
 	fiber   *fiber.App
@@ -47,6 +48,11 @@ type App struct {
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
 	shutOnce sync.Once
+	refused  atomic.Int64 // connections closed by the per-IP cap
+
+	mu        sync.Mutex
+	listeners []net.Listener // being served, closed by Shutdown
+	closing   bool
 }
 
 // Options are the few things tests replace; production passes none.
@@ -135,16 +141,20 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		_, _, n := hub.Stats()
 		return map[string]float64{"": float64(n)}
 	})
-	reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
-		[]string{"result"}, func() map[string]float64 {
-			s := geo.Stats()
-			return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
-		})
 	a := &App{
 		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Life: life, Geo: geo, live: hub, stop: stop,
-		fiber: handlers.New(handlers.Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, Live: hub,
-			Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient}),
 	}
+	reg.NewFunc("hazardwatch_connections_refused_total", "Connections closed at once because their address already held the most allowed.", "counter",
+		nil, func() map[string]float64 { return map[string]float64{"": float64(a.refused.Load())} })
+	if cached, ok := geo.(*geocode.Cached); ok {
+		reg.NewFunc("hazardwatch_geocode_cache_total", "Geocoding cache lookups by result (hit, miss, error).", "counter",
+			[]string{"result"}, func() map[string]float64 {
+				s := cached.Stats()
+				return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
+			})
+	}
+	a.fiber = handlers.New(handlers.Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, Live: hub,
+		Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient})
 	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
 	if cfg.Workers {
@@ -193,26 +203,55 @@ func (a *App) waitForRedis(ctx context.Context) {
 	}
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown, at most MaxConnsPerIP at a time from one
+// client address.
 func (a *App) Serve(ln net.Listener) error {
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return ln.Close()
+	}
+	a.listeners = append(a.listeners, ln)
+	a.mu.Unlock()
 	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(), "redis", a.cfg.Redis.Mode())
-	return a.fiber.Listener(ln)
+	err := a.fiber.Listener(limitPerIP(ln, MaxConnsPerIP, a.cfg.TrustedProxy, &a.refused))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return nil // the listener was closed by Shutdown
+	}
+	return err
 }
 
 // Handler exposes the Fiber app for in-process tests (app.Test).
 func (a *App) Handler() *fiber.App { return a.fiber }
 
-// Shutdown stops accepting connections, lets in-flight requests finish within the configured
-// timeout, stops background work, lets queued mail go out and closes Redis. It is safe to call more than once.
+// Shutdown stops accepting connections, lets in-flight requests finish, stops background work,
+// lets queued mail go out and closes Redis, all within SHUTDOWN_TIMEOUT: whatever is still busy
+// then (a request or job waiting on an unreachable Redis) is abandoned. It is safe to call more
+// than once, and before or while Serve starts.
 func (a *App) Shutdown() error {
 	var err error
 	a.shutOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
 		a.live.Close() // open event streams would otherwise hold the shutdown to its timeout
 		a.stop()
-		if e := a.fiber.ShutdownWithTimeout(a.cfg.ShutdownTimeout); e != nil {
+		a.mu.Lock()
+		a.closing = true
+		a.mu.Unlock()
+		if e := a.fiber.ShutdownWithContext(ctx); e != nil {
 			err = fmt.Errorf("app: http shutdown: %w", e)
 		}
-		a.bg.Wait() // workers finish the message in hand; the rest stays queued in Redis
+		// The HTTP server closes only the listeners it has begun to serve: close ours too, so a
+		// Serve that was just starting returns instead of serving on.
+		a.mu.Lock()
+		for _, ln := range a.listeners {
+			_ = ln.Close()
+		}
+		a.mu.Unlock()
+		// No request needs Redis any more. Closing the clients also ends the background jobs'
+		// blocking reads, which a cancelled context does not interrupt.
 		if a.cache != a.rdb {
 			_ = a.cache.Close()
 		}
@@ -220,30 +259,46 @@ func (a *App) Shutdown() error {
 		if e := a.rdb.Close(); e != nil && !errors.Is(e, redis.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("app: closing redis: %w", e))
 		}
+		if !waitUntil(ctx, a.bg.Wait) { // workers finish the message in hand; the rest stays queued in Redis
+			a.log.Warn("shutdown: gave up waiting for background workers")
+		}
 	})
 	return err
 }
 
-// newGeocoder builds the configured provider behind the Redis cache. The offline gazetteer is
-// always loaded: it is the default provider and Nominatim's fallback.
-func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClient, log *slog.Logger, client *http.Client) (*geocode.Cached, error) {
+// waitUntil runs wait and reports whether it returned before ctx ended.
+func waitUntil(ctx context.Context, wait func()) bool {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// newGeocoder builds the configured provider. The offline gazetteer is always loaded: it is the
+// default provider and Nominatim's fallback. Only a remote provider sits behind the Redis cache:
+// the gazetteer answers from memory faster than a cache round trip would.
+func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClient, log *slog.Logger, client *http.Client) (geocode.Provider, error) {
 	offline, err := geocode.LoadOffline()
 	if err != nil {
 		return nil, err
 	}
-	var p geocode.Provider = offline
-	if cfg.Geocoder == "nominatim" {
-		if client == nil {
-			client = &http.Client{Timeout: 10 * time.Second}
-		}
-		p = &geocode.Nominatim{
-			Base:      cfg.NominatimURL,
-			UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + "; " + cfg.NominatimContact + ")",
-			Client:    client,
-			Throttle:  func(ctx context.Context) error { return st.Throttle(ctx, "nominatim", time.Second) },
-			Fallback:  offline,
-			Log:       log,
-		}
+	if cfg.Geocoder != "nominatim" {
+		return offline, nil
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	p := &geocode.Nominatim{
+		Base:      cfg.NominatimURL,
+		UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + "; " + cfg.NominatimContact + ")",
+		Client:    client,
+		Throttle:  func(ctx context.Context) error { return st.Throttle(ctx, "nominatim", time.Second) },
+		Fallback:  offline,
+		Log:       log,
 	}
 	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -172,10 +173,10 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
-// /metrics shows HTTP series and the geocoding cache counters.
+// /metrics shows HTTP series and (with a remote geocoder) the geocoding cache counters.
 func TestMetrics(t *testing.T) {
 	srv := redistest.Start(t)
-	_, base := newApp(t, srv.URL(), io.Discard)
+	_, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "GEOCODER": "nominatim", "NOMINATIM_URL": fakeNominatim(t)})
 	for i := 0; i < 2; i++ {
 		resp, err := http.Get(base + "/api/geocode?q=haifa")
 		if err != nil {
@@ -504,8 +505,16 @@ func TestAppUnderACLUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("register under ACLs: %d; logs:\n%s", resp.StatusCode, logs.String())
+	}
+	resp, err = c.PostForm(base+"/login", url.Values{"_csrf": {token}, "email": {"acl@example.org"}, "password": {"a long password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in under ACLs: %d; logs:\n%s", resp.StatusCode, logs.String())
 	}
 	for _, path := range []string{"/", "/reports", "/api/reports?bbox=34,32,36,33", "/api/geocode?q=haifa", "/metrics"} {
 		if got := status(t, base+path); got != 200 {
@@ -596,8 +605,13 @@ func TestRedisRestartKeepsSessionsAndReports(t *testing.T) {
 		}
 	}
 	resp, err = c.PostForm(base+"/register", url.Values{"_csrf": {token}, "name": {"Res"}, "email": {"res@example.org"}, "password": {"a long password"}})
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
+	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("register: %v %d", err, resp.StatusCode)
+	}
+	resp.Body.Close()
+	resp, err = c.PostForm(base+"/login", url.Values{"_csrf": {token}, "email": {"res@example.org"}, "password": {"a long password"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %v %d", err, resp.StatusCode)
 	}
 	resp.Body.Close()
 	user, _ := a.Store.UserByEmail(t.Context(), "res@example.org")
@@ -625,5 +639,76 @@ func TestRedisRestartKeepsSessionsAndReports(t *testing.T) {
 	}
 	if status(t, base+"/api/reports/"+r.ID) != 200 {
 		t.Fatal("the report did not survive the Redis restart")
+	}
+}
+
+// fakeNominatim answers Nominatim's search API on loopback with one place.
+func fakeNominatim(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `[{"display_name": "Upstream %s", "lat": "32.8", "lon": "35.0"}]`, r.URL.Query().Get("q"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// The Redis cache sits in front of a remote geocoder only: the offline gazetteer answers from
+// memory faster than a cache round trip, so it writes nothing to Redis.
+func TestOnlyRemoteGeocodersAreCached(t *testing.T) {
+	for _, tc := range []struct {
+		env    map[string]string
+		cached bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"GEOCODER": "nominatim", "NOMINATIM_URL": fakeNominatim(t)}, true},
+	} {
+		srv := redistest.Start(t)
+		tc.env["REDIS_URL"] = srv.URL()
+		_, base, _ := appWith(t, tc.env)
+		if got := status(t, base+"/api/geocode?q=haifa"); got != http.StatusOK {
+			t.Fatalf("%v: geocode: %d", tc.env, got)
+		}
+		keys, err := srv.Client(t).Keys(t.Context(), "cache:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(keys) > 0) != tc.cached {
+			t.Errorf("GEOCODER=%q: cache keys %v", tc.env["GEOCODER"], keys)
+		}
+	}
+}
+
+// A shutdown that runs before Serve has started (a signal in the first moments) still wins:
+// Serve returns at once instead of serving on.
+func TestServeAfterShutdownReturns(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": t.TempDir(), "DATA_DIR": t.TempDir()}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ln) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve after Shutdown is still serving")
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Fatal("the listener still accepts connections")
 	}
 }

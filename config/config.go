@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -73,6 +74,12 @@ type Config struct {
 	// over; a worker gives up on one message after two thirds of it.
 	Workers          bool
 	WorkerClaimAfter time.Duration
+	// TrustedProxies (TRUSTED_PROXIES, comma list of CIDRs; default none): connections from these
+	// addresses may say who the client is in X-Forwarded-For. Nobody else may.
+	TrustedProxies []netip.Prefix
+	// MetricsToken (METRICS_TOKEN): when set, /metrics needs "Authorization: Bearer <token>";
+	// when empty, /metrics answers loopback clients only.
+	MetricsToken string
 
 	LogFormat       string        // LOG_FORMAT: text or json
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
@@ -99,6 +106,17 @@ func (r Redis) Mode() string {
 	default:
 		return "single"
 	}
+}
+
+// TrustedProxy reports whether ip is in TRUSTED_PROXIES.
+func (c *Config) TrustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range c.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Secure reports whether the public URL is HTTPS, which decides Secure cookies and HSTS.
@@ -267,6 +285,21 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	default:
 		return nil, bad("WORKERS", "want on or off, got %q", v)
 	}
+	for _, part := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part) // one address is a one-address range
+			if aerr != nil {
+				return nil, bad("TRUSTED_PROXIES", "%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", part)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	c.MetricsToken = get("METRICS_TOKEN", "")
 
 	if err := loadRedis(c, get, bad); err != nil {
 		return nil, err

@@ -97,6 +97,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"GEOCODER": "nominatim"}, "NOMINATIM_URL"},
 		{map[string]string{"CACHE_REDIS_URL": "memcache://x"}, "CACHE_REDIS_URL"},
 		{map[string]string{"GEOCODE_MISS_TTL": "0s"}, "GEOCODE_MISS_TTL"},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
 	}
 	for _, tc := range cases {
 		_, err := load(tc.env)
@@ -108,5 +110,23 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "config: "+tc.name+": ") {
 			t.Errorf("%v: message should be one line naming the variable: %q", tc.env, msg)
 		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := load(nil)
+	if err != nil || len(c.TrustedProxies) != 0 || c.MetricsToken != "" {
+		t.Fatalf("default: no proxy is trusted and /metrics has no token: %v %v %q", err, c.TrustedProxies, c.MetricsToken)
+	}
+	c, err = load(map[string]string{"TRUSTED_PROXIES": " 10.1.2.3/8 ,127.0.0.1, ::1, fd00::/8,", "METRICS_TOKEN": "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 127.0.0.1/32 ::1/128 fd00::/8" || c.MetricsToken != "s3cret" {
+		t.Fatalf("parsed %v, token %q", got, c.MetricsToken)
 	}
 }

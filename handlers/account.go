@@ -40,7 +40,6 @@ func (h *handler) account(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return render(c, fiber.StatusOK, views.Account(h.page(c, "Your account"), a))
 }
 
@@ -49,12 +48,21 @@ func (h *handler) account(c *fiber.Ctx) error {
 func (h *handler) changePassword(c *fiber.Ctx) error {
 	u := currentUser(c)
 	f := newForm(c, "current_password", "password")
+	// Someone at an unlocked, signed-in browser must not be able to guess the password freely:
+	// wrong current passwords count like failed sign-ins, and a right one clears them.
+	checks := rule{"password-check", u.ID, failLimit, failWindow}
 	if u.PasswordHash != "" {
-		if ok, err := password.Check(f.Values["current_password"], u.PasswordHash); err != nil || !ok {
+		if retry, err := h.limited(c, checks); err != nil {
+			return err
+		} else if retry > 0 {
+			f.fail("current_password", "Too many wrong current passwords: try again in "+humanDuration(retry)+".")
+		} else if ok, err := password.Check(f.Values["current_password"], u.PasswordHash); err != nil || !ok {
 			f.fail("current_password", "That is not your current password.")
+		} else if err := h.store.ClearHits(c.UserContext(), checks.scope, checks.subject); err != nil {
+			return err
 		}
 	}
-	pw := f.newPassword("password", u.Email)
+	pw := f.newPassword("password", u.Email, u.Name)
 	if !f.ok() {
 		a, err := h.accountView(c, f)
 		if err != nil {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -92,7 +93,7 @@ func (h *handler) setUserRole(c *fiber.Ctx) error {
 	}
 	h.audit(c, "user.role", u.ID, string(u.Role)+" -> "+string(role))
 	h.setFlash(c, "success", u.Name+" is now "+string(role)+".")
-	return redirect(c, "/admin?email="+u.Email)
+	return redirect(c, "/admin?email="+url.QueryEscape(u.Email))
 }
 
 func (h *handler) setUserDisabled(disabled bool) fiber.Handler {
@@ -115,6 +116,6 @@ func (h *handler) setUserDisabled(disabled bool) fiber.Handler {
 		}
 		h.audit(c, action, u.ID, "")
 		h.setFlash(c, "success", msg)
-		return redirect(c, "/admin?email="+u.Email)
+		return redirect(c, "/admin?email="+url.QueryEscape(u.Email))
 	}
 }

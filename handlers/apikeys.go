@@ -20,13 +20,16 @@ func (h *handler) apiKeysView(c *fiber.Ctx, f *form, newKey string) (views.APIKe
 	if f != nil {
 		v.Form = f.Form
 	} else {
-		v.Form = views.Form{Values: map[string]string{"per_hour": "100"}}
+		v.Form = views.Form{Values: map[string]string{"per_hour": strconv.Itoa(defaultPerHour)}}
 	}
 	for _, k := range keys {
 		v.Keys = append(v.Keys, views.APIKeyRow{ID: k.ID, Name: k.Name, PerHour: k.PerHour, Created: k.CreatedAt.Format("2006-01-02"), Revoked: k.Revoked})
 	}
 	return v, nil
 }
+
+// defaultPerHour is a new key's hourly limit unless the admin gives another.
+const defaultPerHour = 100
 
 // apiKeys is /admin/api-keys: Open311 clients' keys.
 func (h *handler) apiKeys(c *fiber.Ctx) error {
@@ -45,7 +48,10 @@ func (h *handler) createAPIKey(c *fiber.Ctx) error {
 	if n := len([]rune(name)); n == 0 || n > 80 {
 		f.fail("name", "Name the key after its client (1 to 80 characters).")
 	}
-	per, err := strconv.Atoi(strings.TrimSpace(f.Values["per_hour"]))
+	per, err := defaultPerHour, error(nil)
+	if v := strings.TrimSpace(f.Values["per_hour"]); v != "" {
+		per, err = strconv.Atoi(v)
+	}
 	if err != nil || per < 1 || per > 100000 {
 		f.fail("per_hour", "Give the hourly limit as a whole number from 1 to 100000.")
 	}
@@ -65,7 +71,6 @@ func (h *handler) createAPIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return render(c, fiber.StatusCreated, views.APIKeysPage(h.page(c, "API keys"), v))
 }
 

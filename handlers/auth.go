@@ -44,7 +44,7 @@ func (h *handler) registerForm(c *fiber.Ctx) error {
 func (h *handler) register(c *fiber.Ctx) error {
 	f := newForm(c, "name", "email", "password")
 	name, email := f.name("name"), f.email("email")
-	pw := f.newPassword("password", email)
+	pw := f.newPassword("password", email, name)
 	again := func(status int) error {
 		return render(c, status, views.Register(h.page(c, "Create an account"), h.authPage(c, f)))
 	}
@@ -57,25 +57,35 @@ func (h *handler) register(c *fiber.Ctx) error {
 		f.fail("", msg)
 		return again(fiber.StatusTooManyRequests)
 	}
+	// Both outcomes hash the password and send one mail, and the page is the same: the answer
+	// does not tell whether the address already has an account. Its owner hears of the attempt.
 	hash, err := password.Hash(pw)
 	if err != nil {
 		return err
 	}
 	u := &store.User{Email: email, Name: name, PasswordHash: hash}
-	if err := h.store.CreateUser(c.UserContext(), u); errors.Is(err, store.ErrEmailTaken) {
-		f.fail("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.")
-		return again(fiber.StatusUnprocessableEntity)
-	} else if err != nil {
+	switch err := h.store.CreateUser(c.UserContext(), u); {
+	case errors.Is(err, store.ErrEmailTaken):
+		owner, err := h.store.UserByEmail(c.UserContext(), email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		} else if owner != nil {
+			if err := h.queueMail(c, "registered", newIdemKey(), owner.Email, mail.Registered, mail.VerifyData{
+				Common: h.mailCommon(owner), Link: h.cfg.BaseURL.String() + "/password/forgot",
+			}); err != nil {
+				return err
+			}
+		}
+	case err != nil:
 		return err
+	default:
+		if err := h.sendVerification(c, u); err != nil {
+			return err
+		}
 	}
-	if err := h.signIn(c, u); err != nil {
-		return err
-	}
-	if err := h.sendVerification(c, u); err != nil {
-		return err
-	}
-	h.setFlash(c, "success", "Welcome, "+u.Name+"! We sent you a link to confirm your email address.")
-	return redirect(c, "/")
+	a := h.authPage(c, nil)
+	a.Email = email
+	return render(c, fiber.StatusOK, views.RegisterSent(h.page(c, "Check your email"), a))
 }
 
 func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
@@ -99,10 +109,11 @@ func (h *handler) verifyEmail(c *fiber.Ctx) error {
 	if err := h.store.MarkEmailVerified(c.UserContext(), uid); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	h.setFlash(c, "success", "Thank you: your email address is confirmed.")
 	if currentUser(c) == nil {
+		h.setFlash(c, "success", "Thank you: your email address is confirmed. Sign in to start reporting.")
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
+	h.setFlash(c, "success", "Thank you: your email address is confirmed.")
 	return c.Redirect("/account", fiber.StatusSeeOther)
 }
 
@@ -126,8 +137,9 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity)
 	}
-	if msg, err := h.overLimit(c, rule{"login-ip", c.IP(), 50, 15 * time.Minute},
-		rule{"login-account", store.NormalizeEmail(email), 10, 15 * time.Minute}); err != nil {
+	// Every attempt counts against the address (it stops spraying many accounts); only failures
+	// count against the account or this device (device.go), and a success clears them.
+	if msg, err := h.overLimit(c, rule{"login-ip", c.IP(), 50, 15 * time.Minute}); err != nil {
 		return err
 	} else if msg != "" {
 		f.fail("", msg)
@@ -137,9 +149,23 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	// A missing account or one without a password costs one hash check too, so the answer's
-	// timing does not tell which addresses have accounts.
-	if u == nil || u.PasswordHash == "" {
+	uid := ""
+	if u != nil {
+		uid = u.ID
+	}
+	failures := h.failureRule(c, uid, store.NormalizeEmail(email))
+	if retry, err := h.limited(c, failures); err != nil {
+		return err
+	} else if retry > 0 {
+		f.fail("", "Too many failed sign-ins for this account: try again in "+humanDuration(retry)+
+			". A device you have signed in with before still works, and so does resetting your password.")
+		return again(fiber.StatusTooManyRequests)
+	}
+	// A missing account, one without a password and a disabled one get the wrong-password answer
+	// after one hash check, so neither the answer nor its timing tells which addresses have
+	// accounts, nor confirms a guessed password of a disabled one. Its owner learns that it is
+	// disabled from the reset mail (forgot).
+	if u == nil || u.PasswordHash == "" || u.Disabled {
 		password.CheckNothing(pw)
 		f.fail("", badCredentials)
 		return again(fiber.StatusUnprocessableEntity)
@@ -148,9 +174,8 @@ func (h *handler) login(c *fiber.Ctx) error {
 		f.fail("", badCredentials)
 		return again(fiber.StatusUnprocessableEntity)
 	}
-	if u.Disabled {
-		f.fail("", "This account has been disabled. Contact the moderators if you think this is a mistake.")
-		return again(fiber.StatusForbidden)
+	if err := h.store.ClearHits(c.UserContext(), failures.scope, failures.subject); err != nil {
+		return err
 	}
 	if err := h.signIn(c, u); err != nil {
 		return err
@@ -193,7 +218,14 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if u != nil && !u.Disabled {
+	switch {
+	case u != nil && u.Disabled:
+		// The sign-in page does not say that an account is disabled (it would tell anyone who
+		// typed the address); its owner's mailbox does.
+		if err := h.queueMail(c, "disabled", newIdemKey(), u.Email, mail.Disabled, h.mailCommon(u)); err != nil {
+			return err
+		}
+	case u != nil:
 		token, err := h.store.NewToken(c.UserContext(), store.TokenReset, u.ID, u.PasswordVersion, h.cfg.ResetTokenTTL)
 		if err != nil {
 			return err
@@ -262,7 +294,7 @@ func (h *handler) reset(c *fiber.Ctx) error {
 	if u == nil {
 		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
 	}
-	pw := f.newPassword("password", u.Email)
+	pw := f.newPassword("password", u.Email, u.Name)
 	if !f.ok() {
 		a := h.authPage(c, f)
 		a.Token = token
@@ -284,6 +316,10 @@ func (h *handler) reset(c *fiber.Ctx) error {
 	if err := h.store.RevokeSessions(c.UserContext(), u.ID, ""); err != nil {
 		return err
 	}
+	// The mailed link proved the owner: the account's failed sign-ins stop counting.
+	if err := h.store.ClearHits(c.UserContext(), "login-fail", store.NormalizeEmail(u.Email)); err != nil {
+		return err
+	}
 	h.audit(c, "user.password_reset", u.ID, "")
 	h.setFlash(c, "success", "Your password has been changed. Sign in with the new one.")
 	return redirect(c, "/login")
@@ -300,20 +336,30 @@ type rule struct {
 // when to retry if any is exceeded; it sets Retry-After. Callers re-render their form with the
 // message and status 429, so nothing typed is lost.
 func (h *handler) overLimit(c *fiber.Ctx, rules ...rule) (string, error) {
+	retry, err := h.limited(c, rules...)
+	if err != nil || retry == 0 {
+		return "", err
+	}
+	return "Too many attempts. Please try again in " + humanDuration(retry) + ".", nil
+}
+
+// limited is overLimit's count: how long until the exceeded rule's window ends, 0 if none is.
+func (h *handler) limited(c *fiber.Ctx, rules ...rule) (time.Duration, error) {
 	if !h.cfg.RateLimits {
-		return "", nil
+		return 0, nil
 	}
 	for _, r := range rules {
 		ok, retry, err := h.store.Hit(c.UserContext(), r.scope, r.subject, r.n, r.window)
 		if err != nil {
-			return "", err
+			return 0, err
 		}
 		if !ok {
+			retry = max(retry, time.Second)
 			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(retry.Seconds())+1))
-			return "Too many attempts. Please try again in " + humanDuration(retry) + ".", nil
+			return retry, nil
 		}
 	}
-	return "", nil
+	return 0, nil
 }
 
 func humanDuration(d time.Duration) string {

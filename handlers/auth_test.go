@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,15 +14,12 @@ import (
 
 const goodPassword = "correct horse battery"
 
-func TestRegisterSignOutSignIn(t *testing.T) {
+func TestRegisterConfirmSignIn(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)
-	resp := c.register("Ada Lovelace", "Ada@Example.org", goodPassword)
-	if loc := resp.Header.Get("Location"); loc != "/" {
-		t.Fatalf("register redirects to %q", loc)
-	}
-	if got := c.who(); got != "Ada Lovelace" {
-		t.Fatalf("after register the header shows %q", got)
+	c.register("Ada Lovelace", "Ada@Example.org", goodPassword)
+	if got := c.who(); got != "" {
+		t.Fatalf("registering signed in as %q: it must look the same as registering a taken address", got)
 	}
 	u, err := e.store.UserByEmail(t.Context(), "ada@example.org")
 	if err != nil || u.EmailVerified || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
@@ -33,8 +31,12 @@ func TestRegisterSignOutSignIn(t *testing.T) {
 	if !strings.HasPrefix(m.Link, e.cfg.BaseURL.String()+"/verify-email?token=") {
 		t.Fatalf("verification link: %q", m.Link)
 	}
-	if resp, _ := c.get(pathOf(t, m.Link)); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("verify: %d", resp.StatusCode)
+	if resp, _ := c.get(pathOf(t, m.Link)); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("verify: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	c.mustLogin("ADA@example.org ", goodPassword)
+	if got := c.who(); got != "Ada Lovelace" {
+		t.Fatalf("after sign-in the header shows %q", got)
 	}
 	_, body := c.get("/account")
 	if doc(t, body).Find(`[data-testid="email-verified"]`).Length() != 1 {
@@ -50,9 +52,31 @@ func TestRegisterSignOutSignIn(t *testing.T) {
 	if got := c.who(); got != "" {
 		t.Fatalf("after sign-out the header shows %q", got)
 	}
-	c.mustLogin("ADA@example.org ", goodPassword)
-	if got := c.who(); got != "Ada Lovelace" {
-		t.Fatalf("after sign-in the header shows %q", got)
+}
+
+// Registering a taken address looks exactly like registering a new one; the owner gets a mail.
+func TestRegisterDoesNotRevealAccounts(t *testing.T) {
+	e := newEnv(t)
+	owner := e.createUser(t, "Tara", "tara@example.org", goodPassword, store.RoleCitizen)
+	answer := func(email string) (int, string) {
+		resp, body := e.client(t).post("/register", url.Values{"name": {"Someone"}, "email": {email}, "password": {"an unguessable phrase"}})
+		text := doc(t, body).Find("main").Text()
+		return resp.StatusCode, strings.ReplaceAll(text, email, "EMAIL")
+	}
+	takenStatus, taken := answer("Tara@example.org")
+	newStatus, fresh := answer("Tara-new@example.org")
+	if takenStatus != http.StatusOK || takenStatus != newStatus || taken != fresh {
+		t.Fatalf("taken address: %d %q\nnew address: %d %q", takenStatus, taken, newStatus, fresh)
+	}
+	m := e.waitMails(t, "tara@example.org", 1)[0]
+	if !strings.Contains(m.Subject, "tried to register") || strings.Contains(m.Body, "token=") {
+		t.Fatalf("the owner's mail: %q\n%s", m.Subject, m.Body)
+	}
+	if u, _ := e.store.UserByID(t.Context(), owner.ID); u.Name != "Tara" || u.PasswordHash != owner.PasswordHash {
+		t.Fatal("the attempt changed the existing account")
+	}
+	if len(e.waitMails(t, "tara-new@example.org", 1)) != 1 {
+		t.Fatal("no confirmation mail for the new address")
 	}
 }
 
@@ -68,8 +92,10 @@ func TestRegisterValidationKeepsInput(t *testing.T) {
 		{"Ann", "not-an-email", goodPassword, "email", "like name@example.org"},
 		{"Ann", "a@example.org", "short", "password", "at least 10"},
 		{"Ann", "a@example.org", strings.Repeat("p", 129), "password", "at most 128"},
-		{"Ann", "ann.long@example.org", "ann.long@example.org", "password", "must not be your email"},
-		{"Ann", "Taken@example.org", goodPassword, "email", "already exists"},
+		{"Ann", "ann.long@example.org", "ann.long@example.org", "password", "email address or name"},
+		{"Ann", "a@example.org", "password1234", "password", "most common"},
+		{"Ann", "a@example.org", "qqqqqqqqqqqqqqqqqqqqq", "password", "repeated or sequential"},
+		{"Ann Longworth", "a@example.org", "longworth 2024", "password", "email address or name"},
 	}
 	for _, tc := range cases {
 		c := e.client(t)
@@ -132,7 +158,7 @@ func TestCSRF(t *testing.T) {
 	}
 	// The header works as well as the field (htmx sends the header).
 	v := url.Values{"_csrf": {""}, "name": {"Eve"}, "email": {"eve@example.org"}, "password": {goodPassword}}
-	if resp, _ := c.post("/register", v, "X-CSRF-Token", c.csrf()); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := c.post("/register", v, "X-CSRF-Token", c.csrf()); resp.StatusCode != http.StatusOK {
 		t.Fatalf("header token: %d", resp.StatusCode)
 	}
 	// Signing in rotates the token.
@@ -430,9 +456,19 @@ func TestDisabledUsers(t *testing.T) {
 	if c.who() != "" {
 		t.Fatal("a disabled user's session goes on")
 	}
-	resp, body := c.login("max@example.org", goodPassword)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "disabled") {
-		t.Fatalf("disabled sign-in: %d", resp.StatusCode)
+	// The sign-in page answers as for a wrong password, with the right one too: it neither tells
+	// anyone that the address has a (disabled) account nor confirms a guessed password.
+	r1, right := c.login("max@example.org", goodPassword)
+	r2, wrong := c.login("max@example.org", "not the password")
+	m1, m2 := doc(t, right).Find(`[data-testid="form-error"]`).Text(), doc(t, wrong).Find(`[data-testid="form-error"]`).Text()
+	if r1.StatusCode != http.StatusUnprocessableEntity || r1.StatusCode != r2.StatusCode || m1 != m2 || strings.Contains(right, "disabled") {
+		t.Fatalf("disabled account: right password %d %q, wrong password %d %q", r1.StatusCode, m1, r2.StatusCode, m2)
+	}
+	// Its owner learns it from the reset mail, which carries no reset link.
+	c.post("/password/forgot", url.Values{"email": {"max@example.org"}})
+	m := e.waitMails(t, "max@example.org", 1)[0]
+	if !strings.Contains(m.Subject, "disabled") || strings.Contains(m.Body, "token=") {
+		t.Fatalf("reset mail for a disabled account: %q\n%s", m.Subject, m.Body)
 	}
 }
 
@@ -451,13 +487,193 @@ func TestConcurrentRegistrationOverHTTP(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	ok := 0
 	for _, code := range codes {
-		if code == http.StatusSeeOther {
-			ok++
+		if code != http.StatusOK {
+			t.Fatalf("every registration gets the same answer: %v", codes)
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d registrations succeeded: %v", ok, codes)
+	if n, _ := e.store.Client().ZCard(t.Context(), "hw:users").Result(); n != 1 {
+		t.Fatalf("%d accounts for one address", n)
+	}
+}
+
+// The classic open-redirect payloads, as they reach localPath (already URL-decoded).
+func TestLocalPathRefusesOtherOrigins(t *testing.T) {
+	for _, p := range []string{
+		"", "evil.example", "https://evil.example", "http:evil.example", "javascript:alert(1)",
+		"//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",
+		"/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example", "/x\\..\\\\evil.example",
+		"\t//evil.example", " //evil.example", "/\u0085/evil.example", "/\xff/evil.example",
+	} {
+		if got := localPath(p); got != "/" {
+			t.Errorf("localPath(%q) = %q, want /", p, got)
+		}
+	}
+	for _, p := range []string{"/", "/account", "/reports?type=pothole&q=a+b", "/reports/abc#map", "/a/%2F%2Fb", "/דיווחים"} {
+		if got := localPath(p); got != p {
+			t.Errorf("localPath(%q) = %q, want it kept", p, got)
+		}
+	}
+}
+
+func TestSignInRedirectStaysOnSite(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Nat", "nat@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	resp, _ := c.post("/login", url.Values{"email": {"nat@example.org"}, "password": {goodPassword}, "next": {"/\t/evil.example"}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("sign-in with next=/<tab>/evil: %d %q", resp.StatusCode, loc)
+	}
+	// Signed in, /login sends the browser straight on: the reported payload.
+	for _, q := range []string{"/%09/evil.example", "/%5Cevil.example", "%2F%2Fevil.example"} {
+		if resp, _ := c.get("/login?next=" + q); resp.Header.Get("Location") != "/" {
+			t.Errorf("/login?next=%s sends a signed-in browser to %q", q, resp.Header.Get("Location"))
+		}
+	}
+	if resp, _ := c.get("/login?next=/account"); resp.Header.Get("Location") != "/account" {
+		t.Errorf("a local next is not followed: %q", resp.Header.Get("Location"))
+	}
+}
+
+// Only flash messages the app wrote are shown: the cookie is signed.
+func TestForgedFlashIsIgnored(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Ola", "ola@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("ola@example.org", goodPassword)
+	c.post("/logout", url.Values{})
+	if _, body := c.get("/"); !strings.Contains(doc(t, body).Find("#flash").Text(), "You are signed out.") {
+		t.Fatal("the app's own flash message is not shown")
+	}
+	u, _ := url.Parse(e.base)
+	forged := "error|Your account is locked. Call +1 555 0100 to unlock it."
+	for _, v := range []string{url.QueryEscape(forged), forged} {
+		c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_flash", Value: v, Path: "/"}})
+		if _, body := c.get("/"); strings.Contains(body, "555 0100") {
+			t.Fatalf("a planted flash cookie %q is shown", v)
+		}
+	}
+}
+
+// Successful sign-ins do not count towards the lockout: only failures do.
+func TestSuccessfulSignInsDoNotCount(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Una", "una@example.org", goodPassword, store.RoleCitizen)
+	for i := 0; i < 12; i++ {
+		c := e.client(t) // a new browser each time: no device cookie
+		if resp, _ := c.login("una@example.org", goodPassword); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	// And a success clears the failures before it.
+	c := e.client(t)
+	for i := 0; i < 9; i++ {
+		c.login("una@example.org", "wrong password!")
+	}
+	c.mustLogin("una@example.org", goodPassword)
+	other := e.client(t)
+	for i := 0; i < 9; i++ {
+		other.login("una@example.org", "wrong password!")
+	}
+	other.mustLogin("una@example.org", goodPassword)
+}
+
+// Someone guessing locks the account for browsers it has never signed in from, not for the
+// owner's own devices; the reset mail still gets the owner in from a new one.
+func TestLockoutSparesKnownDevices(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Vic", "vic@example.org", goodPassword, store.RoleCitizen)
+	e.createUser(t, "Wes", "wes@example.org", goodPassword, store.RoleCitizen)
+	laptop := e.client(t)
+	laptop.mustLogin("vic@example.org", goodPassword)
+	laptop.post("/logout", url.Values{}) // the device cookie outlives the session
+	wesLaptop := e.client(t)
+	wesLaptop.mustLogin("wes@example.org", goodPassword) // knows another account only
+
+	attacker := e.client(t)
+	for i := 0; i < 10; i++ {
+		attacker.login("vic@example.org", "guess number "+fmt.Sprint(i))
+	}
+	resp, body := attacker.login("vic@example.org", goodPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "failed sign-ins for this account") {
+		t.Fatalf("11th attempt from the attacker: %d", resp.StatusCode)
+	}
+	if resp, _ := e.client(t).login("vic@example.org", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a new browser while locked: want 429, got %d", resp.StatusCode)
+	}
+	if resp, _ := wesLaptop.login("vic@example.org", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a device cookie for another account counts for this one: %d", resp.StatusCode)
+	}
+	forged := e.client(t)
+	u, _ := url.Parse(e.base)
+	forged.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hw_device", Value: laptop.cookie("hw_device") + "x", Path: "/"}})
+	if resp, _ := forged.login("vic@example.org", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a tampered device cookie: %d", resp.StatusCode)
+	}
+	// The owner's laptop still gets in.
+	if resp, body := laptop.login("vic@example.org", goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's known device while the account is locked: %d %s", resp.StatusCode, doc(t, body).Find(`[data-testid="form-error"]`).Text())
+	}
+	// So does the reset link, from a new phone; after it the account is open again.
+	phone := e.client(t)
+	phone.post("/password/forgot", url.Values{"email": {"vic@example.org"}})
+	link := pathOf(t, e.waitMails(t, "vic@example.org", 1)[0].Link)
+	token := strings.TrimPrefix(link, "/password/reset?token=")
+	if resp, _ := phone.post("/password/reset", url.Values{"token": {token}, "password": {"violet tapestry hums"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	phone.mustLogin("vic@example.org", "violet tapestry hums")
+}
+
+// The current-password check on the account page is limited like sign-in.
+func TestCurrentPasswordGuessesAreLimited(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(t, "Yan", "yan@example.org", goodPassword, store.RoleCitizen)
+	c := e.client(t)
+	c.mustLogin("yan@example.org", goodPassword)
+	for i := 0; i < 10; i++ {
+		if resp, _ := c.post("/account/password", url.Values{"current_password": {fmt.Sprint("guess ", i)}, "password": {"changed password 1"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("guess %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp, body := c.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {"changed password 1"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Too many wrong current passwords") {
+		t.Fatalf("11th try, with the right password: %d", resp.StatusCode)
+	}
+	if u, _ := e.store.UserByEmail(t.Context(), "yan@example.org"); u.PasswordVersion != 0 {
+		t.Fatal("the password was changed past the limit")
+	}
+}
+
+// The CSRF token and the Open311 api_key count only in the body (or the CSRF header), never in
+// the URL, where logs, history and Referer headers would keep them.
+func TestSecretsNotTakenFromTheQuery(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	tok := c.csrf()
+	form := url.Values{"_csrf": {""}, "name": {"Quy"}, "email": {"quy@example.org"}, "password": {goodPassword}}
+	if resp, _ := c.post("/register?_csrf="+url.QueryEscape(tok), form); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("CSRF token in the query: want 403, got %d", resp.StatusCode)
+	}
+	form.Set("_csrf", tok)
+	if resp, _ := c.post("/register", form); resp.StatusCode != http.StatusOK {
+		t.Fatalf("CSRF token in the body: %d", resp.StatusCode)
+	}
+
+	key, _, err := e.store.CreateAPIKey(t.Context(), "Client", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := url.Values{"service_code": {"pothole"}, "lat": {"32.8191"}, "long": {"34.9983"}, "description": {"Deep pothole"}}
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/open311/v2/requests.json?api_key="+url.QueryEscape(key), strings.NewReader(report.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, _ := c.do(req); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("api_key in the query: want 403, got %d", resp.StatusCode)
+	}
+	report.Set("api_key", key)
+	req, _ = http.NewRequest(http.MethodPost, e.base+"/open311/v2/requests.json", strings.NewReader(report.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, body := c.do(req); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("api_key in the body: %d %s", resp.StatusCode, body)
 	}
 }

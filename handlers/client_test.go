@@ -94,10 +94,11 @@ func (c *client) post(path string, vals url.Values, headers ...string) (*http.Re
 	return c.do(req)
 }
 
+// register submits the registration form; every accepted registration answers "check your email".
 func (c *client) register(name, email, pw string) *http.Response {
 	c.t.Helper()
 	resp, body := c.post("/register", url.Values{"name": {name}, "email": {email}, "password": {pw}})
-	if resp.StatusCode != http.StatusSeeOther {
+	if resp.StatusCode != http.StatusOK || doc(c.t, body).Find(`[data-testid="register-sent"]`).Length() != 1 {
 		c.t.Fatalf("register %s: %d %s", email, resp.StatusCode, body)
 	}
 	return resp

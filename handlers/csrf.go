@@ -9,7 +9,7 @@ import (
 )
 
 // CSRF protection: a random token in an HttpOnly, SameSite=Lax cookie, repeated by every unsafe
-// request as the form field _csrf or the X-CSRF-Token header (htmx sends it from hx-headers).
+// request as the form field _csrf (in the body, not the URL) or the X-CSRF-Token header (htmx sends it from hx-headers).
 // The token is rotated at sign-in and sign-out. Cross-site requests are refused outright when
 // the browser says so (Sec-Fetch-Site), whatever they carry.
 
@@ -60,7 +60,7 @@ func (h *handler) csrf(c *fiber.Ctx) error {
 	}
 	sent := c.Get("X-CSRF-Token")
 	if sent == "" {
-		sent = c.FormValue("_csrf")
+		sent = bodyValue(c, "_csrf")
 	}
 	if cookie == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(cookie)) != 1 {
 		return fiber.NewError(fiber.StatusForbidden, csrfMessage)

@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"bufio"
+	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/live"
 )
 
 // events is GET /events: server-sent events for report.created and report.updated, from every
@@ -13,8 +16,15 @@ func (h *handler) events(c *fiber.Ctx) error {
 	if h.live == nil {
 		return fiber.ErrNotFound
 	}
-	sub := h.live.Subscribe()
-	if sub == nil {
+	sub, err := h.live.Subscribe(c.IP())
+	switch {
+	case errors.Is(err, live.ErrTooManyForIP):
+		c.Set(fiber.HeaderRetryAfter, "60")
+		return fiber.NewError(fiber.StatusTooManyRequests, "Too many live update streams from your address. Close some tabs.")
+	case errors.Is(err, live.ErrFull):
+		c.Set(fiber.HeaderRetryAfter, "60")
+		return fiber.NewError(fiber.StatusServiceUnavailable, "Live updates are busy. The map still works; reload later for live updates.")
+	case err != nil:
 		return fiber.NewError(fiber.StatusServiceUnavailable, "The server is shutting down.")
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")

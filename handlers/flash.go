@@ -1,8 +1,7 @@
 package handlers
 
 import (
-	"net/url"
-	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -10,13 +9,31 @@ import (
 )
 
 // Flash messages survive one redirect in a short-lived cookie, so they work for signed-out
-// visitors too and need no Redis write. They are rendered escaped like any other text.
+// visitors too. The cookie is signed (cookies.go): a page shows only messages this app wrote, not
+// ones planted by someone who can set cookies for the site. Rendered escaped like any other text.
 
-const flashCookie = "hw_flash"
+const (
+	flashCookie = "hw_flash"
+	flashMaxAge = time.Minute
+)
+
+type flash struct {
+	Kind string `json:"k"`
+	Msg  string `json:"m"`
+}
 
 func (h *handler) setFlash(c *fiber.Ctx, kind, msg string) {
+	sc, err := h.signedCookies(c.UserContext(), flashMaxAge)
+	var v string
+	if err == nil {
+		v, err = sc.Encode(flashCookie, flash{Kind: kind, Msg: msg})
+	}
+	if err != nil { // a lost message is better than a failed action
+		h.log.Warn("flash message not set", "err", err)
+		return
+	}
 	c.Cookie(&fiber.Cookie{
-		Name: flashCookie, Value: url.QueryEscape(kind + "|" + msg), Path: "/", MaxAge: 60,
+		Name: flashCookie, Value: v, Path: "/", MaxAge: int(flashMaxAge / time.Second),
 		HTTPOnly: true, Secure: h.cfg.Secure(), SameSite: fiber.CookieSameSiteLaxMode,
 	})
 }
@@ -28,13 +45,13 @@ func (h *handler) takeFlash(c *fiber.Ctx) []views.Flash {
 		return nil
 	}
 	c.Cookie(&fiber.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HTTPOnly: true, Secure: h.cfg.Secure()})
-	v, err := url.QueryUnescape(raw)
+	sc, err := h.signedCookies(c.UserContext(), flashMaxAge)
 	if err != nil {
 		return nil
 	}
-	kind, msg, ok := strings.Cut(v, "|")
-	if !ok || len(msg) > 300 {
+	var f flash
+	if sc.Decode(flashCookie, raw, &f) != nil || len(f.Msg) > 300 {
 		return nil
 	}
-	return []views.Flash{{Kind: kind, Message: msg}}
+	return []views.Flash{{Kind: f.Kind, Message: f.Msg}}
 }

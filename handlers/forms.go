@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -52,17 +54,38 @@ func (f *form) name(field string) string {
 	return v
 }
 
-// newPassword checks a password being set for the account with email.
-func (f *form) newPassword(field, email string) string {
+// newPassword checks a password being set for the account with email and name.
+func (f *form) newPassword(field, email, name string) string {
 	v := f.Values[field]
-	f.check(field, password.Problem(v, email))
+	f.check(field, password.Problem(v, email, name))
 	return v
 }
 
-// localPath accepts only same-site paths for post-sign-in redirects ("/x", not "//evil" or "http:").
+// bodyValue is a field of the request body (URL-encoded or multipart), never of the query string:
+// secrets such as the CSRF token or an API key must not travel in URLs, which end up in logs,
+// browser history and Referer headers.
+func bodyValue(c *fiber.Ctx, name string) string {
+	if form, err := c.MultipartForm(); err == nil {
+		if v := form.Value[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return string(c.Request().PostArgs().Peek(name)) // a copy: fasthttp reuses its buffers
+}
+
+// localPath accepts only same-site paths for post-sign-in redirects and returns "/" for anything
+// else. Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil"
+// and "/\\evil" would become "//evil": another origin. Hence: one leading slash, no second
+// slash or backslash after it, and no control characters or backslashes anywhere.
 func localPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") {
 		return "/"
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsControl(r) || r == utf8.RuneError {
+			return "/"
+		}
 	}
 	return p
 }

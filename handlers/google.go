@@ -28,18 +28,18 @@ type googleAuth struct {
 	client   *http.Client
 }
 
-// newGoogle returns nil when Google sign-in is not configured. client may be nil (the default
-// HTTP client); tests pass one that reaches a fake provider.
+// newGoogle returns nil when Google sign-in is not configured. client may be nil (a client with a
+// 10 s timeout); tests pass one that reaches a fake provider.
 func newGoogle(cfg *config.Config, client *http.Client) *googleAuth {
 	if cfg.GoogleClientID == "" {
 		return nil
 	}
 	callback := cfg.BaseURL.String() + "/auth/google/callback"
-	p := google.New(cfg.GoogleClientID, cfg.GoogleClientSecret, callback, "email", "profile")
-	p.HTTPClient = client
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
+	p := google.New(cfg.GoogleClientID, cfg.GoogleClientSecret, callback, "email", "profile")
+	p.HTTPClient = client // the profile fetch takes no context: the client's timeout bounds it
 	return &googleAuth{
 		provider: p,
 		client:   client,

@@ -112,7 +112,13 @@ func newGoogleEnv(t *testing.T) (*env, *fakeGoogle) {
 // googleSignIn walks the browser's part of the flow; tamper may change the callback URL.
 func googleSignIn(t *testing.T, c *client, tamper func(url.Values)) *http.Response {
 	t.Helper()
-	resp, _ := c.get("/auth/google?next=/account")
+	return googleSignInNext(t, c, "/account", tamper)
+}
+
+// googleSignInNext is googleSignIn starting from /auth/google?next=<next>.
+func googleSignInNext(t *testing.T, c *client, next string, tamper func(url.Values)) *http.Response {
+	t.Helper()
+	resp, _ := c.get("/auth/google?next=" + url.QueryEscape(next))
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start: %d", resp.StatusCode)
 	}
@@ -200,6 +206,7 @@ func TestGoogleTakesOverUnverifiedAccount(t *testing.T) {
 	e, f := newGoogleEnv(t)
 	squatter := e.client(t)
 	squatter.register("Squatter", "pat@example.org", goodPassword)
+	squatter.mustLogin("pat@example.org", goodPassword)
 	f.next("g-3", "pat@example.org", "Pat", true)
 	c := e.client(t)
 	googleSignIn(t, c, nil)
@@ -252,5 +259,29 @@ func TestGoogleForgedStateIsRejected(t *testing.T) {
 	other := e.client(t)
 	if resp, _ := other.get("/auth/google/callback?code=x&state=y"); resp.Header.Get("Location") != "/login" || other.who() != "" {
 		t.Fatal("a callback without a started flow was accepted")
+	}
+}
+
+// The Google callback redirects with the same check as the sign-in form.
+func TestGoogleRedirectStaysOnSite(t *testing.T) {
+	e, f := newGoogleEnv(t)
+	f.next("g-6", "sam@example.org", "Sam", true)
+	c := e.client(t)
+	resp := googleSignInNext(t, c, "/\t/evil.example", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" || c.who() != "Sam" {
+		t.Fatalf("callback after next=/<tab>/evil: %d %q, signed in as %q", resp.StatusCode, loc, c.who())
+	}
+}
+
+// In production (no client given) both the code exchange and the profile fetch have a timeout:
+// goth's FetchUser takes no context, so only the client can bound it.
+func TestGoogleClientsHaveTimeouts(t *testing.T) {
+	e := newEnv(t, "GOOGLE_CLIENT_ID", "id", "GOOGLE_CLIENT_SECRET", "secret")
+	g := newGoogle(e.cfg, nil)
+	if g.client == nil || g.client.Timeout <= 0 {
+		t.Fatal("the code exchange has no timeout")
+	}
+	if g.provider.HTTPClient == nil || g.provider.HTTPClient.Timeout <= 0 {
+		t.Fatal("the profile fetch has no timeout (goth falls back to http.DefaultClient)")
 	}
 }

@@ -4,12 +4,15 @@
 package handlers
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/session"
+	"github.com/valyala/fasthttp"
 
 	"hazardwatch/config"
 	"hazardwatch/geocode"
@@ -36,9 +39,12 @@ type Deps struct {
 	Monitor *store.Monitor
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
-	// GoogleClient reaches Google's token and profile endpoints; nil means http.DefaultClient.
-	// Tests point it at a fake provider.
+	// GoogleClient reaches Google's token and profile endpoints; nil means a client with a 10 s
+	// timeout. Tests point it at a fake provider.
 	GoogleClient *http.Client
+	// HeaderTimeout bounds how long a client may take to send a request's headers; 0 means
+	// headerTimeout. Tests shorten it.
+	HeaderTimeout time.Duration
 }
 
 type handler struct {
@@ -56,9 +62,20 @@ type handler struct {
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	csp      string
+
+	cookieKey cookieKey // see signedCookies
 }
 
-// maxBody bounds every request body except the report form's (maxUpload; see limitBody).
+// A request's headers must arrive within headerTimeout (slow-header connections cannot be held
+// open); its body then gets bodyTimeout, or uploadTimeout on the photo upload route (phones on
+// slow networks).
+const (
+	headerTimeout = 10 * time.Second
+	bodyTimeout   = 30 * time.Second
+	uploadTimeout = 120 * time.Second
+)
+
+// maxBody bounds every request body except the report form's (maxUpload; see bodyLimit).
 const maxBody = 1 << 20
 
 // New builds the Fiber app with every route and middleware. main and the tests use the same
@@ -79,13 +96,37 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "hazardwatch",
 		ErrorHandler:          h.errorHandler,
-		BodyLimit:             maxUpload,
-		ReadTimeout:           120 * time.Second, // photos from phones on slow networks
+		BodyLimit:             maxBody,                                // per route: see bodyLimit
+		ReadTimeout:           cmp.Or(d.HeaderTimeout, headerTimeout), // then per route: HeaderReceived
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10, // room for cookies and htmx headers
 		DisableStartupMessage: true,
 	})
+	// fasthttp reads the whole body before any handler runs, so a route's limit must be known from
+	// the request line: it then refuses a body as soon as more than that has arrived, whether
+	// announced by Content-Length or sent in chunks. The body's read deadline starts here too.
+	app.Server().HeaderReceived = func(hdr *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if limit := bodyLimit(hdr); limit > maxBody {
+			return fasthttp.RequestConfig{MaxRequestBodySize: limit, ReadTimeout: uploadTimeout}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: maxBody, ReadTimeout: bodyTimeout}
+	}
 	h.routes(app)
 	return app
+}
+
+// bodyLimit is the largest body a request may send: maxUpload for the routes that take photos,
+// maxBody for everything else. Paths are compared the way the router does (case-insensitive, an
+// optional trailing slash).
+func bodyLimit(hdr *fasthttp.RequestHeader) int {
+	var u fasthttp.URI
+	if err := u.Parse(nil, hdr.RequestURI()); err != nil {
+		return maxBody
+	}
+	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
+	if string(hdr.Method()) == fiber.MethodPost && strings.EqualFold(path, "/reports") {
+		return maxUpload
+	}
+	return maxBody
 }

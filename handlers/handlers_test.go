@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,8 +296,19 @@ func (e *env) appStore(t *testing.T) *store.Store {
 
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t)
-	// An ordinary route refuses more than maxBody.
-	resp, err := http.Post(e.base+"/", "application/octet-stream", bytes.NewReader(make([]byte, maxBody+1)))
+	// An ordinary route refuses more than maxBody. The server answers and closes as soon as the
+	// limit is passed, so the body is written beside the read (a client writing it all first
+	// would meet a reset connection).
+	big, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	go func() {
+		fmt.Fprintf(big, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", maxBody+1)
+		_, _ = big.Write(make([]byte, maxBody+1))
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(big), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,5 +360,86 @@ func TestStaticCaching(t *testing.T) {
 		if resp, _ := e.get(t, p); resp.StatusCode != 404 {
 			t.Errorf("%s: want 404, got %d", p, resp.StatusCode)
 		}
+	}
+}
+
+// chunkedPost sends a chunked body of up to total bytes to path over a raw socket, and returns
+// the answer's status and how many body bytes had been written when it arrived.
+func chunkedPost(t *testing.T, base, path string, total int) (int, int64) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n", path)
+	var sent atomic.Int64
+	go func() {
+		chunk := bytes.Repeat([]byte("a"), 64<<10)
+		for sent.Load() < int64(total) {
+			if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+				return // the server closed the connection: it refused the body
+			}
+			sent.Add(int64(len(chunk)))
+		}
+		fmt.Fprint(conn, "0\r\n\r\n")
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second)) // a bound, not a measure
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer after %d bytes: %v", sent.Load(), err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, sent.Load()
+}
+
+// A chunked body has no Content-Length to check up front: the limit must hold on the bytes read.
+// 45 MB sent to Open311 (no api_key needed to make the server read it) is refused once the
+// route's 1 MB is past, long before the sender is done.
+func TestChunkedBodyLimit(t *testing.T) {
+	e := newEnv(t)
+	status, sent := chunkedPost(t, e.base, "/open311/v2/requests.json", 45<<20)
+	if status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("45 MB chunked: want 413, got %d after %d bytes", status, sent)
+	}
+	if sent >= 45<<20 {
+		t.Fatalf("the whole body was sent before the answer: the server read it all")
+	}
+	t.Logf("refused after %.1f MB had been written (kernel buffers included)", float64(sent)/(1<<20))
+	// A small chunked body is read as usual (and refused for what it says, not its size).
+	if status, _ := chunkedPost(t, e.base, "/open311/v2/requests.json", 64<<10); status != http.StatusForbidden {
+		t.Fatalf("small chunked body: want the handler's 403, got %d", status)
+	}
+}
+
+// A client that sends its headers slowly is cut off after the header timeout instead of holding
+// a connection for the two minutes an upload may take.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	e := newEnv(t)
+	app := New(Deps{Config: e.cfg, Store: e.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), HeaderTimeout: 300 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: x\r\n")          // and never the blank line
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound, not a measure
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the connection was still open after 30 s: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("want 408, got %d", resp.StatusCode)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection stays open after the timeout")
 	}
 }

@@ -2,6 +2,9 @@ package handlers
 
 import (
 	"context"
+	"crypto/subtle"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,8 +29,19 @@ func (h *handler) readyz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// metricsText serves every series in Prometheus' text format.
+// metricsText serves every series in Prometheus' text format: with METRICS_TOKEN set, to
+// requests that carry it as a Bearer token; otherwise to loopback clients only (judged after
+// TRUSTED_PROXIES, so a proxy on the same machine does not make everyone local).
 func (h *handler) metricsText(c *fiber.Ctx) error {
+	if h.cfg.MetricsToken != "" {
+		sent, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(sent), []byte(h.cfg.MetricsToken)) != 1 {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			return fiber.NewError(fiber.StatusUnauthorized, "Metrics need the METRICS_TOKEN as a Bearer token.")
+		}
+	} else if ip, err := netip.ParseAddr(c.IP()); err != nil || !ip.IsLoopback() {
+		return fiber.NewError(fiber.StatusForbidden, "Metrics are served to this machine only (or set METRICS_TOKEN).")
+	}
 	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	h.metrics.Write(c.Response().BodyWriter())

@@ -87,17 +87,6 @@ func tileOrigin(tmpl string) string {
 	return scheme + "://" + strings.ReplaceAll(host, "{s}", "*")
 }
 
-// uploadRoutes may send bodies up to maxUpload; everything else is held to maxBody, checked
-// from Content-Length before the body is read.
-var uploadRoutes = map[string]bool{"POST /reports": true}
-
-func (h *handler) limitBody(c *fiber.Ctx) error {
-	if n := c.Request().Header.ContentLength(); n > maxBody && !uploadRoutes[c.Method()+" "+c.Path()] {
-		return fiber.ErrRequestEntityTooLarge
-	}
-	return c.Next()
-}
-
 // bodySize is the response size for the log; -1 for a stream (reading Body() would drain it).
 func bodySize(c *fiber.Ctx) int {
 	if c.Response().IsBodyStream() {

@@ -386,7 +386,7 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	if err := h.checkJurisdiction(c); err != nil {
 		return err
 	}
-	key, err := h.store.APIKeyFor(c.UserContext(), c.FormValue("api_key"))
+	key, err := h.store.APIKeyFor(c.UserContext(), bodyValue(c, "api_key"))
 	if errors.Is(err, store.ErrNotFound) {
 		return fiber.NewError(fiber.StatusForbidden, "A valid api_key is required to post requests.")
 	} else if err != nil {

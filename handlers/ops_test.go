@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"hazardwatch/lifecycle"
+	"hazardwatch/mail"
 	"hazardwatch/store"
 )
 
@@ -18,24 +20,25 @@ func TestDeadLettersOnSystemPage(t *testing.T) {
 	if doc(t, body).Find(`[data-testid="no-dead-letters"]`).Length() != 1 {
 		t.Fatal("no empty state for dead letters")
 	}
-	// A mail the SMTP server will never take, given up on by its worker.
+	// A report event that a (test) consumer gave up on.
 	ctx := t.Context()
-	if err := e.store.EnqueueMail(ctx, store.QueuedMail{Key: "doomed", To: "x@example.org", Subject: "Doomed mail"}); err != nil {
+	if err := e.store.EnsureGroup(ctx, store.EventsStream, "ops-test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.EnsureGroup(ctx, store.MailStream, "ops-test"); err != nil {
+	r, _, err := e.life.Create(ctx, lifecycle.Draft{ID: store.NewReportID(), ReporterID: "u", Type: "ice", Severity: "low", Lat: 1, Lng: 1, HasPlace: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := e.store.ReadGroup(ctx, store.MailStream, "ops-test", "t", 10, 10*time.Millisecond)
+	msgs, err := e.store.ReadGroup(ctx, store.EventsStream, "ops-test", "t", 1, 10*time.Millisecond)
 	if err != nil || len(msgs) == 0 {
 		t.Fatalf("read: %v", err)
 	}
-	if err := e.store.Bury(ctx, store.MailStream, "ops-test", msgs[0], 30, "550 mailbox unavailable"); err != nil {
+	if err := e.store.Bury(ctx, store.EventsStream, "ops-test", msgs[0], 8, "550 mailbox unavailable"); err != nil {
 		t.Fatal(err)
 	}
 	_, body = admin.get("/admin/system")
 	rows := doc(t, body).Find(`[data-testid="dead-letter"]`)
-	if rows.Length() != 1 || !strings.Contains(rows.Text(), "Doomed mail") || !strings.Contains(rows.Text(), "550 mailbox unavailable") {
+	if rows.Length() != 1 || !strings.Contains(rows.Text(), r.ID) || !strings.Contains(rows.Text(), "550 mailbox unavailable") {
 		t.Fatalf("dead letters: %q", rows.Text())
 	}
 	action, _ := rows.Find("form").Attr("action")
@@ -60,7 +63,7 @@ func TestMailPreview(t *testing.T) {
 	admin, _ := e.signedIn(t, "Ada", store.RoleAdmin)
 	resp, body := admin.get("/admin/mail-preview")
 	previews := doc(t, body).Find(`[data-testid="mail-preview"]`)
-	if resp.StatusCode != 200 || previews.Length() != 5 || !strings.Contains(previews.Text(), "Confirm your email") {
+	if resp.StatusCode != 200 || previews.Length() != len(mail.Kinds) || !strings.Contains(previews.Text(), "Confirm your email") {
 		t.Fatalf("preview: %d, %d mails", resp.StatusCode, previews.Length())
 	}
 	href, _ := previews.First().Find("a").Attr("href")

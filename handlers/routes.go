@@ -10,11 +10,11 @@ import (
 
 // routes is the whole URL surface of the app (CONTRACT.md).
 func (h *handler) routes(app *fiber.App) {
+	app.Use(h.clientAddr) // first: everything after it sees the client's address (clientip.go)
 	app.Use(requestid.New())
 	app.Use(h.logRequests)
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
 	app.Use(h.securityHeaders)
-	app.Use(h.limitBody)
 
 	// Machine endpoints and assets: no cookies, no CSRF, no session.
 	app.Get("/healthz", h.healthz)

@@ -88,6 +88,9 @@ func (h *handler) loadUser(c *fiber.Ctx) error {
 	}
 	c.Locals("user", u)
 	c.Locals("sid", sess.ID())
+	// Pages for a signed-in person (their account, admin pages, exports) must not be kept by the
+	// browser or any cache on the way: the next person at a shared computer could read them.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	if now.Sub(time.Unix(seen, 0)) >= h.seenEvery() {
 		sess.Set(sessSeen, now.Unix())
 		if err := h.store.TrackSession(ctx, uid, h.sessionInfo(c, sess.ID(), time.Unix(created, 0), now)); err != nil {
@@ -104,8 +107,9 @@ func (h *handler) sessionInfo(c *fiber.Ctx, sid string, created, seen time.Time)
 	return store.SessionInfo{ID: sid, UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 300), IP: c.IP(), CreatedAt: created, LastSeen: seen}
 }
 
-// signIn starts a fresh session for u: a new id (no fixation), a new CSRF token, and an entry in
-// the user's device list.
+// signIn starts a fresh session for u: a new id (no fixation), a new CSRF token, an entry in the
+// user's device list, and a device cookie that lets this browser in while the account is locked
+// for others (device.go).
 func (h *handler) signIn(c *fiber.Ctx, u *store.User) error {
 	sess, err := h.sessions.Get(c)
 	if err != nil {
@@ -124,6 +128,8 @@ func (h *handler) signIn(c *fiber.Ctx, u *store.User) error {
 		return err
 	}
 	h.rotateCSRF(c)
+	h.rememberDevice(c, u.ID)
+	c.Set(fiber.HeaderCacheControl, "no-store") // it sets the session cookie
 	c.Locals("user", u)
 	c.Locals("sid", sid)
 	return h.store.TrackSession(c.UserContext(), u.ID, h.sessionInfo(c, sid, now, now))

@@ -6,6 +6,7 @@ package live
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,16 +47,36 @@ func Parse(payload string) (Event, bool) {
 
 // Hub fans events out to subscribers.
 type Hub struct {
+	// Each stream holds a connection and a goroutine, so there are at most MaxPerIP from one
+	// client address (a person's tabs, or a few people behind one NAT) and MaxTotal in all.
+	// Set them before the first Subscribe.
+	MaxPerIP, MaxTotal int
+
 	mu      sync.Mutex
 	subs    map[*Sub]struct{}
+	perIP   map[string]int
 	closed  bool
 	dropped atomic.Int64
 	sent    atomic.Int64
 }
 
+// Default stream limits.
+const (
+	DefaultMaxPerIP = 20
+	DefaultMaxTotal = 5000
+)
+
+// Subscribe's refusals.
+var (
+	ErrTooManyForIP = errors.New("live: too many event streams from this address")
+	ErrFull         = errors.New("live: too many event streams")
+	ErrClosed       = errors.New("live: shutting down")
+)
+
 // Sub is one browser connection.
 type Sub struct {
-	C chan Event // closed when the hub closes
+	C  chan Event // closed when the hub closes
+	ip string
 }
 
 // BufferSize is how many events a browser may fall behind before it misses some.
@@ -63,7 +84,7 @@ const BufferSize = 32
 
 // NewHub starts relaying payloads from in until it is closed.
 func NewHub(in <-chan string) *Hub {
-	h := &Hub{subs: map[*Sub]struct{}{}}
+	h := &Hub{MaxPerIP: DefaultMaxPerIP, MaxTotal: DefaultMaxTotal, subs: map[*Sub]struct{}{}, perIP: map[string]int{}}
 	go func() {
 		for p := range in {
 			if ev, ok := Parse(p); ok {
@@ -88,25 +109,39 @@ func (h *Hub) Publish(ev Event) {
 	}
 }
 
-// Subscribe adds a browser; nil after Close.
-func (h *Hub) Subscribe() *Sub {
+// Subscribe adds a browser at client address ip, within the limits.
+func (h *Hub) Subscribe(ip string) (*Sub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return nil
+	switch {
+	case h.closed:
+		return nil, ErrClosed
+	case h.perIP[ip] >= h.MaxPerIP:
+		return nil, ErrTooManyForIP
+	case len(h.subs) >= h.MaxTotal:
+		return nil, ErrFull
 	}
-	s := &Sub{C: make(chan Event, BufferSize)}
+	s := &Sub{C: make(chan Event, BufferSize), ip: ip}
 	h.subs[s] = struct{}{}
-	return s
+	h.perIP[ip]++
+	return s, nil
 }
 
 // Unsubscribe removes a browser.
 func (h *Hub) Unsubscribe(s *Sub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.C)
+	h.remove(s)
+}
+
+func (h *Hub) remove(s *Sub) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	close(s.C)
+	if h.perIP[s.ip]--; h.perIP[s.ip] <= 0 {
+		delete(h.perIP, s.ip)
 	}
 }
 
@@ -116,8 +151,7 @@ func (h *Hub) Close() {
 	defer h.mu.Unlock()
 	h.closed = true
 	for s := range h.subs {
-		delete(h.subs, s)
-		close(s.C)
+		h.remove(s)
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 func TestFanOutAndSlowClients(t *testing.T) {
 	in := make(chan string)
 	h := NewHub(in)
-	fast, slow := h.Subscribe(), h.Subscribe()
+	fast, _ := h.Subscribe("192.0.2.1")
+	slow, _ := h.Subscribe("192.0.2.2")
 	// Nobody reads while events pour in: sending never blocks, each browser keeps its buffer's
 	// worth and misses the rest.
 	for i := 0; i < BufferSize+10; i++ {
@@ -44,8 +45,8 @@ func TestFanOutAndSlowClients(t *testing.T) {
 		for range fast.C {
 		}
 	}
-	if h.Subscribe() != nil {
-		t.Fatal("subscribe after close")
+	if _, err := h.Subscribe("192.0.2.1"); err != ErrClosed {
+		t.Fatalf("subscribe after close: %v", err)
 	}
 	close(in)
 }
@@ -59,5 +60,34 @@ func TestParse(t *testing.T) {
 		if _, ok := Parse(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+func TestStreamLimits(t *testing.T) {
+	in := make(chan string)
+	defer close(in)
+	h := NewHub(in)
+	h.MaxPerIP, h.MaxTotal = 2, 3
+	a1, err1 := h.Subscribe("192.0.2.1")
+	_, err2 := h.Subscribe("192.0.2.1")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if _, err := h.Subscribe("192.0.2.1"); err != ErrTooManyForIP {
+		t.Fatalf("third stream from one address: %v", err)
+	}
+	if _, err := h.Subscribe("192.0.2.2"); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	if _, err := h.Subscribe("192.0.2.3"); err != ErrFull {
+		t.Fatalf("fourth stream in all: %v", err)
+	}
+	h.Unsubscribe(a1)
+	h.Unsubscribe(a1) // twice is harmless
+	if _, err := h.Subscribe("192.0.2.1"); err != nil {
+		t.Fatalf("after one left: %v", err)
+	}
+	if _, _, n := h.Stats(); n != 3 {
+		t.Fatalf("%d streams counted", n)
 	}
 }

@@ -19,10 +19,15 @@ const (
 	Status    Kind = "status"    // StatusData: a report's status changed
 	Duplicate Kind = "duplicate" // DuplicateData: a report was joined to an earlier one
 	Expired   Kind = "expired"   // ReportData: a transient hazard expired
+	// Registered tells an account's owner that someone tried to register their address
+	// (VerifyData: the link is the reset page).
+	Registered Kind = "registered"
+	// Disabled answers a reset request for a disabled account (Common).
+	Disabled Kind = "disabled"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -117,11 +122,13 @@ func Samples(base string) map[Kind]any {
 	c := Common{Name: "Dana", AccountURL: base + "/account"}
 	rep := ReportData{Common: c, Type: "pothole", Link: base + "/reports/abcdefghijklmnop"}
 	return map[Kind]any{
-		Verify:    VerifyData{Common: c, Link: base + "/verify-email?token=sample"},
-		Reset:     ResetData{Common: c, Link: base + "/password/reset?token=sample", Valid: "30 minutes"},
-		Status:    StatusData{ReportData: rep, Status: "In progress", Note: "A crew is on its way.", Reporter: true},
-		Duplicate: DuplicateData{ReportData: rep, OriginalLink: base + "/reports/qrstuvwxyz234567", Note: "Same hole, reported an hour earlier."},
-		Expired:   rep,
+		Verify:     VerifyData{Common: c, Link: base + "/verify-email?token=sample"},
+		Reset:      ResetData{Common: c, Link: base + "/password/reset?token=sample", Valid: "30 minutes"},
+		Status:     StatusData{ReportData: rep, Status: "In progress", Note: "A crew is on its way.", Reporter: true},
+		Duplicate:  DuplicateData{ReportData: rep, OriginalLink: base + "/reports/qrstuvwxyz234567", Note: "Same hole, reported an hour earlier."},
+		Expired:    rep,
+		Registered: VerifyData{Common: c, Link: base + "/password/forgot"},
+		Disabled:   c,
 	}
 }
 

@@ -222,7 +222,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 			for i, pt := range pts {
 				items[i] = pointItem(pt)
 			}
-			return items, int64(len(pts)), false, nil
+			return items, int64(len(pts)), len(pts) <= MaxPoints, nil
 		}
 		days, partial, err := store.GridDaysSince(q.Since, time.Now())
 		if err != nil {
@@ -242,7 +242,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 			for i, pt := range extra {
 				items[i] = pointItem(pt)
 			}
-			return items, int64(len(extra)), false, nil
+			return items, int64(len(extra)), len(extra) <= MaxPoints, nil
 		}
 		gq.Days = days
 		keep = func(_ store.GeoPoint, created time.Time) bool { return !created.Before(from) }
@@ -325,7 +325,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 		items = append(items, pointItem(pt))
 	}
 	total += int64(len(extra))
-	return items, total, false, nil
+	return items, total, total <= MaxPoints, nil
 }
 
 // inCells reads the matching reports of cells point by point, keeping those in the box.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` or `make test` needs and is missing. Usage: scripts/deps.sh run|test
 #   run:  redis-server
-#   test: redis-server, Chromium, the pinned npm packages (Tailwind, htmx, Leaflet, axe-core,
+#   test: redis-server, Chromium, nginx, the pinned npm packages (Tailwind, htmx, Leaflet, axe-core,
 #         playwright-core) and the Playwright driver folder e2e/.driver (no browser download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,9 @@ need_pkg redis-cli redis-tools
 [ "$mode" = run ] && exit 0
 
 need_pkg chromium chromium
+# The reverse-proxy test runs its own nginx process from deploy/nginx/ (on a machine with
+# systemd, the packaged service may start too: `systemctl disable --now nginx` if unwanted).
+need_pkg nginx nginx
 if ! command -v npm >/dev/null 2>&1; then
   echo "deps: Node.js and npm are missing (Node 20 or later). On Debian: sudo apt-get install -y nodejs npm" >&2
   exit 1

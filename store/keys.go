@@ -78,6 +78,9 @@ const (
 func lockKey(job string) string      { return "hw:lock:{" + job + "}" }
 func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }
 
+// secretKey holds a key the instances share (the flash cookie's signing key), made once.
+func secretKey(name string) string { return "hw:secret:{" + name + "}" }
+
 const (
 	auditKey     = "hw:audit"
 	mailQueueKey = "hw:mail:queue"
@@ -115,7 +118,7 @@ var keyFamilies = []string{
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
 	gridSeenKey("<p>:<bx>:<by>"),
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
-	lockKey("<job>"), throttleKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
+	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, text)>"), cacheKey("geo:rev", "<lat>,<lng>"),
 	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), eventsChannel,

@@ -270,6 +270,12 @@ func TestRateLimit(t *testing.T) {
 	if ok, _, _ := s.Hit(ctx, "test", "5.6.7.8", 3, time.Minute); !ok {
 		t.Fatal("another subject was limited")
 	}
+	if err := s.ClearHits(ctx, "test", "1.2.3.4"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := s.Hit(ctx, "test", "1.2.3.4", 1, time.Minute); !ok {
+		t.Fatal("cleared hits still count")
+	}
 	// The window ends.
 	if ok, _, _ := s.Hit(ctx, "short", "x", 1, 50*time.Millisecond); !ok {
 		t.Fatal("first hit")

@@ -1103,7 +1103,7 @@ func APIKeysPage(p Page, v APIKeysView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = Input(v.Form, Field{Name: "per_hour", Label: "Requests per hour", Type: "text", Required: true, MaxLength: 6}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(v.Form, Field{Name: "per_hour", Label: "Requests per hour", Type: "text", MaxLength: 6, Hint: "100 if left empty; at most 100000."}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

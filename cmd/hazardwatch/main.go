@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"hazardwatch/app"
 	"hazardwatch/config"
@@ -87,6 +88,8 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
+// serve runs the app until SIGINT or SIGTERM, then shuts it down within SHUTDOWN_TIMEOUT. A
+// second signal ends the process at once.
 func serve(ctx context.Context, logw io.Writer) error {
 	cfg, err := config.Load()
 	if err != nil {
@@ -96,9 +99,24 @@ func serve(ctx context.Context, logw io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	a, err := app.New(cfg, log)
-	if err != nil {
-		return err
+	// Building the app takes a moment (the gazetteer loads); a signal meanwhile stops at once:
+	// nothing has been served, so there is nothing to finish.
+	type built struct {
+		a   *app.App
+		err error
+	}
+	ready := make(chan built, 1)
+	go func() { a, err := app.New(cfg, log); ready <- built{a, err} }()
+	var a *app.App
+	select {
+	case b := <-ready:
+		if b.err != nil {
+			return b.err
+		}
+		a = b.a
+	case <-ctx.Done():
+		log.Info("stopped while starting")
+		return nil
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -107,18 +125,24 @@ func serve(ctx context.Context, logw io.Writer) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ln) }()
-
 	select {
-	case err = <-served:
+	case err := <-served: // the server stopped by itself
 		_ = a.Shutdown()
 		return err
 	case <-ctx.Done():
 	}
+	stop() // from here on a second signal ends the process at once
+	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
-	if err := a.Shutdown(); err != nil {
+	err = a.Shutdown()
+	select {
+	case <-served:
+	case <-time.After(time.Until(deadline)):
+		log.Warn("shutdown: the server did not stop in time")
+	}
+	if err != nil {
 		return err
 	}
-	<-served
 	log.Info("stopped")
 	return nil
 }

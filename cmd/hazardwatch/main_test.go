@@ -64,6 +64,7 @@ func TestUserCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"user", "create", "--email", "mod@example.org", "--password", "a long password", "--name", "Again"},
 		{"user", "create", "--email", "x@example.org", "--password", "short", "--name", "X"},
+		{"user", "create", "--email", "w@example.org", "--password", "qwertyuiop", "--name", "W"},
 		{"user", "create", "--email", "nope", "--password", "a long password", "--name", "X"},
 		{"user", "create", "--email", "y@example.org", "--password", "a long password", "--name", ""},
 		{"user", "create", "--email", "z@example.org", "--password", "a long password", "--name", "Z", "--role", "root"},

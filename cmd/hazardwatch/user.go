@@ -61,7 +61,7 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if msg := store.NameProblem(n); msg != "" {
 			return usageError{"--name: " + msg}
 		}
-		if msg := password.Problem(*pw, *email); msg != "" {
+		if msg := password.Problem(*pw, *email, n); msg != "" {
 			return usageError{"--password: " + msg}
 		}
 		hash, err := password.Hash(*pw)

@@ -185,6 +185,21 @@ func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 // Kill ends the server with SIGKILL, as a crash would.
 func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 
+// Pause freezes the server (SIGSTOP): connections stay open and nothing answers, as with a hung
+// server or a network partition. Resume (SIGCONT) lets it go on; Stop and Kill resume it first.
+func (s *Server) Pause() { s.send(syscall.SIGSTOP) }
+
+// Resume undoes Pause.
+func (s *Server) Resume() { s.send(syscall.SIGCONT) }
+
+func (s *Server) send(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
+}
+
 func (s *Server) signal(sig syscall.Signal) {
 	s.mu.Lock()
 	cmd, done, logf := s.cmd, s.done, s.log
@@ -194,6 +209,7 @@ func (s *Server) signal(sig syscall.Signal) {
 		return
 	}
 	_ = cmd.Process.Signal(sig)
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused server handles the signal only once resumed
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
