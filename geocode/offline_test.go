@@ -114,7 +114,7 @@ func TestOfflineSearchNear(t *testing.T) {
 		{"springfield", []Point{{38.6270, -90.1994}}, "Springfield, IL"},
 		{"cambridge", []Point{london}, "Cambridge"},
 		{"cambridge", []Point{{42.3601, -71.0589}}, "Cambridge, Boston, MA"}, // GeoNames files it like a neighbourhood
-		{"haifa", []Point{london}, "Haifa, Israel"}, // far away, still found
+		{"haifa", []Point{london}, "Haifa, Israel"},                          // far away, still found
 	}
 	for _, tc := range cases {
 		got, err := o.Search(ctx, tc.q, Limit, tc.near...)
