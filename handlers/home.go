@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,16 +42,25 @@ func (h *handler) home(c *fiber.Ctx) error {
 		}
 	}
 
-	var search views.PlaceSearchView
+	// Without JavaScript the address box sends the centre of the view it was shown with.
+	search := views.PlaceSearchView{Near: fmt.Sprintf("%.4f,%.4f", m.Lat, m.Lng), TownsOnly: h.townsOnly()}
 	if _, ok := c.Queries()["q"]; ok {
 		search.Query, search.Searched = strings.Clone(c.Query("q")), true
-		if search.Error = geocode.CheckQuery(search.Query); search.Error == "" {
+		near, msg := nearParam(c)
+		if near == nil {
+			near = []geocode.Point{{Lat: m.Lat, Lng: m.Lng}}
+		}
+		search.Near = fmt.Sprintf("%.4f,%.4f", near[0].Lat, near[0].Lng)
+		if search.Error = msg; msg == "" {
+			search.Error = geocode.CheckQuery(search.Query)
+		}
+		if search.Error == "" {
 			if msg, err := h.overLimit(c, geocodeRule(c)); err != nil {
 				return err
 			} else if msg != "" {
 				search.Error = msg
 			} else {
-				places, err := h.searchPlaces(c, search.Query)
+				places, err := h.searchPlaces(c, search.Query, near)
 				if err != nil {
 					return err
 				}
