@@ -46,6 +46,11 @@ func TestPlaceSearchFollowsTheMap(t *testing.T) {
 	if err := expect.Locator(popup.GetByRole("link")).ToHaveText("Report a hazard here"); err != nil {
 		t.Fatal(err)
 	}
+	// On separate lines, not "Camden Town, LondonReport a hazard here".
+	below, err := popup.Evaluate(`p => p.querySelector("strong").getBoundingClientRect().bottom <= p.querySelector("a").getBoundingClientRect().top`, nil)
+	if err != nil || below != true {
+		t.Fatalf("the place's name and its link share a line: %v %v", below, err)
+	}
 
 	box = typePlace(t, s, "philadelphia", "Philadelphia, PA, United States")
 	for _, key := range []string{"ArrowDown", "Enter"} {
