@@ -221,7 +221,12 @@
         e.loaded = false;
         var retry = text("button", "btn btn-secondary map-popup-retry", "Try again");
         retry.type = "button";
-        retry.addEventListener("click", function () { loadDetails(e, true); });
+        retry.addEventListener("click", function (ev) {
+          // The button leaves the page at once; unstopped, Leaflet would take the click for
+          // one on the map (its target no longer inside the popup) and drop a pin.
+          ev.stopPropagation();
+          loadDetails(e, true);
+        });
         box.replaceChildren(
           text("strong", "", typeWords(e.props.type).label),
           text("p", "map-popup-status", err.message === "gone" ? "This report is no longer available." : "The report could not be loaded. Check your connection."),
