@@ -564,8 +564,8 @@ func TestMapSkipLinkReachesTheList(t *testing.T) {
 	}
 }
 
-// Reports at one spot stay a cluster down to the deepest zoom; tapping it there fans them out so
-// each can be tapped.
+// Tapping a cluster zooms in; reports at one spot stay a cluster down to the deepest zoom, where
+// tapping it fans them out so each can be tapped.
 func TestMapSpreadsAClusterAtTheDeepestZoom(t *testing.T) {
 	now := time.Now().UTC()
 	rs := make([]*store.Report, 7)
@@ -577,9 +577,20 @@ func TestMapSpreadsAClusterAtTheDeepestZoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := phone(t)
-	s.goto_("/?lat=5.0&lng=5.0&z=19")
+	s.goto_("/?lat=5.0&lng=5.0&z=17")
 	settled(t, s, 0)
 	cluster := s.page.Locator("#map .cluster")
+	if err := expect.Locator(cluster).ToHaveCount(1); err != nil {
+		t.Fatal("seven reports at one spot should be one cluster: ", err)
+	}
+	loads := mapState(t, s, "loads")
+	if err := cluster.Click(); err != nil { // zooms in by two levels, to the deepest
+		t.Fatal(err)
+	}
+	settled(t, s, loads)
+	if err := expect.Page(s.page).ToHaveURL(regexp.MustCompile(`z=19\b`)); err != nil {
+		t.Fatal("a tap on a cluster should zoom in: ", err)
+	}
 	if err := expect.Locator(cluster).ToHaveCount(1); err != nil {
 		t.Fatal("seven reports at one spot should be one cluster at zoom 19: ", err)
 	}
