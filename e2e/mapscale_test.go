@@ -312,10 +312,10 @@ func toFloat(v any) float64 {
 	return 0
 }
 
-// A popup opened on a marker stays open, on the same marker, after a pan of a few pixels and
-// after live events for reports elsewhere and in view; markers that did not change are kept,
-// not rebuilt. When its own report leaves the map (resolved, hidden by the default filter), the
-// popup closes.
+// A popup opened on a marker stays open, on the same marker, after a pan of a few pixels, after
+// live events for reports elsewhere and in view, and when zooming out; markers that did not
+// change are kept, not rebuilt. When its own report leaves the map (resolved, hidden by the
+// default filter), the popup closes.
 func TestMapPopupStaysOpen(t *testing.T) {
 	s := phone(t)
 	s.goto_(cityAt(t, 16))
@@ -379,6 +379,17 @@ func TestMapPopupStaysOpen(t *testing.T) {
 	if err := expect.Locator(s.page.GetByTestId("in-view")).ToContainText("Live one"); err != nil {
 		t.Error("the list beside the map did not get the new report: ", err)
 	}
+
+	// Zoomed out, its report may be inside a cluster: the popup stays until closed.
+	zoomOut := s.page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Zoom out"})
+	for range 2 {
+		loads = mapState(t, s, "loads")
+		if err := zoomOut.Click(); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, s, loads)
+	}
+	popupLoaded(t, s, id)
 
 	// Its own report resolved: not shown by default any more, so the popup closes.
 	events = mapState(t, s, "events")

@@ -163,23 +163,20 @@
   }
 
   // The report whose popup is open is no longer in the answer: it may have been merged into a
-  // cluster at this zoom, or be gone (deleted, filtered out, status changed, out of view).
+  // cluster at this zoom, or be gone (deleted, filtered out, status changed, out of view). The
+  // server decides, with the same filters, for a box of a few metres round it.
   function keepIfStillThere(e) {
     if (!map.getBounds().contains(e.ll)) { e.marker.closePopup(); drop(e.key); return; }
-    var id = e.props.id;
-    fetch("/api/reports/" + encodeURIComponent(id), { headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (f) {
+    var q = filterQuery();
+    q.set("bbox", boxParam(e.ll.toBounds(4)));
+    fetch("/api/reports?" + q.toString(), { headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error("status " + r.status); return r.json(); })
+      .then(function (fc) {
         if (shown.get(e.key) !== e || answerKeys.has(e.key)) return;
-        if (!f || !matchesFilters(f.properties)) { e.marker.closePopup(); drop(e.key); }
+        var there = (fc.features || []).some(function (f) { return (f.id || f.properties.id) === e.props.id; });
+        if (!there) { e.marker.closePopup(); drop(e.key); }
       })
       .catch(function () { /* keep it: the next answer decides */ });
-  }
-  function matchesFilters(p) {
-    var q = filterQuery();
-    var statuses = (q.get("status") || "pending,open,in_progress").split(",");
-    var types = q.get("type") ? q.get("type").split(",") : null;
-    return statuses.indexOf(p.status) >= 0 && (!types || types.indexOf(p.type) >= 0);
   }
 
   // --- Popups: load the report when opened ---------------------------------------------------
