@@ -20,7 +20,7 @@ func TestAddressSearchWithKeyboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := s.page.GetByRole("option").First()
-	if err := expect.Locator(first).ToContainText("Haifa, IL"); err != nil {
+	if err := expect.Locator(first).ToContainText("Haifa, Israel"); err != nil {
 		t.Fatal("no suggestion: ", err)
 	}
 	if err := expect.Locator(box).ToHaveAttribute("aria-expanded", "true"); err != nil {
@@ -37,15 +37,15 @@ func TestAddressSearchWithKeyboard(t *testing.T) {
 	if err := box.Press("Enter"); err != nil {
 		t.Fatal(err)
 	}
-	if err := expect.Locator(box).ToHaveValue("Haifa, IL"); err != nil {
+	if err := expect.Locator(box).ToHaveValue("Haifa, Israel"); err != nil {
 		t.Fatal(err)
 	}
 	// The map recentred on Haifa and shows a pin with its name.
-	if err := expect.Locator(s.page.Locator(".leaflet-popup-content")).ToContainText("Haifa, IL"); err != nil {
+	if err := expect.Locator(s.page.Locator(".leaflet-popup-content")).ToContainText("Haifa, Israel"); err != nil {
 		t.Fatal("no pin popup: ", err)
 	}
 	center, err := s.page.Evaluate(`() => { const m = document.querySelector(".leaflet-marker-icon"); return m ? m.getAttribute("title") : "" }`)
-	if err != nil || center != "Haifa, IL" {
+	if err != nil || center != "Haifa, Israel" {
 		t.Fatalf("marker title %v %v", center, err)
 	}
 	// The URL follows the map, so the view can be shared; picking was no page load.
@@ -65,7 +65,7 @@ func TestDroppedPinShowsPlace(t *testing.T) {
 	if err := s.page.Locator("#map").Click(playwright.LocatorClickOptions{Position: &playwright.Position{X: 200, Y: 200}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := expect.Locator(s.page.Locator(".leaflet-popup-content")).ToContainText("near Haifa, IL"); err != nil {
+	if err := expect.Locator(s.page.Locator(".leaflet-popup-content")).ToContainText("near Haifa, Israel"); err != nil {
 		t.Fatal(err)
 	}
 	s.noProblems()
@@ -82,7 +82,7 @@ func TestAddressSearchWithoutJavaScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := s.page.GetByTestId("place-results").GetByRole("link").First()
-	if err := expect.Locator(link).ToHaveText("Zürich, CH"); err != nil {
+	if err := expect.Locator(link).ToHaveText("Zürich, Switzerland"); err != nil {
 		t.Fatal(err)
 	}
 	if err := link.Click(); err != nil {

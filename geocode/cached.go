@@ -47,12 +47,19 @@ type cached struct {
 	Places []Place `json:"p"`
 }
 
-func (c *Cached) Search(ctx context.Context, q string, limit int) ([]Place, error) {
+func (c *Cached) Search(ctx context.Context, q string, limit int, near ...Point) ([]Place, error) {
 	norm := NormalizeQuery(q)
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%d|%s", limit, norm)))
+	key := fmt.Sprintf("%d|%s", limit, norm)
+	if len(near) > 0 {
+		// About 10 km: views of one town share answers; the provider sees the rounded point, so
+		// what is cached is what it would answer.
+		near = []Point{{math.Round(near[0].Lat*10) / 10, math.Round(near[0].Lng*10) / 10}}
+		key += fmt.Sprintf("|%.1f,%.1f", near[0].Lat, near[0].Lng)
+	}
+	sum := sha256.Sum256([]byte(key))
 	id := hex.EncodeToString(sum[:16])
 	return c.lookup(ctx, "geo:fwd", id, func(ctx context.Context) ([]Place, error) {
-		return c.P.Search(ctx, norm, limit)
+		return c.P.Search(ctx, norm, limit, near...)
 	})
 }
 

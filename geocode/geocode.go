@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -21,10 +22,14 @@ type Place struct {
 	Approximate bool    `json:"approximate,omitempty"`
 }
 
+// Point is a position, such as the centre of the map someone searches from.
+type Point struct{ Lat, Lng float64 }
+
 // Provider is a geocoding service.
 type Provider interface {
-	// Search finds up to limit places matching free text, best first.
-	Search(ctx context.Context, q string, limit int) ([]Place, error)
+	// Search finds up to limit places matching free text, best first. With a near point (at most
+	// one is used), places close to it rank first and labels leave out its country.
+	Search(ctx context.Context, q string, limit int, near ...Point) ([]Place, error)
 	// Reverse names the place at a point. ErrNoResult when there is nothing to say.
 	Reverse(ctx context.Context, lat, lng float64) (Place, error)
 }
@@ -65,6 +70,17 @@ func CheckPoint(lat, lng float64) string {
 		return "Longitude must be between -180 and 180."
 	}
 	return ""
+}
+
+// ParsePoint reads "lat,lng" (the near= parameter), or says what is wrong with it.
+func ParsePoint(s string) (Point, string) {
+	la, ln, ok := strings.Cut(s, ",")
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(la), 64)
+	lng, err2 := strconv.ParseFloat(strings.TrimSpace(ln), 64)
+	if !ok || err1 != nil || err2 != nil {
+		return Point{}, "Give the point as lat,lng in decimal degrees, e.g. 51.5074,-0.1278."
+	}
+	return Point{lat, lng}, CheckPoint(lat, lng)
 }
 
 // distanceKm is the great-circle distance between two points.

@@ -36,12 +36,18 @@ type nominatimPlace struct {
 	Error       string `json:"error"`
 }
 
-func (n *Nominatim) Search(ctx context.Context, q string, limit int) ([]Place, error) {
+func (n *Nominatim) Search(ctx context.Context, q string, limit int, near ...Point) ([]Place, error) {
 	v := url.Values{"q": {q}, "format": {"jsonv2"}, "limit": {strconv.Itoa(limit)}}
+	if len(near) > 0 {
+		// A box of about 100 km round the point: Nominatim prefers places inside it but, without
+		// bounded=1, still finds the rest of the world.
+		p := near[0]
+		v.Set("viewbox", fmt.Sprintf("%.4f,%.4f,%.4f,%.4f", max(p.Lng-0.5, -180), min(p.Lat+0.5, 90), min(p.Lng+0.5, 180), max(p.Lat-0.5, -90)))
+	}
 	var raw []nominatimPlace
 	if err := n.get(ctx, "search", v, &raw); err != nil {
 		n.Log.Warn("nominatim search failed; answering from the offline gazetteer", "err", err)
-		places, ferr := n.Fallback.Search(ctx, q, limit)
+		places, ferr := n.Fallback.Search(ctx, q, limit, near...)
 		for i := range places {
 			places[i].Approximate = true
 		}

@@ -28,6 +28,7 @@ type fakeNominatim struct {
 	calls    atomic.Int64
 	mu       sync.Mutex
 	arrivals []time.Time
+	queries  []url.Values // of /search requests
 	badUA    atomic.Int64
 	status   atomic.Int64 // answer with this status when non-zero
 	delay    atomic.Int64 // nanoseconds to wait before answering
@@ -53,6 +54,9 @@ func newFakeNominatim(t *testing.T) *fakeNominatim {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/search":
+			f.mu.Lock()
+			f.queries = append(f.queries, r.URL.Query())
+			f.mu.Unlock()
 			q := r.URL.Query().Get("q")
 			_ = json.NewEncoder(w).Encode([]map[string]string{
 				{"display_name": "Upstream result for " + q, "lat": "32.8", "lon": "35.0"},
@@ -201,6 +205,45 @@ func TestOneRequestPerSecondAcrossInstances(t *testing.T) {
 	}
 }
 
+// The map's centre reaches Nominatim as a viewbox (preferred, not bounded) and is part of the
+// cache key, rounded to about 10 km so one town's views share answers.
+func TestNearReachesNominatimAndTheCache(t *testing.T) {
+	srv := redistest.Start(t)
+	f := newFakeNominatim(t)
+	c, _ := instance(t, srv, f, 2*time.Second)
+	ctx := context.Background()
+	last := func() url.Values {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.queries[len(f.queries)-1]
+	}
+	if _, err := c.Search(ctx, "Camden", 5, Point{51.5074, -0.1278}); err != nil {
+		t.Fatal(err)
+	}
+	if q := last(); q.Get("viewbox") != "-0.6000,52.0000,0.4000,51.0000" || q.Has("bounded") {
+		t.Fatalf("search near London sent %v", q)
+	}
+	before := f.calls.Load()
+	if _, err := c.Search(ctx, "camden", 5, Point{51.5312, -0.0871}); err != nil { // same area
+		t.Fatal(err)
+	}
+	if f.calls.Load() != before {
+		t.Fatal("a search near the same point was not served from the cache")
+	}
+	if _, err := c.Search(ctx, "camden", 5, Point{39.9526, -75.1652}); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls.Load() != before+1 || last().Get("viewbox") != "-75.7000,40.5000,-74.7000,39.5000" {
+		t.Fatalf("a search near Philadelphia must ask again with its own box: %d calls, %v", f.calls.Load()-before, last())
+	}
+	if _, err := c.Search(ctx, "camden", 5); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls.Load() != before+2 || last().Has("viewbox") {
+		t.Fatalf("a search without near: %d calls, %v", f.calls.Load()-before, last())
+	}
+}
+
 func TestFallbackWhenUpstreamFails(t *testing.T) {
 	srv := redistest.Start(t)
 	f := newFakeNominatim(t)
@@ -208,7 +251,7 @@ func TestFallbackWhenUpstreamFails(t *testing.T) {
 	c, n := instance(t, srv, f, 5*time.Second)
 	n.Throttle = func(context.Context) error { return nil } // keep the retries quick
 	got, err := c.Search(context.Background(), "Haifa", 3)
-	if err != nil || len(got) == 0 || got[0].Label != "Haifa, IL" || !got[0].Approximate {
+	if err != nil || len(got) == 0 || got[0].Label != "Haifa, Israel" || !got[0].Approximate {
 		t.Fatalf("5xx fallback: %+v %v", got, err)
 	}
 	if n := f.calls.Load(); n != 3 {

@@ -8,12 +8,15 @@ import (
 	_ "embed"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -27,19 +30,44 @@ var gazetteer []byte
 const Attribution = "Place names © GeoNames (CC BY 4.0)"
 
 type city struct {
-	name, country, admin string
-	lat, lng             float32
+	name, country string
+	admin         string // US state code, the one first-level area people read as a name
+	parent        string // the city the place lies in ("Camden Town" -> "London"), or ""
+	lat, lng      float32
+	weight        float32 // log10 of the population (at least 1,000)
 }
 
-func (c *city) label() string {
-	if c.admin != "" {
-		return c.name + ", " + c.admin + ", " + c.country
+// label names a place for someone looking from country home ("" when unknown): with the city it
+// lies in or its US state, and its country unless that is home. "Camden Town, London" for a
+// London view, "Camden, NJ, United States" from anywhere else.
+func (c *city) label(home string) string {
+	parts := make([]string, 1, 4)
+	parts[0] = c.name
+	if c.parent != "" {
+		parts = append(parts, c.parent)
 	}
-	return c.name + ", " + c.country
+	if c.admin != "" {
+		parts = append(parts, c.admin)
+	}
+	if c.country != home {
+		parts = append(parts, countryName(c.country))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countryName is the English name of a country code ("GB" -> "United Kingdom"), from CLDR.
+func countryName(code string) string {
+	if r, err := language.ParseRegion(code); err == nil {
+		if n := display.English.Regions().Name(r); n != "" {
+			return n
+		}
+	}
+	return code
 }
 
 // Offline answers from the embedded gazetteer: prefix search on names (and on each word of a
-// name) with diacritics folded, ranked by population; reverse lookups through a 1-degree grid.
+// name) with diacritics folded, ranked by population and distance (see Search); reverse lookups
+// through a 1-degree grid.
 type Offline struct {
 	cities []city  // most populous first, so a lower index ranks higher
 	keys   []entry // sorted by key
@@ -72,16 +100,20 @@ func parseGazetteer(gz []byte) (*Offline, error) {
 	sc := bufio.NewScanner(zr)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 6 {
+		if len(f) != 7 {
 			return nil, fmt.Errorf("geocode: gazetteer line %d has %d fields", len(o.cities)+1, len(f))
 		}
 		lat, err1 := strconv.ParseFloat(f[3], 32)
 		lng, err2 := strconv.ParseFloat(f[4], 32)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("geocode: gazetteer line %d: bad coordinates", len(o.cities)+1)
+		pop, err3 := strconv.Atoi(f[5])
+		if err1 != nil || err2 != nil || err3 != nil {
+			return nil, fmt.Errorf("geocode: gazetteer line %d: bad coordinates or population", len(o.cities)+1)
 		}
 		idx := int32(len(o.cities))
-		o.cities = append(o.cities, city{name: f[0], country: f[1], admin: f[2], lat: float32(lat), lng: float32(lng)})
+		o.cities = append(o.cities, city{
+			name: f[0], country: f[1], admin: f[2], parent: f[6], lat: float32(lat), lng: float32(lng),
+			weight: float32(math.Log10(float64(max(pop, 1000)))),
+		})
 		folded := fold(f[0])
 		for i := 0; i < len(folded); i++ {
 			if i == 0 || folded[i-1] == ' ' {
@@ -131,42 +163,85 @@ func gridCell(lat, lng float64) int32 {
 	return y*360 + x
 }
 
-// Search finds places whose name, or a word in it, starts with q. "Name, XX" keeps places in
-// country (or US state) XX.
-func (o *Offline) Search(_ context.Context, q string, limit int) ([]Place, error) {
+// Search finds places whose name, or a word in it, starts with q. Text after a comma narrows
+// the answer ("York, GB", "Springfield, IL", "Camden Town, London": country code or name, US
+// state, or the city a place lies in). Each match scores
+//
+//	log10(population) - 2 * log10(1 + distance to near / 10 km)
+//
+// best first: without near that is population alone; with it, a place ten times as populous
+// wins only if it is less than about 3.2 times as far (beyond the first 10 km, which count
+// little). From London "Camden" gives Camden Town (26,000 people, 4 km) before Camden, New
+// Jersey (76,000, 5,600 km); from Philadelphia the other way round.
+func (o *Offline) Search(_ context.Context, q string, limit int, near ...Point) ([]Place, error) {
 	name, filter, _ := strings.Cut(q, ",")
 	prefix := fold(name)
-	filter = strings.ToUpper(strings.TrimSpace(filter))
-	if prefix == "" {
+	if prefix == "" || limit <= 0 {
 		return nil, nil
 	}
-	start := sort.Search(len(o.keys), func(i int) bool { return o.keys[i].key >= prefix })
-	var best []int32 // the `limit` most populous matches, ascending index
-	seen := map[int32]bool{}
-	for i := start; i < len(o.keys) && strings.HasPrefix(o.keys[i].key, prefix); i++ {
-		idx := o.keys[i].idx
-		if seen[idx] || (len(best) == limit && idx > best[limit-1]) {
+	var filters []string
+	for _, f := range strings.Split(filter, ",") {
+		if f = fold(f); f != "" {
+			filters = append(filters, f)
+		}
+	}
+	home := ""
+	if len(near) > 0 {
+		if c, _ := o.nearest(near[0].Lat, near[0].Lng); c != nil {
+			home = c.country
+		}
+	}
+	type hit struct {
+		score float64
+		idx   int32
+	}
+	best := make([]hit, 0, limit+1) // best first; ties go to the more populous (lower index)
+	better := func(a, b hit) bool { return a.score > b.score || (a.score == b.score && a.idx < b.idx) }
+scan:
+	for i := sort.Search(len(o.keys), func(i int) bool { return o.keys[i].key >= prefix }); i < len(o.keys) && strings.HasPrefix(o.keys[i].key, prefix); i++ {
+		h := hit{idx: o.keys[i].idx}
+		c := &o.cities[h.idx]
+		h.score = float64(c.weight)
+		if len(best) == limit && h.score < best[limit-1].score {
+			continue // distance only lowers a score: this one cannot make it
+		}
+		if len(near) > 0 {
+			h.score -= 2 * math.Log10(1+distanceKm(near[0].Lat, near[0].Lng, float64(c.lat), float64(c.lng))/10)
+		}
+		if len(best) == limit && !better(h, best[limit-1]) {
 			continue
 		}
-		c := &o.cities[idx]
-		if filter != "" && c.country != filter && c.admin != filter {
+		for _, b := range best {
+			if b.idx == h.idx { // the same place through another word of its name
+				continue scan
+			}
+		}
+		if !c.matches(filters) {
 			continue
 		}
-		seen[idx] = true
-		pos := sort.Search(len(best), func(j int) bool { return best[j] > idx })
-		best = append(best, 0)
-		copy(best[pos+1:], best[pos:])
-		best[pos] = idx
+		pos := sort.Search(len(best), func(j int) bool { return better(h, best[j]) })
+		best = slices.Insert(best, pos, h)
 		if len(best) > limit {
 			best = best[:limit]
 		}
 	}
 	out := make([]Place, len(best))
-	for i, idx := range best {
-		c := &o.cities[idx]
-		out[i] = Place{Label: c.label(), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng))}
+	for i, h := range best {
+		c := &o.cities[h.idx]
+		out[i] = Place{Label: c.label(home), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng))}
 	}
 	return out, nil
+}
+
+// matches says whether every folded filter names the place's country (code or name), US state
+// or enclosing city.
+func (c *city) matches(filters []string) bool {
+	for _, f := range filters {
+		if f != strings.ToLower(c.country) && f != strings.ToLower(c.admin) && f != fold(c.parent) && f != fold(countryName(c.country)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Reverse names the nearest place: "near Haifa, IL".
@@ -175,7 +250,7 @@ func (o *Offline) Reverse(_ context.Context, lat, lng float64) (Place, error) {
 	if c == nil {
 		return Place{}, ErrNoResult
 	}
-	return Place{Label: "near " + c.label(), Lat: lat, Lng: lng}, nil
+	return Place{Label: "near " + c.label(""), Lat: lat, Lng: lng}, nil
 }
 
 // nearest searches grid rings outwards until no unsearched ring can hold anything closer.

@@ -3,7 +3,9 @@ package geocode
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -20,15 +22,18 @@ func TestOfflineSearch(t *testing.T) {
 	o := mustOffline(t)
 	ctx := context.Background()
 	cases := []struct{ q, want string }{
-		{"Haifa", "Haifa, IL"},
-		{"haif", "Haifa, IL"},
-		{"sao paulo", "São Paulo, BR"}, // diacritics folded
-		{"SÃO PAULO", "São Paulo, BR"}, // and case
-		{"zurich", "Zürich, CH"},
-		{"new york", "New York City, NY, US"},
-		{"york, gb", "York, GB"},       // a country filter
-		{"francisco", "San Francisco"}, // a later word of the name
-		{"muenchen", ""},               // no transliteration beyond folding: no result is fine
+		{"Haifa", "Haifa, Israel"},
+		{"haif", "Haifa, Israel"},
+		{"sao paulo", "São Paulo, Brazil"}, // diacritics folded
+		{"SÃO PAULO", "São Paulo, Brazil"}, // and case
+		{"zurich", "Zürich, Switzerland"},
+		{"new york", "New York City, NY, United States"},
+		{"york, gb", "York, United Kingdom"},             // a country filter
+		{"york, united kingdom", "York, United Kingdom"}, // by name too
+		{"springfield, il", "Springfield, IL, United States"},
+		{"camden town, london", "Camden Town, London, United Kingdom"}, // a label read back
+		{"francisco", "San Francisco"},                                 // a later word of the name
+		{"muenchen", ""},                                               // no transliteration beyond folding: no result is fine
 	}
 	for _, tc := range cases {
 		got, err := o.Search(ctx, tc.q, 5)
@@ -44,7 +49,7 @@ func TestOfflineSearch(t *testing.T) {
 	}
 	// Ranked by population: "Lon" gives London before any smaller Lon... place.
 	got, _ := o.Search(ctx, "lon", 3)
-	if len(got) != 3 || got[0].Label != "London, GB" {
+	if len(got) != 3 || got[0].Label != "London, United Kingdom" {
 		t.Errorf("Search(lon) = %v", got)
 	}
 	if got, _ := o.Search(ctx, "  ", 5); len(got) != 0 {
@@ -59,10 +64,10 @@ func TestOfflineReverse(t *testing.T) {
 		lat, lng float64
 		want     string
 	}{
-		{32.8190, 34.9990, "near Haifa, IL"},  // central Haifa
-		{51.5074, -0.1278, "near London, GB"}, // Charing Cross... or a smaller neighbour
-		{-33.8688, 151.2093, "near Sydney, AU"},
-		{64.1466, -21.9426, "near Reykjavík, IS"},
+		{32.8190, 34.9990, "near Haifa, Israel"},          // central Haifa
+		{51.5074, -0.1278, "near London, United Kingdom"}, // Charing Cross... or a smaller neighbour
+		{-33.8688, 151.2093, "near Sydney, Australia"},
+		{64.1466, -21.9426, "near Reykjavík, Iceland"},
 	}
 	for _, tc := range cases {
 		p, err := o.Reverse(ctx, tc.lat, tc.lng)
@@ -74,18 +79,103 @@ func TestOfflineReverse(t *testing.T) {
 		}
 		// The answer must be the true nearest place: compare with a linear scan.
 		want := linearNearest(o, tc.lat, tc.lng)
-		if p.Label != "near "+want.label() {
-			t.Errorf("Reverse(%v,%v) = %q, linear scan says %q", tc.lat, tc.lng, p.Label, want.label())
+		if p.Label != "near "+want.label("") {
+			t.Errorf("Reverse(%v,%v) = %q, linear scan says %q", tc.lat, tc.lng, p.Label, want.label(""))
 		}
 	}
 	// Far from everything (mid-Pacific, near the pole, across the date line) still answers.
 	for _, pt := range [][2]float64{{-48.9, -123.4}, {89.9, 0}, {-10, 179.99}} {
 		p, err := o.Reverse(ctx, pt[0], pt[1])
 		want := linearNearest(o, pt[0], pt[1])
-		if err != nil || p.Label != "near "+want.label() {
-			t.Errorf("Reverse(%v) = %q %v, linear scan says %q", pt, p.Label, err, want.label())
+		if err != nil || p.Label != "near "+want.label("") {
+			t.Errorf("Reverse(%v) = %q %v, linear scan says %q", pt, p.Label, err, want.label(""))
 		}
 	}
+}
+
+// Search ranks by population and distance from the map's centre, and names places the way
+// someone there reads them (issue 12: "Camden" from London flew people to New Jersey).
+func TestOfflineSearchNear(t *testing.T) {
+	o := mustOffline(t)
+	ctx := context.Background()
+	london, philadelphia := Point{51.5074, -0.1278}, Point{39.9526, -75.1652}
+	cases := []struct {
+		q    string
+		near []Point
+		want string
+	}{
+		{"camden", []Point{london}, "Camden Town, London"},
+		{"camden", []Point{philadelphia}, "Camden, NJ"},
+		{"camden", nil, "Camden, NJ, United States"}, // no view: the most populous
+		{"croydon", []Point{london}, "Croydon, London"},
+		{"paris", []Point{london}, "Paris, France"},
+		{"paris", []Point{{32.7767, -96.7970}}, "Paris, TX"}, // from Dallas
+		{"springfield", []Point{{42.3601, -71.0589}}, "Springfield, MA"},
+		{"springfield", []Point{{38.6270, -90.1994}}, "Springfield, IL"},
+		{"cambridge", []Point{london}, "Cambridge"},
+		{"cambridge", []Point{{42.3601, -71.0589}}, "Cambridge, Boston, MA"}, // GeoNames files it like a neighbourhood
+		{"haifa", []Point{london}, "Haifa, Israel"},                          // far away, still found
+	}
+	for _, tc := range cases {
+		got, err := o.Search(ctx, tc.q, Limit, tc.near...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || got[0].Label != tc.want {
+			t.Errorf("Search(%q near %v) = %v, want first %q", tc.q, tc.near, got, tc.want)
+		}
+	}
+}
+
+// The top-k scan gives exactly what scoring every place would: same places, same order.
+func TestOfflineSearchMatchesLinearScan(t *testing.T) {
+	o := mustOffline(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(12, 34))
+	for _, q := range []string{"ca", "camden", "san", "new", "spring", "lon", "be", "st"} {
+		for range 5 {
+			near := Point{rng.Float64()*140 - 60, rng.Float64()*360 - 180}
+			got, err := o.Search(ctx, q, Limit, near)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := linearSearch(o, q, near, Limit)
+			if len(got) != len(want) {
+				t.Fatalf("Search(%q near %v): %d results, linear scan %d", q, near, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Label != want[i].Label || got[i].Lat != want[i].Lat {
+					t.Errorf("Search(%q near %v)[%d] = %v, linear scan %v", q, near, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func linearSearch(o *Offline, q string, near Point, limit int) []Place {
+	prefix := fold(q)
+	home := linearNearest(o, near.Lat, near.Lng).country
+	type scored struct {
+		s   float64
+		idx int
+	}
+	var all []scored
+	for i := range o.cities {
+		c := &o.cities[i]
+		f := fold(c.name)
+		if !strings.HasPrefix(f, prefix) && !strings.Contains(f, " "+prefix) {
+			continue
+		}
+		d := distanceKm(near.Lat, near.Lng, float64(c.lat), float64(c.lng))
+		all = append(all, scored{float64(c.weight) - 2*math.Log10(1+d/10), i})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].s > all[j].s || (all[i].s == all[j].s && all[i].idx < all[j].idx) })
+	var out []Place
+	for _, a := range all[:min(limit, len(all))] {
+		c := &o.cities[a.idx]
+		out = append(out, Place{Label: c.label(home), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng))})
+	}
+	return out
 }
 
 func linearNearest(o *Offline, lat, lng float64) *city {
@@ -130,6 +220,18 @@ func BenchmarkOfflineSearch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		_, _ = o.Search(ctx, qs[i%len(qs)], Limit)
+	}
+}
+
+// BenchmarkOfflineSearchNear is the search the map makes: every prefix match scored by distance.
+func BenchmarkOfflineSearchNear(b *testing.B) {
+	o := mustOffline(b)
+	qs := []string{"lon", "haifa", "san fr", "new y", "sao p", "be", "camden"}
+	near := []Point{{51.5, -0.1}, {40.7, -74.0}, {32.8, 35.0}, {-33.9, 151.2}, {35.7, 139.7}}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, _ = o.Search(ctx, qs[i%len(qs)], Limit, near[i%len(near)])
 	}
 }
 

@@ -28,16 +28,20 @@ func (h *handler) geoLimit(c *fiber.Ctx) error {
 	return nil
 }
 
-// apiGeocode: GET /api/geocode?q= -> [{label, lat, lng}].
+// apiGeocode: GET /api/geocode?q=&near=lat,lng -> [{label, lat, lng}], places near `near` first.
 func (h *handler) apiGeocode(c *fiber.Ctx) error {
 	q := strings.Clone(c.Query("q"))
 	if msg := geocode.CheckQuery(q); msg != "" {
 		return fiber.NewError(fiber.StatusBadRequest, msg)
 	}
+	near, msg := nearParam(c)
+	if msg != "" {
+		return fiber.NewError(fiber.StatusBadRequest, msg)
+	}
 	if err := h.geoLimit(c); err != nil {
 		return err
 	}
-	places, err := h.searchPlaces(c, q)
+	places, err := h.searchPlaces(c, q, near)
 	if err != nil {
 		return err
 	}
@@ -47,12 +51,30 @@ func (h *handler) apiGeocode(c *fiber.Ctx) error {
 	return c.JSON(places)
 }
 
+// nearParam reads near=lat,lng (the centre of the map the search comes from): none when absent,
+// or what is wrong with it.
+func nearParam(c *fiber.Ctx) ([]geocode.Point, string) {
+	s := strings.TrimSpace(c.Query("near"))
+	if s == "" {
+		return nil, ""
+	}
+	p, msg := geocode.ParsePoint(s)
+	if msg != "" {
+		return nil, "near: " + msg
+	}
+	return []geocode.Point{p}, ""
+}
+
 // searchPlaces asks the geocoder (with a bound on the wait) for up to geocode.Limit places.
-func (h *handler) searchPlaces(c *fiber.Ctx, q string) ([]geocode.Place, error) {
+func (h *handler) searchPlaces(c *fiber.Ctx, q string, near []geocode.Point) ([]geocode.Place, error) {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 15*time.Second)
 	defer cancel()
-	return h.geo.Search(ctx, q, geocode.Limit)
+	return h.geo.Search(ctx, q, geocode.Limit, near...)
 }
+
+// townsOnly says whether place search knows only towns and cities (the offline gazetteer), so
+// the form can say why a street is not found and offer the map instead.
+func (h *handler) townsOnly() bool { return h.cfg.Geocoder != "nominatim" }
 
 // parsePoint reads lat and lng query parameters strictly.
 func parsePoint(c *fiber.Ctx) (float64, float64, string) {
@@ -88,16 +110,20 @@ func (h *handler) apiReverse(c *fiber.Ctx) error {
 func (h *handler) suggest(c *fiber.Ctx) error {
 	q := strings.Clone(c.Query("q"))
 	if geocode.CheckQuery(q) != "" {
-		return render(c, fiber.StatusOK, views.Suggestions(nil, q))
+		return render(c, fiber.StatusOK, views.Suggestions(nil, q, h.townsOnly()))
+	}
+	near, msg := nearParam(c)
+	if msg != "" {
+		return fiber.NewError(fiber.StatusBadRequest, msg)
 	}
 	if err := h.geoLimit(c); err != nil {
 		return err
 	}
-	places, err := h.searchPlaces(c, q)
+	places, err := h.searchPlaces(c, q, near)
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.Suggestions(placeViews(places), q))
+	return render(c, fiber.StatusOK, views.Suggestions(placeViews(places), q, h.townsOnly()))
 }
 
 func placeViews(places []geocode.Place) []views.PlaceView {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +27,8 @@ func (h *handler) home(c *fiber.Ctx) error {
 		Lat:         h.cfg.MapLat,
 		Lng:         h.cfg.MapLng,
 		Zoom:        h.cfg.MapZoom,
-		Icons:       typeIconsJSON,
+		Labels:      mapLabelsJSON,
+		Legend:      mapLegend,
 	}
 	if c.Query("lat") != "" || c.Query("lng") != "" {
 		lat, lng, msg := parsePoint(c)
@@ -41,16 +43,25 @@ func (h *handler) home(c *fiber.Ctx) error {
 		}
 	}
 
-	var search views.PlaceSearchView
+	// Without JavaScript the address box sends the centre of the view it was shown with.
+	search := views.PlaceSearchView{Near: fmt.Sprintf("%.4f,%.4f", m.Lat, m.Lng), TownsOnly: h.townsOnly()}
 	if _, ok := c.Queries()["q"]; ok {
 		search.Query, search.Searched = strings.Clone(c.Query("q")), true
-		if search.Error = geocode.CheckQuery(search.Query); search.Error == "" {
+		near, msg := nearParam(c)
+		if near == nil {
+			near = []geocode.Point{{Lat: m.Lat, Lng: m.Lng}}
+		}
+		search.Near = fmt.Sprintf("%.4f,%.4f", near[0].Lat, near[0].Lng)
+		if search.Error = msg; msg == "" {
+			search.Error = geocode.CheckQuery(search.Query)
+		}
+		if search.Error == "" {
 			if msg, err := h.overLimit(c, geocodeRule(c)); err != nil {
 				return err
 			} else if msg != "" {
 				search.Error = msg
 			} else {
-				places, err := h.searchPlaces(c, search.Query)
+				places, err := h.searchPlaces(c, search.Query, near)
 				if err != nil {
 					return err
 				}
@@ -75,14 +86,49 @@ func (h *handler) home(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.Home(p, m, search, mapFilterView(c, f), inView))
 }
 
-// typeIconsJSON maps each hazard type to its icon, for the map's markers.
-var typeIconsJSON = func() string {
-	m := map[string]string{}
-	for _, t := range hazard.Types {
-		m[t.Code] = t.Icon
+// mapLabelsJSON gives map.js the words for markers and popups, so every screen says the same
+// ("Unverified", never "pending").
+var mapLabelsJSON = func() string {
+	type typ struct {
+		Label string `json:"label"`
+		Icon  string `json:"icon"`
 	}
-	b, _ := json.Marshal(m)
+	v := struct {
+		Types      map[string]typ    `json:"types"`
+		Severities map[string]string `json:"severities"`
+		Statuses   map[string]string `json:"statuses"`
+	}{map[string]typ{}, map[string]string{}, map[string]string{}}
+	for _, t := range hazard.Types {
+		v.Types[t.Code] = typ{t.Label, t.Icon}
+	}
+	for _, s := range hazard.Severities {
+		v.Severities[s.Code] = severityWords(s)
+	}
+	for _, s := range hazard.Statuses {
+		v.Statuses[string(s)] = s.Label()
+	}
+	b, _ := json.Marshal(v)
 	return string(b)
+}()
+
+// severityWords is how the map names a severity: "High severity".
+func severityWords(s hazard.Severity) string { return s.Label + " severity" }
+
+// mapLegend explains the markers: colour by severity, ring by status, symbol by type.
+var mapLegend = func() views.MapLegend {
+	var l views.MapLegend
+	for _, s := range hazard.Severities {
+		l.Severities = append(l.Severities, views.Option{Value: s.Code, Label: severityWords(s)})
+	}
+	for _, s := range hazard.Statuses {
+		if s.Public() {
+			l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
+		}
+	}
+	for _, t := range hazard.Types {
+		l.Types = append(l.Types, views.Option{Value: t.Icon, Label: t.Label})
+	}
+	return l
 }()
 
 // mapFilterView marks the checkboxes the current filter selects.

@@ -51,6 +51,19 @@
     });
   });
   document.addEventListener("hw:place", function (e) { setPin(e.detail.lat, e.detail.lng, 17); say("Pin placed at " + e.detail.label + ". Drag it to the exact spot."); });
+  // The address box ranks places near what this map shows, and offers the map when it finds nothing.
+  var placeBox = document.getElementById("place-q");
+  function near() {
+    var c = map.getCenter();
+    if (placeBox) placeBox.dataset.near = c.lat.toFixed(4) + "," + c.lng.toFixed(4);
+  }
+  map.on("moveend", near);
+  near();
+  document.addEventListener("hw:use-map", function () {
+    el.scrollIntoView({ block: "center" });
+    el.focus();
+    say("Tap the map where the hazard is, then drag the pin to the exact spot.");
+  });
 
   var locate = document.getElementById("use-location");
   if (locate) {

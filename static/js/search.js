@@ -1,6 +1,8 @@
 // The address box: htmx fills #place-suggestions as you type; this makes the list a keyboard
 // combobox (arrows, Enter, Escape) and announces the chosen place as an "hw:place" event that
-// the map (and the report form) listen for. Without JavaScript the form simply submits.
+// the map (and the report form) listen for, or "hw:use-map" when nothing was found. Each request
+// sends the centre of the map (data-near, kept by map.js and report.js) so nearby places come
+// first. Without JavaScript the form simply submits.
 (function () {
   "use strict";
   var input = document.getElementById("place-q");
@@ -29,13 +31,20 @@
   }
   function choose(opt) {
     var d = opt.dataset;
-    input.value = d.label;
     open(false);
+    if (d.action === "map") {
+      document.dispatchEvent(new CustomEvent("hw:use-map"));
+      return;
+    }
+    input.value = d.label;
     document.dispatchEvent(new CustomEvent("hw:place", {
       detail: { lat: parseFloat(d.lat), lng: parseFloat(d.lng), label: d.label }
     }));
   }
 
+  input.addEventListener("htmx:configRequest", function (e) {
+    if (input.dataset.near) e.detail.parameters.near = input.dataset.near;
+  });
   list.addEventListener("htmx:afterSwap", function () {
     active = -1;
     open(list.children.length > 0 && document.activeElement === input);
