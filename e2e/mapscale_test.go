@@ -21,6 +21,7 @@ import (
 	"github.com/playwright-community/playwright-go"
 
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 )
 
@@ -393,7 +394,7 @@ func TestMapPopupStaysOpen(t *testing.T) {
 
 	// Its own report resolved: not shown by default any more, so the popup closes.
 	events = mapState(t, s, "events")
-	if _, err := other.Store.Transition(t.Context(), id, 0, hazard.Resolve, "moderator0000000", "fixed", ""); err != nil {
+	if _, err := other.Life.Transition(t.Context(), lifecycle.Actor{ID: "moderator0000000", Role: store.RoleModerator}, id, 0, hazard.Resolve, "fixed", ""); err != nil {
 		t.Fatal(err)
 	}
 	waitEvents(events + 1)

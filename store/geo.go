@@ -17,9 +17,11 @@ import (
 // BBox is a map viewport in degrees.
 type BBox struct{ MinLng, MinLat, MaxLng, MaxLat float64 }
 
-// Contains reports whether a point lies in the box.
+// Contains reports whether a point lies in the box: its minimum edges are in it, its maximum
+// edges are not (so boxes side by side count every point once, and a box aligned to the map's
+// grid holds exactly its cells' reports).
 func (b BBox) Contains(lat, lng float64) bool {
-	return lat >= b.MinLat && lat <= b.MaxLat && lng >= b.MinLng && lng <= b.MaxLng
+	return lat >= b.MinLat && lat < b.MaxLat && lng >= b.MinLng && lng < b.MaxLng
 }
 
 // GeoPoint is one report as the GEO index knows it: no document read.

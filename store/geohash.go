@@ -109,7 +109,7 @@ func (c Cell) Children() []Cell {
 // The caller bounds the number of cells by choosing p for the box's size.
 func CellsIn(p uint8, b BBox) (cells []Cell, inside []bool) {
 	b = b.clampGeo()
-	lo, hi := CellOf(p, b.MinLat, b.MinLng), CellOf(p, b.MaxLat, b.MaxLng)
+	lo, hi := cellSpan(p, b)
 	for y := lo.Y; y <= hi.Y; y++ {
 		for x := lo.X; x <= hi.X; x++ {
 			c := Cell{P: p, X: x, Y: y}
@@ -120,9 +120,34 @@ func CellsIn(p uint8, b BBox) (cells []Cell, inside []bool) {
 	return cells, inside
 }
 
-// ContainsBox reports whether o lies wholly inside b.
+// cellSpan is the first and last cell a box meets. A box is half open (its maximum edges are
+// not in it), so a maximum edge on a cell border does not reach into the next cell: a box
+// aligned to the grid meets exactly the cells it covers.
+//
+// Cell borders are computed (Bounds), and a point exactly on one can round into either cell;
+// a box edge within edgeSlack of a border counts as on it (far below the GEO sets' 0.6 m).
+func cellSpan(p uint8, b BBox) (lo, hi Cell) {
+	lo, hi = CellOf(p, b.MinLat, b.MinLng), CellOf(p, b.MaxLat, b.MaxLng)
+	if lb := lo.Bounds(); lb.MaxLng-b.MinLng <= edgeSlack && lo.X < hi.X {
+		lo.X++
+	}
+	if lb := lo.Bounds(); lb.MaxLat-b.MinLat <= edgeSlack && lo.Y < hi.Y {
+		lo.Y++
+	}
+	if hb := hi.Bounds(); b.MaxLng-hb.MinLng <= edgeSlack && hi.X > lo.X {
+		hi.X--
+	}
+	if hb := hi.Bounds(); b.MaxLat-hb.MinLat <= edgeSlack && hi.Y > lo.Y {
+		hi.Y--
+	}
+	return lo, hi
+}
+
+const edgeSlack = 1e-9 // degrees: about 0.1 mm
+
+// ContainsBox reports whether o lies wholly inside b (to within edgeSlack).
 func (b BBox) ContainsBox(o BBox) bool {
-	return o.MinLat >= b.MinLat && o.MaxLat <= b.MaxLat && o.MinLng >= b.MinLng && o.MaxLng <= b.MaxLng
+	return o.MinLat >= b.MinLat-edgeSlack && o.MaxLat <= b.MaxLat+edgeSlack && o.MinLng >= b.MinLng-edgeSlack && o.MaxLng <= b.MaxLng+edgeSlack
 }
 
 // clampGeo keeps a box within the latitudes GEO sets can hold.
@@ -135,7 +160,7 @@ func (b BBox) clampGeo() BBox {
 // that must be read point by point.
 func Align(p uint8, b BBox) BBox {
 	b = b.clampGeo()
-	lo, hi := CellOf(p, b.MinLat, b.MinLng), CellOf(p, b.MaxLat, b.MaxLng)
+	lo, hi := cellSpan(p, b)
 	l, h := lo.Bounds(), hi.Bounds()
 	return BBox{MinLng: l.MinLng, MinLat: l.MinLat, MaxLng: h.MaxLng, MaxLat: h.MaxLat}
 }

@@ -260,3 +260,24 @@ func TestOutboxSweeperFinishesACrashedWrite(t *testing.T) {
 		t.Fatalf("%d events, want 3", got)
 	}
 }
+
+// A box aligned to the grid meets exactly the cells it covers: every one wholly inside, so the
+// map's answer needs no point-by-point edge.
+func TestAlignedBoxHasNoEdge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := 0; i < 2000; i++ {
+		p := uint8(GridMinLevel + 2*rng.IntN((GridMaxLevel-GridMinLevel)/2+1))
+		lat, lng := rng.Float64()*160-80, rng.Float64()*350-175
+		w, h := rng.Float64()*3, rng.Float64()*2
+		b := Align(p, BBox{MinLng: lng, MinLat: lat, MaxLng: min(lng+w, 180), MaxLat: min(lat+h, 85)})
+		cells, inside := CellsIn(p, b)
+		for j, c := range cells {
+			if !inside[j] {
+				t.Fatalf("level %d, box %+v: cell %+v is on an edge", p, b, c)
+			}
+		}
+		if len(cells) == 0 || !b.Contains(b.MinLat, b.MinLng) || b.Contains(b.MaxLat, b.MinLng) {
+			t.Fatalf("level %d, box %+v: %d cells", p, b, len(cells))
+		}
+	}
+}
