@@ -35,9 +35,14 @@ func (h *handler) setCSRFCookie(c *fiber.Ctx, token string) {
 
 func (h *handler) rotateCSRF(c *fiber.Ctx) { h.setCSRFCookie(c, newCSRFToken()) }
 
-// csrfToken is the token pages embed.
-func csrfToken(c *fiber.Ctx) string {
+// csrfToken is the token pages embed; a browser without one gets one with the page. (Made only
+// when a page needs it: API and asset requests pay nothing for it.)
+func (h *handler) csrfToken(c *fiber.Ctx) string {
 	t, _ := c.Locals("csrf").(string)
+	if t == "" {
+		t = newCSRFToken()
+		h.setCSRFCookie(c, t)
+	}
 	return t
 }
 
@@ -48,9 +53,7 @@ func (h *handler) csrf(c *fiber.Ctx) error {
 	}
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
-		if cookie == "" {
-			h.rotateCSRF(c)
-		} else {
+		if cookie != "" {
 			c.Locals("csrf", cookie)
 		}
 		return c.Next()

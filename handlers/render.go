@@ -34,7 +34,7 @@ func (h *handler) page(c *fiber.Ctx, title string) views.Page {
 		Title:     title,
 		Path:      c.Path(),
 		Nav:       nav,
-		CSRFToken: csrfToken(c),
+		CSRFToken: h.csrfToken(c),
 		User:      viewUser(currentUser(c)),
 		Flashes:   h.takeFlash(c),
 	}
