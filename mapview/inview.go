@@ -64,7 +64,7 @@ func (m *Map) Newest(ctx context.Context, q Query, n int) ([]string, int64, erro
 				continue
 			}
 			pt := store.GeoPoint{ID: id, Type: mk.Type, Severity: mk.Severity, Status: mk.Status, Lat: mk.Lat, Lng: mk.Lng}
-			if len(filter([]store.GeoPoint{pt}, q, b)) == 1 {
+			if matches(pt, q, b) {
 				out = append(out, id)
 				if len(out) == n {
 					break

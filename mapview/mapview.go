@@ -28,9 +28,6 @@ const (
 	// maxCells bounds the cells one answer reads: a box far larger than a screen at its zoom is
 	// read at a coarser level.
 	maxCells = 2500
-	// edgeFetch: an edge cell holding at most this many matching reports is read point by point;
-	// a fuller one is split into its four children first.
-	edgeFetch = 48
 	// sincePoints: when at most this many reports were made since the asked time, they are read
 	// one by one from the time index instead of the per-day counts.
 	sincePoints = 2000
@@ -278,17 +275,22 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 			edge = append(edge, c)
 		}
 	}
-	// The edge: split full cells, read sparse ones point by point.
+	// The edge: split its cells into their children, down to the finest cells, whose reports are
+	// read point by point (one HMGET per block) and kept if inside the box.
 	for len(edge) > 0 {
 		var fetch, split []store.Cell
 		for _, c := range edge {
-			if counts[c].Total().N() <= edgeFetch || c.P >= store.GridMaxLevel {
+			if c.P >= store.GridMaxLevel {
 				fetch = append(fetch, c)
-			} else {
-				for _, ch := range c.Children() {
-					if intersects(ch.Bounds(), b) {
-						split = append(split, ch)
-					}
+				continue
+			}
+			for _, ch := range c.Children() {
+				switch {
+				case !intersects(ch.Bounds(), b):
+				case ch.P >= store.GridMaxLevel:
+					fetch = append(fetch, ch)
+				default:
+					split = append(split, ch)
 				}
 			}
 		}
@@ -328,20 +330,22 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 	return items, total, total <= MaxPoints, nil
 }
 
-// inCells reads the matching reports of cells point by point, keeping those in the box.
+// inCells reads the matching reports of finest cells point by point, keeping those in the box.
 func (m *Map) inCells(ctx context.Context, cells []store.Cell, q Query, b store.BBox, keep func(store.GeoPoint, time.Time) bool) ([]store.GeoPoint, error) {
 	if len(cells) == 0 {
 		return nil, nil
 	}
-	pts, err := m.st.InCells(ctx, cells, q.Statuses)
+	pts, times, err := m.st.CellPoints(ctx, cells)
 	if err != nil {
 		return nil, err
 	}
-	pts = filter(pts, q, b)
-	if q.Since.IsZero() {
-		return pts, nil
+	out := pts[:0]
+	for i, p := range pts {
+		if matches(p, q, b) && keep(p, times[i]) {
+			out = append(out, p)
+		}
 	}
-	return m.bornSince(ctx, pts, keep)
+	return out, nil
 }
 
 // bornSince keeps the points keep accepts given their creation times.
@@ -407,11 +411,16 @@ func (m *Map) Points(ctx context.Context, q Query) ([]store.GeoPoint, error) {
 func filter(pts []store.GeoPoint, q Query, b store.BBox) []store.GeoPoint {
 	out := pts[:0]
 	for _, p := range pts {
-		if b.Contains(p.Lat, p.Lng) && slices.Contains(q.Statuses, p.Status) && (len(q.Types) == 0 || slices.Contains(q.Types, p.Type)) {
+		if matches(p, q, b) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// matches reports whether a point is in the box and of the query's statuses and types.
+func matches(p store.GeoPoint, q Query, b store.BBox) bool {
+	return b.Contains(p.Lat, p.Lng) && slices.Contains(q.Statuses, p.Status) && (len(q.Types) == 0 || slices.Contains(q.Types, p.Type))
 }
 
 func clampBox(b store.BBox) store.BBox {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -85,39 +86,48 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 	return out, complete, nil
 }
 
-// InCells lists the reports of the given statuses in each cell: one ZRANGEBYSCORE per cell and
-// GEO set over the cell's geohash range, positions decoded from the scores. Its cost is the
-// number of cells plus the points in them; it is how a view reads exactly the cells on its edges.
-func (s *Store) InCells(ctx context.Context, cells []Cell, statuses []hazard.Status) ([]GeoPoint, error) {
-	classes := geoClasses(statuses)
-	cmds := make([]*redis.ZSliceCmd, 0, len(cells)*len(classes))
+// CellPoints lists the reports in finest-level cells (GridMaxLevel) with their creation times:
+// one HMGET per block, whatever the number of cells. It is how a view reads exactly the cells on
+// its edges.
+func (s *Store) CellPoints(ctx context.Context, cells []Cell) ([]GeoPoint, []time.Time, error) {
+	byTag := map[string][]string{}
+	for _, c := range cells {
+		if c.P != GridMaxLevel {
+			return nil, nil, fmt.Errorf("store: cell points are kept at level %d, not %d", GridMaxLevel, c.P)
+		}
+		tag, field := block(c)
+		byTag[tag] = append(byTag[tag], field)
+	}
+	cmds := make([]*redis.SliceCmd, 0, len(byTag))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, c := range cells {
-			lo, hi := c.scoreRange()
-			for _, class := range classes {
-				cmds = append(cmds, p.ZRangeByScoreWithScores(ctx, geoKey(class), &redis.ZRangeBy{
-					Min: strconv.FormatUint(lo, 10), Max: "(" + strconv.FormatUint(hi, 10),
-				}))
-			}
+		for tag, fields := range byTag {
+			cmds = append(cmds, p.HMGet(ctx, gridPointsKey(tag), fields...))
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: unable to read map cells: %w", err)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: unable to read map cells: %w", err)
 	}
-	var out []GeoPoint
+	var pts []GeoPoint
+	var times []time.Time
 	for _, cmd := range cmds {
-		for _, z := range cmd.Val() {
-			name, _ := z.Member.(string)
-			st, typ, sev, id, ok := parseGeoMember(name)
-			if !ok || !slices.Contains(statuses, st) {
-				continue
+		for _, v := range cmd.Val() {
+			str, _ := v.(string)
+			for entry := range strings.SplitSeq(str, "|") {
+				rid, mk, ok := strings.Cut(entry, ",")
+				if !ok {
+					continue
+				}
+				m, err := ParseMarker(mk)
+				if err != nil {
+					continue
+				}
+				pts = append(pts, GeoPoint{ID: rid, Type: m.Type, Severity: m.Severity, Status: m.Status, Lat: m.Lat, Lng: m.Lng})
+				times = append(times, m.Created)
 			}
-			lat, lng := geoDecode(uint64(z.Score))
-			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: lat, Lng: lng})
 		}
 	}
-	return out, nil
+	return pts, times, nil
 }
 
 // Markers reads reports' markers from the position index (one HMGET per shard, pipelined); ids

@@ -418,7 +418,15 @@ func (s *Store) RebuildGrid(ctx context.Context, reports []*Report, keys []strin
 	}
 	counts := map[string]map[string]CellCount{}
 	expires := map[string]int64{}
+	points := map[string]map[string][]string{}
 	for _, r := range reports {
+		if m := MarkerOf(r); m.mapped() {
+			k, f := cellOf(m)
+			if points[k] == nil {
+				points[k] = map[string][]string{}
+			}
+			points[k][f] = append(points[k][f], r.ID+","+m.String())
+		}
 		for _, ops := range gridOps(r.ID, Marker{}, MarkerOf(r), now) {
 			for _, op := range ops {
 				m := counts[op.key]
@@ -435,7 +443,23 @@ func (s *Store) RebuildGrid(ctx context.Context, reports []*Report, keys []strin
 			}
 		}
 	}
-	return s.writeCounts(ctx, counts, expires)
+	if err := s.writeCounts(ctx, counts, expires); err != nil {
+		return err
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, cells := range points {
+			vals := make([]any, 0, 2*len(cells))
+			for f, entries := range cells {
+				vals = append(vals, f, strings.Join(entries, "|"))
+			}
+			p.HSet(ctx, k, vals...)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to write the map's cells: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) writeCounts(ctx context.Context, counts map[string]map[string]CellCount, expires map[string]int64) error {

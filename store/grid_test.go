@@ -114,6 +114,39 @@ func checkGrid(t *testing.T, s *Store, ids []string, label string) {
 	}
 }
 
+// checkPoints compares the finest cells' lists of reports with the documents.
+func checkPoints(t *testing.T, s *Store, ids []string, label string) {
+	t.Helper()
+	rs, err := s.reports(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]GeoPoint{}
+	cells := map[Cell]bool{}
+	for _, r := range rs {
+		if m := MarkerOf(r); m.mapped() {
+			want[r.ID] = GeoPoint{ID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, Lat: r.Lat, Lng: r.Lng}
+			cells[CellOf(GridMaxLevel, r.Lat, r.Lng)] = true
+		}
+	}
+	list := make([]Cell, 0, len(cells))
+	for c := range cells {
+		list = append(list, c)
+	}
+	got, _, err := s.CellPoints(context.Background(), list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d reports in the finest cells, %d on the map", label, len(got), len(want))
+	}
+	for _, p := range got {
+		if want[p.ID] != p {
+			t.Fatalf("%s: cell entry %+v, document says %+v", label, p, want[p.ID])
+		}
+	}
+}
+
 // change stores a changed copy of report id through the write path.
 func change(t *testing.T, s *Store, id string, edit func(r *Report)) {
 	t.Helper()
@@ -181,6 +214,7 @@ func TestGridMatchesRecount(t *testing.T) {
 		}
 	}
 	checkGrid(t, s, ids, "after the sequence")
+	checkPoints(t, s, ids, "after the sequence")
 
 	// Every event's count change again (a sweeper repeating a writer's work): nothing moves.
 	for _, e := range allEvents(t, s) {
@@ -203,6 +237,7 @@ func TestGridMatchesRecount(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGrid(t, s, ids, "after repair")
+	checkPoints(t, s, ids, "after repair")
 }
 
 // A writer that dies after committing a change leaves its events in the report's outbox; the
@@ -253,6 +288,7 @@ func TestOutboxSweeperFinishesACrashedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGrid(t, s, []string{r.ID}, "after a crashed update and a normal one")
+	checkPoints(t, s, []string{r.ID}, "after a crashed update and a normal one")
 	if n, _ := s.rdb.ZCard(ctx, geoKey("active")).Result(); n != 0 {
 		t.Fatal("the stale status's GEO entry stayed")
 	}

@@ -57,6 +57,9 @@ func gridKey(tag string, status hazard.Status, day string) string {
 }
 func gridSeenKey(tag string) string { return "hw:grid:{" + tag + "}:seen" }
 
+// gridPointsKey is a finest-level block's reports, cell by cell (the edges of a view read them).
+func gridPointsKey(tag string) string { return "hw:grid:{" + tag + "}:pts" }
+
 // Patterns for `hazardwatch redis repair`, which walks the keyspace (never a request path).
 const (
 	gridScanPattern   = "hw:grid:{*"
@@ -116,7 +119,7 @@ var keyFamilies = []string{
 	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<class>"), posKey("<c>"),
 	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
-	gridSeenKey("<p>:<bx>:<by>"),
+	gridSeenKey("<p>:<bx>:<by>"), gridPointsKey("17:<bx>:<by>"),
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -252,14 +253,16 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 func (s *Store) indexed(ctx context.Context, r *Report) bool {
 	var t, st, ty *redis.FloatCmd
 	var geo *redis.GeoPosCmd
-	var pos *redis.StringCmd
+	var pos, cell *redis.StringCmd
 	m := MarkerOf(r)
+	cellKey, cellField := cellOf(m)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		t = p.ZScore(ctx, reportsByTimeKey, r.ID)
 		st = p.ZScore(ctx, statusIndexKey(r.Status), r.ID)
 		ty = p.ZScore(ctx, typeIndexKey(r.Type), r.ID)
 		geo = p.GeoPos(ctx, geoKey(geoClass(r.Status)), geoMember(r.ID, m))
 		pos = p.HGet(ctx, posKey(posShard(r.ID)), r.ID)
+		cell = p.HGet(ctx, cellKey, cellField)
 		return nil
 	})
 	if t.Err() != nil || st.Err() != nil || ty.Err() != nil {
@@ -269,7 +272,8 @@ func (s *Store) indexed(ctx context.Context, r *Report) bool {
 		return true
 	}
 	p := geo.Val()
-	return len(p) == 1 && p[0] != nil && pos.Val() == m.String()
+	entry := r.ID + "," + m.String()
+	return len(p) == 1 && p[0] != nil && pos.Val() == m.String() && slices.Contains(strings.Split(cell.Val(), "|"), entry)
 }
 
 // rebuildStats recounts the statistics from the documents and replaces the counters.

@@ -114,20 +114,59 @@ func (s *Store) UpdateReport(ctx context.Context, prev, r *Report, evs ...Event)
 // or a repair converges on the same state. The indexes live in other slots than the document
 // (Redis Cluster), hence a pipeline, not a transaction.
 func (s *Store) writeIndexes(ctx context.Context, r *Report, stale []Marker) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		indexCmds(ctx, p, r, stale)
-		return nil
-	})
+	err := s.pipelineScripts(ctx, func(p redis.Pipeliner) { indexCmds(ctx, p, r, stale) })
 	if err != nil {
 		return fmt.Errorf("store: unable to index report: %w", err)
 	}
 	return nil
 }
 
+// pipelineScripts runs a pipeline that calls scripts by their hash; after a restart or a
+// failover emptied the script cache it loads them and runs the pipeline again (every command
+// in these pipelines is idempotent).
+func (s *Store) pipelineScripts(ctx context.Context, fill func(redis.Pipeliner)) error {
+	for attempt := 0; ; attempt++ {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { fill(p); return nil })
+		if err == nil || attempt == 1 || !strings.Contains(err.Error(), "NOSCRIPT") {
+			return err
+		}
+		if err := cellScript.Load(ctx, s.rdb).Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// cellScript keeps a finest-level cell's list of reports ("rid,marker|rid,marker..."): in field
+// ARGV[1] of KEYS[1] it replaces report ARGV[2]'s entry by ARGV[3] ("" removes it). Setting a
+// report's entry twice changes nothing, so converge may repeat it.
+var cellScript = redis.NewScript(`#!lua
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+local prefix = ARGV[2] .. ','
+local out = {}
+for e in string.gmatch(cur, '[^|]+') do
+  if string.sub(e, 1, #prefix) ~= prefix then out[#out + 1] = e end
+end
+if ARGV[3] ~= '' then out[#out + 1] = ARGV[3] end
+if #out == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], table.concat(out, '|')) end
+return #out
+`)
+
+// cellOf is where a marker's entry lives among the finest cells.
+func cellOf(m Marker) (key, field string) {
+	tag, field := block(CellOf(GridMaxLevel, m.Lat, m.Lng))
+	return gridPointsKey(tag), field
+}
+
 func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker) {
 	created := float64(r.CreatedAt.UnixMilli())
 	m := MarkerOf(r)
+	curKey, curField := cellOf(m)
 	for _, old := range stale {
+		if old.mapped() {
+			if k, f := cellOf(old); !m.mapped() || k != curKey || f != curField {
+				cellScript.EvalSha(ctx, p, []string{k}, f, r.ID, "")
+			}
+		}
 		if old.Status == "" {
 			continue
 		}
@@ -148,6 +187,7 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	if m.mapped() {
 		p.GeoAdd(ctx, geoKey(geoClass(r.Status)), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
 		p.HSet(ctx, posKey(posShard(r.ID)), r.ID, m.String())
+		cellScript.EvalSha(ctx, p, []string{curKey}, curField, r.ID, r.ID+","+m.String())
 	} else {
 		p.HDel(ctx, posKey(posShard(r.ID)), r.ID)
 	}
@@ -405,18 +445,24 @@ func (s *Store) TryLock(ctx context.Context, job string, ttl time.Duration) (boo
 // and a batch retried after an error can count twice in the statistics.
 func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 	now := time.Now().UTC()
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, r := range rs {
-			r.Version = 1
-			doc, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			p.SetNX(ctx, reportKey(r.ID), doc, 0)
+	if err := cellScript.Load(ctx, s.rdb).Err(); err != nil { // a retried batch would count twice
+		return fmt.Errorf("store: unable to seed reports: %w", err)
+	}
+	docs := make([][]byte, len(rs))
+	for i, r := range rs {
+		r.Version = 1
+		doc, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		docs[i] = doc
+	}
+	err := s.pipelineScripts(ctx, func(p redis.Pipeliner) {
+		for i, r := range rs {
+			p.SetNX(ctx, reportKey(r.ID), docs[i], 0)
 			indexCmds(ctx, p, r, nil)
 			statsCreated(ctx, p, r)
 		}
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to seed reports: %w", err)
