@@ -64,7 +64,7 @@ func newApp(t *testing.T, redisURL string, logw io.Writer, add ...func(*fiber.Ap
 }
 
 // serve runs a on a free loopback port until the test ends and returns its base URL.
-func serve(t *testing.T, a *App) string {
+func serve(t testing.TB, a *App) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -179,6 +179,19 @@ func (s *Server) Client(t TB) *redis.Client {
 	return c
 }
 
+// Exited reports whether the server process has ended (on its own, or stopped).
+func (s *Server) Exited() bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Stop shuts the server down politely (SHUTDOWN semantics: AOF flushed) and waits for it.
 func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 
