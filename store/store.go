@@ -49,10 +49,12 @@ func Dial(c config.Redis) (redis.UniversalClient, error) {
 	)
 	switch c.Mode() {
 	case "cluster":
-		return redis.NewClusterClient(&redis.ClusterOptions{
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: c.Addrs, Username: c.Username, Password: c.Password,
 			DialTimeout: dialTimeout, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
-		}), nil
+		})
+		cc.AddHook(reloadOnNetError{cc})
+		return cc, nil
 	case "sentinel":
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: c.MasterName, SentinelAddrs: c.Addrs,
@@ -75,6 +77,38 @@ func Dial(c config.Redis) (redis.UniversalClient, error) {
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	return redis.NewClient(opts), nil
+}
+
+// reloadOnNetError asks the cluster client to reload its slot map when a node stops answering.
+// go-redis reloads on MOVED, and otherwise only every 60 s: after a master died and its replica
+// took over, commands for its slots kept failing for up to a minute
+// (app.TestClusterMasterLossUnderLoad). The reload is lazy and coalesced, so a burst of errors
+// costs one CLUSTER SLOTS.
+type reloadOnNetError struct{ cc *redis.ClusterClient }
+
+func (h reloadOnNetError) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnNetError) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNetError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNetError) check(ctx context.Context, err error) {
+	var ne net.Error
+	if err != nil && (errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF)) {
+		h.cc.ReloadState(ctx)
+	}
 }
 
 // IsUnavailable reports whether err means Redis cannot serve the request right now (down,
