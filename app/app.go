@@ -76,7 +76,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	st := store.New(rdb)
 	cache := rdb
 	if cfg.CacheRedisURL != "" {
-		if cache, err = store.Dial(config.Redis{URL: cfg.CacheRedisURL}); err != nil {
+		if cache, err = store.Dial(cfg.Redis.ForURL(cfg.CacheRedisURL)); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +86,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	}
 	monCfg := cfg.Redis
 	if cfg.MonitorRedisURL != "" {
-		monCfg = config.Redis{URL: cfg.MonitorRedisURL}
+		monCfg = cfg.Redis.ForURL(cfg.MonitorRedisURL)
 	}
 	monRDB, err := store.Dial(monCfg)
 	if err != nil {

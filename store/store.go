@@ -5,11 +5,13 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -47,18 +49,26 @@ func Dial(c config.Redis) (redis.UniversalClient, error) {
 		dialTimeout = 2 * time.Second
 		ioTimeout   = 3 * time.Second
 	)
+	var tlsConf *tls.Config
+	if c.TLS() {
+		var err error
+		if tlsConf, err = tlsConfig(c); err != nil {
+			return nil, err
+		}
+	}
 	switch c.Mode() {
 	case "cluster":
 		cc := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: c.Addrs, Username: c.Username, Password: c.Password,
+			Addrs: c.Addrs, Username: c.Username, Password: c.Password, TLSConfig: tlsConf,
 			DialTimeout: dialTimeout, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
 		})
 		cc.AddHook(reloadOnNetError{cc})
 		return cc, nil
 	case "sentinel":
+		// The sentinels and the data nodes share the TLS settings (one CA, one client certificate).
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: c.MasterName, SentinelAddrs: c.Addrs,
-			Username: c.Username, Password: c.Password,
+			Username: c.Username, Password: c.Password, TLSConfig: tlsConf,
 			DialTimeout: dialTimeout, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
 		}), nil
 	}
@@ -72,8 +82,9 @@ func Dial(c config.Redis) (redis.UniversalClient, error) {
 	if c.Password != "" {
 		opts.Password = c.Password
 	}
-	if opts.TLSConfig != nil && opts.TLSConfig.MinVersion == 0 {
-		opts.TLSConfig.MinVersion = tls.VersionTLS12
+	if opts.TLSConfig != nil { // rediss://: ParseURL set the server name to check
+		tlsConf.ServerName = opts.TLSConfig.ServerName
+		opts.TLSConfig = tlsConf
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	return redis.NewClient(opts), nil
@@ -109,6 +120,29 @@ func (h reloadOnNetError) check(ctx context.Context, err error) {
 	if err != nil && (errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF)) {
 		h.cc.ReloadState(ctx)
 	}
+}
+
+// tlsConfig trusts REDIS_TLS_CA (or the system's roots) and shows REDIS_TLS_CERT/KEY when set.
+func tlsConfig(c config.Redis) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLSCA != "" {
+		pem, err := os.ReadFile(c.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("store: REDIS_TLS_CA: %w", err)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store: REDIS_TLS_CA: no PEM certificate in %s", c.TLSCA)
+		}
+	}
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("store: REDIS_TLS_CERT/REDIS_TLS_KEY: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }
 
 // IsUnavailable reports whether err means Redis cannot serve the request right now (down,
