@@ -239,7 +239,11 @@ func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClien
 			Log:       log,
 		}
 	}
-	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
+	c := store.NewCache(cache)
+	if cfg.CacheRedisURL == "" { // on the non-evicting main Redis: bounded by us
+		c = store.NewSharedCache(cache, store.SharedCacheEntries)
+	}
+	return &geocode.Cached{P: p, Cache: c, Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }
 
 // expireLoop marks transient hazards expired once nobody has confirmed them for REPORT_EXPIRY.

@@ -573,3 +573,66 @@ func TestMakeRunUsesPasswords(t *testing.T) {
 		t.Fatalf("make run's Redis still runs after Ctrl-C: %v", err)
 	}
 }
+
+// Redis at its memory limit (noeviction) refuses writes with an OOM error: the app answers 503
+// with a retry hint, never 500, reads go on, nothing stored is touched.
+func TestOutOfMemory(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(), Args: []string{"--maxmemory", "4mb"}})
+	a, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off"})
+	key, _, err := a.Store.CreateAPIKey(t.Context(), "fill", 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	var code int
+	var body string
+	for i := 0; i < 100000 && (code == 0 || code == http.StatusCreated); i++ {
+		resp, err := http.PostForm(base+"/open311/v2/requests.json", url.Values{
+			"api_key": {key}, "service_code": {"crack"}, "description": {strings.Repeat("Memory filler. ", 40)},
+			"lat": {fmt.Sprintf("%.6f", 25+float64(i%1000)*0.001)}, "long": {fmt.Sprintf("%.6f", 25+float64(i/1000)*0.001)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		code, body = resp.StatusCode, string(b)
+		if code == http.StatusCreated {
+			var out []map[string]string
+			_ = json.Unmarshal(b, &out)
+			stored = append(stored, out[0]["service_request_id"])
+		}
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "try again") {
+		t.Fatalf("Redis at its memory limit answered %d %s", code, body)
+	}
+	if len(stored) < 10 {
+		t.Fatalf("only %d reports fitted", len(stored))
+	}
+	for _, id := range []string{stored[0], stored[len(stored)-1]} {
+		if got := status(t, base+"/api/reports/"+id); got != 200 {
+			t.Fatalf("reading %s at the memory limit: %d", id, got)
+		}
+	}
+	t.Logf("%d reports fitted in 4 MB; the next write answered %d", len(stored), code)
+}
+
+// At start the app warns when the data instance has no memory limit (it would grow until the
+// kernel kills it), and does not with the shipped config.
+func TestWarnsWithoutMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		opts redistest.Options
+		warn bool
+	}{{redistest.Options{}, true}, {redistest.Options{ConfigFile: primaryConf()}, false}} {
+		srv := redistest.Start(t, tc.opts)
+		_, _, logs := appWith(t, map[string]string{"REDIS_URL": srv.URL()})
+		if !eventually(t, 30*time.Second, func() bool { return strings.Contains(logs.String(), "redis connected") }) {
+			t.Fatalf("never connected:\n%s", logs.String())
+		}
+		// The settings are checked right after the first PING; give that a moment to be logged.
+		eventually(t, 2*time.Second, func() bool { return strings.Contains(logs.String(), "maxmemory is not set") })
+		if got := strings.Contains(logs.String(), "maxmemory is not set"); got != tc.warn {
+			t.Errorf("config %q: warned %v, want %v:\n%s", tc.opts.ConfigFile, got, tc.warn, logs.String())
+		}
+	}
+}

@@ -87,7 +87,7 @@ func (m *Monitor) Health(ctx context.Context) (*Health, error) {
 }
 
 // Warnings says what in the server's settings endangers data: an evicting policy on the data
-// store, or no persistence at all.
+// store, no memory limit (Redis then grows until the kernel kills it), or no persistence at all.
 func (m *Monitor) Warnings(ctx context.Context) ([]string, error) {
 	info, err := m.Info(ctx)
 	if err != nil {
@@ -96,6 +96,9 @@ func (m *Monitor) Warnings(ctx context.Context) ([]string, error) {
 	var w []string
 	if p := info["maxmemory_policy"]; p != "" && p != "noeviction" {
 		w = append(w, "maxmemory-policy is "+p+": Redis may evict reports, users and sessions; use noeviction (deploy/redis/primary.conf)")
+	}
+	if info["maxmemory"] == "0" {
+		w = append(w, "maxmemory is not set: Redis grows until the kernel kills it; set a limit (deploy/redis/primary.conf, docs/redis.md) so that a full Redis refuses writes instead")
 	}
 	if info["aof_enabled"] == "0" && info["rdb_last_save_time"] != "" {
 		w = append(w, "the append-only file is off: a crash loses every write since the last snapshot; set appendonly yes")

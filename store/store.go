@@ -146,8 +146,9 @@ func tlsConfig(c config.Redis) (*tls.Config, error) {
 }
 
 // IsUnavailable reports whether err means Redis cannot serve the request right now (down,
-// failing over, loading its data, or refusing writes because its disk is full). Callers answer
-// 503 with a retry hint rather than 500: nothing is wrong with the request itself.
+// failing over, loading its data, or refusing writes because its disk is full or it reached its
+// memory limit). Callers answer 503 with a retry hint rather than 500: nothing is wrong with the
+// request itself.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -161,7 +162,7 @@ func IsUnavailable(err error) bool {
 		return true
 	}
 	msg := err.Error()
-	for _, prefix := range []string{"LOADING", "MISCONF", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "NOREPLICAS"} {
+	for _, prefix := range []string{"LOADING", "MISCONF", "OOM", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "NOREPLICAS"} {
 		if strings.HasPrefix(msg, prefix) || strings.Contains(msg, ": "+prefix) {
 			return true
 		}

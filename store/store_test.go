@@ -55,9 +55,9 @@ func TestPrimaryConfigSurvivesKill(t *testing.T) {
 		t.Fatalf("after kill -9 with the primary config: %d of 2000 writes survived", got)
 	}
 	c := srv.Client(t)
-	policy, err := c.ConfigGet(context.Background(), "maxmemory-policy").Result()
-	if err != nil || policy["maxmemory-policy"] != "noeviction" {
-		t.Fatalf("maxmemory-policy: %v %v", policy, err)
+	policy, err := c.ConfigGet(context.Background(), "maxmemory*").Result()
+	if err != nil || policy["maxmemory-policy"] != "noeviction" || policy["maxmemory"] == "0" {
+		t.Fatalf("the data instance needs noeviction with a memory limit: %v %v", policy, err)
 	}
 }
 
@@ -212,6 +212,7 @@ func TestPingAndUnavailable(t *testing.T) {
 		t.Fatalf("ping with Redis down: %v (unavailable=%v)", err, IsUnavailable(err))
 	}
 	for _, e := range []error{redis.ErrClosed, context.DeadlineExceeded, errors.New("MISCONF Errors writing to the AOF file"),
+		errors.New("OOM command not allowed when used memory > 'maxmemory'."),
 		fmt.Errorf("store: x: %w", errors.New("LOADING Redis is loading the dataset in memory"))} {
 		if !IsUnavailable(e) {
 			t.Errorf("%v should count as unavailable", e)
