@@ -84,11 +84,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	monCfg := cfg.Redis
-	if cfg.MonitorRedisURL != "" {
-		monCfg = cfg.Redis.ForURL(cfg.MonitorRedisURL)
-	}
-	monRDB, err := store.Dial(monCfg)
+	monRDB, err := store.DialMonitor(cfg.Redis, cfg.MonitorRedisURL)
 	if err != nil {
 		return nil, err
 	}
@@ -110,23 +106,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			cmdErrors.Add(1, cmd)
 		}
 	})
-	reg.NewFunc("hazardwatch_redis", "Redis server figures from INFO (memory bytes, clients, ops/s, evicted keys); absent while Redis does not answer.", "gauge",
-		[]string{"figure"}, func() map[string]float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			info, err := mon.Info(ctx)
-			out := map[string]float64{}
-			if err != nil {
-				return out
-			}
-			for _, f := range []string{"used_memory", "maxmemory", "connected_clients", "instantaneous_ops_per_sec", "evicted_keys"} {
-				var v float64
-				if _, err := fmt.Sscan(info[f], &v); err == nil {
-					out[f] = v
-				}
-			}
-			return out
-		})
+	registerRedisMetrics(reg, mon)
 	reg.NewFunc("hazardwatch_live_clients", "Browsers connected to /events.", "gauge", nil, func() map[string]float64 {
 		_, _, n := hub.Stats()
 		return map[string]float64{"": float64(n)}

@@ -443,7 +443,7 @@ func TestWarnsAboutRiskyRedisSettings(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `hazardwatch_redis{figure="connected_clients"}`) {
+	if !strings.Contains(string(b), `hazardwatch_redis_connected_clients{node="`+srv.Addr+`"}`) {
 		t.Fatalf("/metrics lacks Redis figures:\n%s", b)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -575,7 +576,8 @@ func TestMakeRunUsesPasswords(t *testing.T) {
 }
 
 // Redis at its memory limit (noeviction) refuses writes with an OOM error: the app answers 503
-// with a retry hint, never 500, reads go on, nothing stored is touched.
+// with a retry hint, never 500, reads go on, nothing stored is touched, and /metrics shows the
+// headroom that ran out.
 func TestOutOfMemory(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{ConfigFile: primaryConf(), Args: []string{"--maxmemory", "4mb"}})
 	a, base, _ := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "RATE_LIMITS": "off"})
@@ -613,6 +615,15 @@ func TestOutOfMemory(t *testing.T) {
 		if got := status(t, base+"/api/reports/"+id); got != 200 {
 			t.Fatalf("reading %s at the memory limit: %d", id, got)
 		}
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`hazardwatch_redis_memory_headroom_bytes\{node="` + regexp.QuoteMeta(srv.Addr) + `"\} -?\d`).Match(m) {
+		t.Fatalf("/metrics lacks the memory headroom:\n%s", m)
 	}
 	t.Logf("%d reports fitted in 4 MB; the next write answered %d", len(stored), code)
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -88,6 +89,27 @@ func Dial(c config.Redis) (redis.UniversalClient, error) {
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	return redis.NewClient(opts), nil
+}
+
+// DialMonitor builds the monitoring connection (INFO, SLOWLOG, LATENCY for /admin/system and
+// /metrics): the main settings, or MONITOR_REDIS_URL. With Sentinel or Cluster that URL only
+// gives the user and password: the monitor follows the same nodes (the moving primary, every
+// cluster node) as the app.
+func DialMonitor(main config.Redis, monitorURL string) (redis.UniversalClient, error) {
+	if monitorURL == "" {
+		return Dial(main)
+	}
+	if main.Mode() == "single" {
+		return Dial(main.ForURL(monitorURL))
+	}
+	u, err := url.Parse(monitorURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: MONITOR_REDIS_URL: %w", err)
+	}
+	mon := main
+	mon.Username = u.User.Username()
+	mon.Password, _ = u.User.Password()
+	return Dial(mon)
 }
 
 // reloadOnNetError asks the cluster client to reload its slot map when a node stops answering.

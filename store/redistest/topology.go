@@ -89,11 +89,22 @@ func StartClusterWith(t TB, masters, replicasPerMaster int, o TopologyOptions) *
 	for i, node := range c.Nodes {
 		clients[i] = node.Client(t)
 	}
-	waitFor(t, "the cluster to be ok on every node", func() bool {
+	// Every node must see the cluster ok and every slot range served by a master and its
+	// replicas (gossip spreads the replicas' roles a little after they sync).
+	waitFor(t, "the cluster to be ok, with its replicas, on every node", func() bool {
 		for _, cl := range clients {
 			info, err := cl.ClusterInfo(ctx).Result()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") {
 				return false
+			}
+			slots, err := cl.ClusterSlots(ctx).Result()
+			if err != nil || len(slots) != masters {
+				return false
+			}
+			for _, r := range slots {
+				if len(r.Nodes) != 1+replicasPerMaster {
+					return false
+				}
 			}
 		}
 		return true
