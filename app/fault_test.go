@@ -647,3 +647,38 @@ func TestWarnsWithoutMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// The optional min-replicas-to-write 1 / min-replicas-max-lag 10 (commented out in
+// deploy/redis/replica.conf): while a replica keeps up, writes work; once the last replica is
+// gone, the primary refuses writes (NOREPLICAS) within about the lag limit and the app answers
+// 503, never 500; writes come back with the replica. That refusal is what the option costs.
+func TestMinReplicasToWrite(t *testing.T) {
+	topo := redistest.StartSentinel(t, 1, 3)
+	admin := topo.Primary.Client(t)
+	for k, v := range map[string]string{"min-replicas-to-write": "1", "min-replicas-max-lag": "10"} {
+		if err := admin.ConfigSet(t.Context(), k, v).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, base, _ := appWith(t, withOff(sentinelEnv(topo, nil)))
+	key, _, err := a.Store.CreateAPIKey(t.Context(), "load", 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLoad(t, base, key, "debris", 2, 60)
+	l.waitUntil(t, "20 acknowledged reports", time.Minute, func(l *load) bool { return len(l.acked) >= 20 })
+	killedAt := time.Now()
+	topo.Replicas[0].Kill()
+	l.waitUntil(t, "writes to be refused without a replica", time.Minute, func(l *load) bool { return l.statuses[http.StatusServiceUnavailable] > 0 })
+	refusedAfter := time.Since(killedAt)
+	if err := topo.Replicas[0].Restart(); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	l.waitUntil(t, "writes to come back with the replica", time.Minute, func(l *load) bool { return l.ackedSince(back) >= 20 })
+	l.Stop()
+	t.Logf("min-replicas-to-write 1: writes refused %v after the last replica died; statuses %v", refusedAfter.Round(100*time.Millisecond), l.statuses)
+	if l.statuses[http.StatusInternalServerError] > 0 {
+		t.Errorf("refused writes answered 500: %v", l.statuses)
+	}
+}

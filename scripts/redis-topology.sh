@@ -75,13 +75,10 @@ cluster)
   echo "REDIS_ADDRS=$(IFS=,; echo "${addrs[*]}") REDIS_CLUSTER=1 REDIS_USERNAME=app REDIS_PASSWORD=$REDIS_APP_PASSWORD$(tls_env) make run"
   ;;
 stop)
-  for pid in "$root"/*.pid; do
-    [ -e "$pid" ] || continue
-    kill "$(cat "$pid")" 2>/dev/null || true
-  done
-  for pid in "$root"/*.pid; do # wait until each has written its files and gone
-    [ -e "$pid" ] || continue
-    for _ in $(seq 100); do kill -0 "$(cat "$pid")" 2>/dev/null || break; sleep 0.1; done
+  pids=$(cat "$root"/*.pid 2>/dev/null || true)
+  for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+  for pid in $pids; do # wait until each has written its files and gone
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
   rm -rf "$root"
   echo "topology: stopped"
