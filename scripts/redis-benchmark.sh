@@ -114,8 +114,23 @@ family '`hw:reports:type:<type>`' $(redis-cli -p "$port" --scan --pattern 'hw:re
 family '`hw:geo:<status>`' $(redis-cli -p "$port" --scan --pattern 'hw:geo:*')
 family '`hw:user:{uid}:reports`' $(redis-cli -p "$port" --scan --pattern 'hw:user:*:reports')
 family '`hw:stats:{stats}:*`' $(redis-cli -p "$port" --scan --pattern 'hw:stats:*')
-redis-cli -p "$port" set 'hw:sess:bench' "$session" ex 604800 >/dev/null
-echo "| \`hw:sess:<id>\` (one session) | 1 | $(mem hw:sess:bench) | |"
 used=$(redis-cli -p "$port" info memory | awk -F: '/^used_memory:/ {print $2+0}')
 echo
 echo "used_memory with $reports reports: $used bytes, $((used / reports)) bytes a report with every index."
+
+# Other families, by used_memory before and after 1,000 of each (keys, indexes, overhead).
+grow() { # grow LABEL: reads redis-cli commands on stdin, prints the bytes per item
+  local before after
+  before=$(redis-cli -p "$port" info memory | awk -F: '/^used_memory:/ {print $2+0}')
+  redis-cli -p "$port" >/dev/null
+  after=$(redis-cli -p "$port" info memory | awk -F: '/^used_memory:/ {print $2+0}')
+  echo "| $1 | $(((after - before) / 1000)) |"
+}
+places='{"p":[{"label":"Haifa, Haifa District, Israel","lat":32.81841,"lng":34.9885},{"label":"Haifa Bay, Haifa District, Israel","lat":32.8323,"lng":35.0442},{"label":"Haifa Port, Haifa District, Israel","lat":32.8213,"lng":35.0001},{"label":"Tirat Carmel, Haifa District, Israel","lat":32.7602,"lng":34.9718},{"label":"Nesher, Haifa District, Israel","lat":32.7662,"lng":35.0444}]}'
+echo
+echo "| other family (1,000 of each) | bytes each, with its index entries |"
+echo "| --- | --- |"
+for i in $(seq 1000); do printf "SET hw:sess:%08d-0000-0000-0000-000000000000 %s EX 604800\nHSET hw:user:{u%d}:sessions %08d-0000-0000-0000-000000000000 '%s'\n" "$i" "$session" "$((i % 100))" "$i" '{"ua":"Mozilla/5.0 (X11; Linux x86_64) Chrome/120","ip":"203.0.113.9","created_at":"2026-11-27T06:00:00Z","last_seen":"2026-11-27T06:00:00Z"}'; done | grow '`hw:sess:<id>` (150 B session) and its entry in `hw:user:{uid}:sessions`'
+for i in $(seq 1000); do printf 'HSET hw:user:{user%06d} id user%06d email u%d@example.org name %s pwhash %s role citizen pw_version 1 created_at 1764223200000 updated_at 1764223200000\nSET hw:email:{u%d@example.org} user%06d\nZADD hw:users 1764223200000 user%06d\n' "$i" "$i" "$i" "Citizen$i" '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g' "$i" "$i" "$i"; done | grow 'a user: `hw:user:{uid}`, `hw:email:{...}`, its `hw:users` entry'
+for i in $(seq 1000); do printf "SET cache:geo:fwd:%064d '%s' EX 2592000\nZADD cache:index 1764223200000 cache:geo:fwd:%064d\n" "$i" "$places" "$i"; done | grow 'a geocoding answer (5 places) and its `cache:index` entry'
+for i in $(seq 1000); do printf "XADD hw:audit MAXLEN ~ 100000 * actor user%06d action report.status target abcdefghijklmnop ip 203.0.113.9 note '%s'\n" "$i" 'Moved to in progress.'; done | grow 'an audit entry (`hw:audit` stream)'
