@@ -77,8 +77,12 @@ cluster)
 stop)
   pids=$(cat "$root"/*.pid 2>/dev/null || true)
   for pid in $pids; do kill "$pid" 2>/dev/null || true; done
-  for pid in $pids; do # wait until each has written its files and gone
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # Wait until each has written its files and gone (a primary may wait up to shutdown-timeout,
+  # 10 s, for its replicas); one that has not after 30 s is killed: its directory is about to be
+  # deleted, and a Redis whose final save fails refuses to exit.
+  for pid in $pids; do
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; sleep 0.2; fi
   done
   rm -rf "$root"
   echo "topology: stopped"
