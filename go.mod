@@ -10,6 +10,7 @@ require (
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/gofiber/storage/redis/v3 v3.6.1
 	github.com/gorilla/securecookie v1.1.2
+	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/markbates/goth v1.82.0
 	github.com/playwright-community/playwright-go v0.5200.1
 	github.com/redis/go-redis/v9 v9.23.0

@@ -85,7 +85,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	st := store.New(rdb)
 	cache := rdb
 	if cfg.CacheRedisURL != "" {
-		if cache, err = store.Dial(config.Redis{URL: cfg.CacheRedisURL}); err != nil {
+		if cache, err = store.Dial(cfg.Redis.ForURL(cfg.CacheRedisURL)); err != nil {
 			return nil, err
 		}
 	}
@@ -93,11 +93,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	monCfg := cfg.Redis
-	if cfg.MonitorRedisURL != "" {
-		monCfg = config.Redis{URL: cfg.MonitorRedisURL}
-	}
-	monRDB, err := store.Dial(monCfg)
+	monRDB, err := store.DialMonitor(cfg.Redis, cfg.MonitorRedisURL)
 	if err != nil {
 		return nil, err
 	}
@@ -120,23 +116,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			cmdErrors.Add(1, cmd)
 		}
 	})
-	reg.NewFunc("hazardwatch_redis", "Redis server figures from INFO (memory bytes, clients, ops/s, evicted keys); absent while Redis does not answer.", "gauge",
-		[]string{"figure"}, func() map[string]float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			info, err := mon.Info(ctx)
-			out := map[string]float64{}
-			if err != nil {
-				return out
-			}
-			for _, f := range []string{"used_memory", "maxmemory", "connected_clients", "instantaneous_ops_per_sec", "evicted_keys"} {
-				var v float64
-				if _, err := fmt.Sscan(info[f], &v); err == nil {
-					out[f] = v
-				}
-			}
-			return out
-		})
+	registerRedisMetrics(reg, mon)
 	reg.NewFunc("hazardwatch_live_clients", "Browsers connected to /events.", "gauge", nil, func() map[string]float64 {
 		_, _, n := hub.Stats()
 		return map[string]float64{"": float64(n)}
@@ -300,7 +280,11 @@ func newGeocoder(cfg *config.Config, st *store.Store, cache redis.UniversalClien
 		Fallback:  offline,
 		Log:       log,
 	}
-	return &geocode.Cached{P: p, Cache: store.NewCache(cache), Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
+	c := store.NewCache(cache)
+	if cfg.CacheRedisURL == "" { // on the non-evicting main Redis: bounded by us
+		c = store.NewSharedCache(cache, store.SharedCacheEntries)
+	}
+	return &geocode.Cached{P: p, Cache: c, Log: log, HitTTL: cfg.GeocodeHitTTL, MissTTL: cfg.GeocodeMissTTL}, nil
 }
 
 // consumerName names this process in the consumer groups: unique, and readable in XINFO.

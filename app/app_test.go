@@ -14,8 +14,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -68,7 +66,7 @@ func newApp(t *testing.T, redisURL string, logw io.Writer, add ...func(*fiber.Ap
 }
 
 // serve runs a on a free loopback port until the test ends and returns its base URL.
-func serve(t *testing.T, a *App) string {
+func serve(t testing.TB, a *App) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -465,23 +463,17 @@ func TestWarnsAboutRiskyRedisSettings(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `hazardwatch_redis{figure="connected_clients"}`) {
+	if !strings.Contains(string(b), `hazardwatch_redis_connected_clients{node="`+srv.Addr+`"}`) {
 		t.Fatalf("/metrics lacks Redis figures:\n%s", b)
 	}
 }
 
 // The whole app runs under its least-privilege Redis user, with health read by the monitor user.
 func TestAppUnderACLUsers(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	acl := filepath.Join(t.TempDir(), "users.acl")
-	cmd := exec.Command(filepath.Join(filepath.Dir(file), "..", "scripts", "redis-acl.sh"), acl)
-	cmd.Env = append(os.Environ(), "REDIS_APP_PASSWORD=app-pw", "REDIS_MONITOR_PASSWORD=mon-pw", "REDIS_ADMIN_PASSWORD=adm-pw")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--aclfile", acl}})
-	_, base, logs := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "REDIS_USERNAME": "app", "REDIS_PASSWORD": "app-pw",
-		"MONITOR_REDIS_URL": "redis://monitor:mon-pw@" + srv.Addr + "/0"})
+	acl := redistest.NewACL(t)
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--aclfile", acl.File}})
+	_, base, logs := appWith(t, map[string]string{"REDIS_URL": srv.URL(), "REDIS_USERNAME": "app", "REDIS_PASSWORD": acl.Passwords["app"],
+		"MONITOR_REDIS_URL": "redis://monitor:" + acl.Passwords["monitor"] + "@" + srv.Addr + "/0"})
 
 	if !eventually(t, 10*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
 		t.Fatal("not ready under the app user")
@@ -526,8 +518,9 @@ func TestAppUnderACLUsers(t *testing.T) {
 	}
 }
 
-// topologyFlow runs the app's main paths against a Redis configured only by environment.
-func topologyFlow(t *testing.T, env map[string]string) {
+// topologyFlow runs the app's main paths against a Redis configured only by environment; repair
+// runs as the admin user, as operators run it.
+func topologyFlow(t *testing.T, env map[string]string, acl *redistest.ACL) {
 	t.Helper()
 	a, base, logs := appWith(t, env)
 	if !eventually(t, 20*time.Second, func() bool { return status(t, base+"/readyz") == 200 }) {
@@ -559,7 +552,7 @@ func topologyFlow(t *testing.T, env map[string]string) {
 	if _, _, err := a.Store.Hit(ctx, "x", "y", 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := a.Store.Repair(ctx); err != nil || rep.Documents != 1 || rep.Reindexed != 0 || rep.Users != 1 {
+	if rep, err := adminStore(t, env, acl).Repair(ctx); err != nil || rep.Documents != 1 || rep.Reindexed != 0 || rep.Users != 1 {
 		t.Fatalf("repair on this topology: %+v %v", rep, err)
 	}
 	for _, path := range []string{"/", "/reports", "/reports/" + r.ID, "/api/reports?bbox=34,32,36,33", "/api/geocode?q=haifa", "/open311/v2/requests.json"} {
@@ -572,17 +565,62 @@ func topologyFlow(t *testing.T, env map[string]string) {
 	}
 }
 
-// The app runs unchanged against a 3-master Redis Cluster: every multi-key operation keeps to
-// one slot (a CROSSSLOT error fails this test).
+// The app runs unchanged against a 3-master Redis Cluster (the shipped configs, ACLs on): every
+// multi-key operation keeps to one slot (a CROSSSLOT error fails this test).
 func TestAppOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	topologyFlow(t, map[string]string{"REDIS_ADDRS": strings.Join(c.Addrs(), ","), "REDIS_CLUSTER": "1"})
+	topologyFlow(t, clusterEnv(c, nil), c.ACL)
 }
 
-// The app runs unchanged against a primary, two replicas and three Sentinels.
+// The app runs unchanged against a primary, two replicas and three Sentinels (the shipped
+// configs, ACLs on).
 func TestAppOnSentinel(t *testing.T) {
 	s := redistest.StartSentinel(t, 2, 3)
-	topologyFlow(t, map[string]string{"REDIS_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_MASTER_NAME": s.Master})
+	topologyFlow(t, sentinelEnv(s, nil), s.ACL)
+}
+
+// clusterEnv and sentinelEnv are the app's environment for a test topology: its app user, and
+// the client certificate when the nodes speak TLS.
+func clusterEnv(c *redistest.Cluster, certs *redistest.Certs) map[string]string {
+	env := map[string]string{"REDIS_ADDRS": strings.Join(c.Addrs(), ","), "REDIS_CLUSTER": "1"}
+	return withUser(env, c.ACL, certs)
+}
+
+func sentinelEnv(s *redistest.Sentinel, certs *redistest.Certs) map[string]string {
+	env := map[string]string{"REDIS_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_MASTER_NAME": s.Master}
+	return withUser(env, s.ACL, certs)
+}
+
+// adminStore is a store on the app's Redis as the admin user (for repair, and for inspecting).
+func adminStore(t *testing.T, env map[string]string, acl *redistest.ACL) *store.Store {
+	t.Helper()
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		switch k {
+		case "REDIS_USERNAME":
+			return "admin", true
+		case "REDIS_PASSWORD":
+			return acl.Passwords["admin"], true
+		}
+		v, ok := env[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := store.Dial(cfg.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return store.New(rdb)
+}
+
+func withUser(env map[string]string, acl *redistest.ACL, certs *redistest.Certs) map[string]string {
+	env["REDIS_USERNAME"], env["REDIS_PASSWORD"] = "app", acl.Passwords["app"]
+	if certs != nil {
+		env["REDIS_TLS_CA"], env["REDIS_TLS_CERT"], env["REDIS_TLS_KEY"] = certs.CA, certs.ClientCert, certs.ClientKey
+	}
+	return env
 }
 
 // Redis restarts while the app runs: it reconnects by itself; sessions and reports are intact.

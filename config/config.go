@@ -94,6 +94,26 @@ type Redis struct {
 	Cluster    bool     // REDIS_CLUSTER=1
 	Username   string   // REDIS_USERNAME
 	Password   string   // REDIS_PASSWORD
+
+	// TLS files (PEM): the CA that signed the servers' certificates (REDIS_TLS_CA; default: the
+	// system's roots) and this client's certificate and key (REDIS_TLS_CERT, REDIS_TLS_KEY), for
+	// servers that ask for one. TLS is on for a rediss:// URL, or for Sentinel and Cluster when
+	// any of them is set.
+	TLSCA, TLSCert, TLSKey string
+}
+
+// ForURL is another Redis (the cache, the monitoring connection) reached at url with the same
+// TLS files: they apply when url is rediss://.
+func (r Redis) ForURL(url string) Redis {
+	return Redis{URL: url, TLSCA: r.TLSCA, TLSCert: r.TLSCert, TLSKey: r.TLSKey}
+}
+
+// TLS reports whether connections to Redis use TLS.
+func (r Redis) TLS() bool {
+	if r.URL != "" {
+		return strings.HasPrefix(r.URL, "rediss://")
+	}
+	return r.TLSCA != "" || r.TLSCert != "" || r.TLSKey != ""
 }
 
 // Mode names the topology for logs: "single", "sentinel" or "cluster".
@@ -313,6 +333,20 @@ func loadRedis(c *Config, get func(string, string) string, bad func(string, stri
 		MasterName: get("REDIS_MASTER_NAME", ""),
 		Username:   get("REDIS_USERNAME", ""),
 		Password:   get("REDIS_PASSWORD", ""),
+		TLSCA:      get("REDIS_TLS_CA", ""),
+		TLSCert:    get("REDIS_TLS_CERT", ""),
+		TLSKey:     get("REDIS_TLS_KEY", ""),
+	}
+	if (r.TLSCert == "") != (r.TLSKey == "") {
+		return bad("REDIS_TLS_CERT", "REDIS_TLS_CERT and REDIS_TLS_KEY go together")
+	}
+	for _, f := range []struct{ name, path string }{{"REDIS_TLS_CA", r.TLSCA}, {"REDIS_TLS_CERT", r.TLSCert}, {"REDIS_TLS_KEY", r.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return bad(f.name, "cannot read %s: %v", f.path, errors.Unwrap(err))
+		}
 	}
 	if s := get("REDIS_ADDRS", ""); s != "" {
 		for _, a := range strings.Split(s, ",") {
@@ -347,6 +381,9 @@ func loadRedis(c *Config, get func(string, string) string, bad func(string, stri
 		default:
 			return bad("REDIS_URL", "scheme %q is not redis://, rediss:// or unix://", u.Scheme)
 		}
+		if u.Scheme != "rediss" && (r.TLSCA != "" || r.TLSCert != "") {
+			return bad("REDIS_URL", "REDIS_TLS_* are set: use a rediss:// URL for TLS")
+		}
 	case len(r.Addrs) > 0:
 		if r.Cluster == (r.MasterName != "") {
 			return bad("REDIS_ADDRS", "needs exactly one of REDIS_MASTER_NAME (Sentinel) or REDIS_CLUSTER=1 (Cluster)")
@@ -354,6 +391,9 @@ func loadRedis(c *Config, get func(string, string) string, bad func(string, stri
 	default:
 		if r.Cluster || r.MasterName != "" {
 			return bad("REDIS_ADDRS", "REDIS_CLUSTER and REDIS_MASTER_NAME need REDIS_ADDRS")
+		}
+		if r.TLSCA != "" || r.TLSCert != "" {
+			return bad("REDIS_URL", "REDIS_TLS_* are set: give a rediss:// REDIS_URL (or REDIS_ADDRS)")
 		}
 		r.URL = "redis://127.0.0.1:6379/0"
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,50 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "10.0.0.0/8 127.0.0.1/32 ::1/128 fd00::/8" || c.MetricsToken != "s3cret" {
 		t.Fatalf("parsed %v, token %q", got, c.MetricsToken)
+	}
+}
+
+// REDIS_TLS_*: files that exist, cert and key together, and TLS for Sentinel and Cluster when
+// set, for one server only with rediss://.
+func TestRedisTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, cert, key := dir+"/ca.crt", dir+"/c.crt", dir+"/c.key"
+	for _, f := range []string{ca, cert, key} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tlsVars := func(env map[string]string) map[string]string {
+		env["REDIS_TLS_CA"], env["REDIS_TLS_CERT"], env["REDIS_TLS_KEY"] = ca, cert, key
+		return env
+	}
+	for _, env := range []map[string]string{
+		tlsVars(map[string]string{"REDIS_URL": "rediss://r.example.org:6380/0"}),
+		tlsVars(map[string]string{"REDIS_ADDRS": "a:1", "REDIS_MASTER_NAME": "m"}),
+		tlsVars(map[string]string{"REDIS_ADDRS": "a:1", "REDIS_CLUSTER": "1"}),
+		{"REDIS_URL": "rediss://r.example.org:6380/0"}, // the system's roots, no client certificate
+	} {
+		c, err := load(env)
+		if err != nil || !c.Redis.TLS() {
+			t.Errorf("%v: %v (tls %v)", env, err, err == nil && c.Redis.TLS())
+		}
+	}
+	if c, err := load(map[string]string{"REDIS_ADDRS": "a:1", "REDIS_CLUSTER": "1"}); err != nil || c.Redis.TLS() {
+		t.Errorf("a cluster without REDIS_TLS_* is plaintext: %v", err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{tlsVars(map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}), "REDIS_URL"},
+		{tlsVars(map[string]string{}), "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "rediss://x:1", "REDIS_TLS_CERT": cert}, "REDIS_TLS_CERT"},
+		{map[string]string{"REDIS_URL": "rediss://x:1", "REDIS_TLS_CA": dir + "/missing.crt"}, "REDIS_TLS_CA"},
+	} {
+		_, err := load(tc.env)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.want {
+			t.Errorf("%v: want an error naming %s, got %v", tc.env, tc.want, err)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // system is /admin/system: Redis role, replication, memory, persistence, clients, load, the
-// slow log, key family sizes and the geocoding cache's hit ratio.
+// slow log, LATENCY DOCTOR and MEMORY DOCTOR, key family sizes and the geocoding cache's hit ratio.
 func (h *handler) system(c *fiber.Ctx) error {
 	if h.monitor == nil {
 		return fiber.ErrNotFound
@@ -28,6 +28,7 @@ func (h *handler) system(c *fiber.Ctx) error {
 		v.Error = "Redis health could not be read: " + err.Error()
 	} else {
 		v.Uptime = humanDuration(store.Uptime(health.Info))
+		v.LatencyDoctor, v.MemoryDoctor = health.LatencyDoctor, health.MemoryDoctor
 		for _, f := range store.InfoFields {
 			if val, ok := health.Info[f]; ok {
 				v.Info = append(v.Info, views.KV{Key: f, Value: val})

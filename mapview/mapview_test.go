@@ -19,7 +19,9 @@ func newMap(t testing.TB) (*Map, *store.Store) {
 	t.Helper()
 	cfg := config.Redis{}
 	if os.Getenv("HW_TEST_REDIS") == "cluster" {
-		cfg.Addrs, cfg.Cluster = redistest.StartCluster(t, 3).Addrs(), true
+		c := redistest.StartCluster(t, 3)
+		cfg.Addrs, cfg.Cluster = c.Addrs(), true
+		cfg.Username, cfg.Password = "app", c.ACL.Passwords["app"] // as the app runs
 	} else {
 		cfg.URL = redistest.Start(t).URL()
 	}

@@ -142,6 +142,36 @@ func (f *Func) write(w io.Writer) {
 	}
 }
 
+// Spec names one family of a group.
+type Spec struct {
+	Name, Help, Kind string // Kind: "gauge" or "counter"
+	Labels           []string
+}
+
+// Group is families whose values come from one read at scrape time, such as every figure of one
+// Redis INFO round trip.
+type Group struct {
+	specs []Spec
+	read  func() map[string]map[string]float64
+}
+
+// NewGroup registers specs, filled at every scrape by one call of read, which returns each
+// family's values by label values joined with "\x00" (as NewFunc's). A family read leaves out
+// is written with no series.
+func (r *Registry) NewGroup(specs []Spec, read func() map[string]map[string]float64) {
+	r.add(&Group{specs: specs, read: read})
+}
+
+func (g *Group) write(w io.Writer) {
+	vals := g.read()
+	for _, s := range g.specs {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", s.Name, s.Help, s.Name, s.Kind)
+		for _, key := range sortedKeys(vals[s.Name]) {
+			fmt.Fprintf(w, "%s%s %s\n", s.Name, labelText(s.Labels, key, ""), num(vals[s.Name][key]))
+		}
+	}
+}
+
 // Write renders every family in the text exposition format.
 func (r *Registry) Write(w io.Writer) {
 	r.mu.Lock()

@@ -38,3 +38,36 @@ func TestTextFormat(t *testing.T) {
 		}
 	}
 }
+
+// A group reads once per scrape and writes each of its families, empty ones with no series.
+func TestGroup(t *testing.T) {
+	r := &Registry{}
+	reads := 0
+	r.NewGroup([]Spec{
+		{Name: "hw_memory_bytes", Help: "Memory.", Kind: "gauge", Labels: []string{"node"}},
+		{Name: "hw_lag_seconds", Help: "Lag.", Kind: "gauge", Labels: []string{"node", "replica"}},
+		{Name: "hw_up", Help: "Up.", Kind: "gauge"},
+	}, func() map[string]map[string]float64 {
+		reads++
+		return map[string]map[string]float64{
+			"hw_memory_bytes": {"a:1": 1024, "b:2": 2048},
+			"hw_up":           {"": 1},
+		}
+	})
+	var b strings.Builder
+	r.Write(&b)
+	got := b.String()
+	for _, want := range []string{
+		`hw_memory_bytes{node="a:1"} 1024`,
+		`hw_memory_bytes{node="b:2"} 2048`,
+		"# TYPE hw_lag_seconds gauge\n# HELP hw_up Up.",
+		"hw_up 1\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if reads != 1 {
+		t.Errorf("read %d times in one scrape", reads)
+	}
+}

@@ -11,10 +11,24 @@ import (
 
 // Cache is the evictable cache under cache:*, on its own allkeys-lru instance (CACHE_REDIS_URL)
 // or on the main Redis. Everything in it may vanish at any time; callers treat errors as misses.
-type Cache struct{ rdb redis.UniversalClient }
+type Cache struct {
+	rdb redis.UniversalClient
+	max int64 // entries kept on the shared main instance; 0: no bound (an evicting instance)
+}
 
-// NewCache wraps the client the cache lives on.
+// NewCache wraps the client of a Redis that evicts by itself (CACHE_REDIS_URL, allkeys-lru).
 func NewCache(rdb redis.UniversalClient) *Cache { return &Cache{rdb: rdb} }
+
+// SharedCacheEntries bounds the cache on the main Redis: about 40 MB of the data instance's
+// memory (docs/redis.md, The geocoding cache and eviction).
+const SharedCacheEntries = 50_000
+
+// NewSharedCache is the cache on the main Redis, which never evicts: it keeps at most max
+// entries, so lookups cannot grow the data instance without bound. Each Set records its key in
+// cache:index (by time) and deletes the oldest entries beyond max.
+func NewSharedCache(rdb redis.UniversalClient, max int) *Cache {
+	return &Cache{rdb: rdb, max: int64(max)}
+}
 
 // Get returns the cached value of id in namespace ns, and whether there was one.
 func (c *Cache) Get(ctx context.Context, ns, id string) ([]byte, bool, error) {
@@ -30,8 +44,44 @@ func (c *Cache) Get(ctx context.Context, ns, id string) ([]byte, bool, error) {
 
 // Set stores a value with a TTL (every cache entry has one).
 func (c *Cache) Set(ctx context.Context, ns, id string, val []byte, ttl time.Duration) error {
-	if err := c.rdb.Set(ctx, cacheKey(ns, id), val, ttl).Err(); err != nil {
+	key := cacheKey(ns, id)
+	if err := c.rdb.Set(ctx, key, val, ttl).Err(); err != nil {
 		return fmt.Errorf("store: cache set: %w", err)
+	}
+	if c.max > 0 {
+		return c.trim(ctx, key)
+	}
+	return nil
+}
+
+// trim records key in the index and deletes the oldest entries beyond the bound. It needs no
+// atomicity across instances or slots: ZPOPMIN hands each trimmer distinct members, and an entry
+// deleted a little early is only a miss.
+func (c *Cache) trim(ctx context.Context, key string) error {
+	var card *redis.IntCmd
+	if _, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, cacheIndexKey, redis.Z{Score: float64(time.Now().UnixMilli()), Member: key})
+		card = p.ZCard(ctx, cacheIndexKey)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: cache index: %w", err)
+	}
+	over := card.Val() - c.max
+	if over <= 0 {
+		return nil
+	}
+	old, err := c.rdb.ZPopMin(ctx, cacheIndexKey, over).Result()
+	if err != nil {
+		return fmt.Errorf("store: cache trim: %w", err)
+	}
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, z := range old {
+			p.Unlink(ctx, z.Member.(string)) // one key per command: each may live on its own node
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: cache trim: %w", err)
 	}
 	return nil
 }

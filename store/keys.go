@@ -104,8 +104,10 @@ func apiKeyKey(hash string) string { return "hw:apikey:{" + hash + "}" }
 
 const apiKeysIndex = "hw:apikeys"
 
-// The evictable geocoding cache.
+// The evictable geocoding cache, and (when it shares the main instance) the index that bounds it.
 func cacheKey(ns, id string) string { return "cache:" + ns + ":" + id }
+
+const cacheIndexKey = "cache:index"
 
 // Channels.
 const eventsChannel = "events:reports"
@@ -124,5 +126,5 @@ var keyFamilies = []string{
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>"),
-	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), eventsChannel,
+	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), cacheIndexKey, eventsChannel,
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	redisstorage "github.com/gofiber/storage/redis/v3"
+	"github.com/redis/go-redis/v9"
 )
 
 // SessionStorage is the fiber.Storage behind Fiber's session middleware: gofiber/storage/redis on
@@ -71,20 +72,43 @@ type SessionInfo struct {
 	LastSeen  time.Time `json:"last_seen"`
 }
 
-// TrackSession records (or refreshes) a session in the user's list.
+// maxSessionsPerUser bounds a user's session list: a sign-in beyond it ends the session seen
+// least recently.
+const maxSessionsPerUser = 50
+
+// TrackSession records (or refreshes) a session in the user's list. The list stays bounded: it
+// is pruned whenever it is read (Sessions) and, when it grows past maxSessionsPerUser, here too,
+// so a user who never opens the account page cannot grow it either.
 func (s *Store) TrackSession(ctx context.Context, uid string, info SessionInfo) error {
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.HSet(ctx, userSessionsKey(uid), info.ID, b).Err(); err != nil {
+	var n *redis.IntCmd
+	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, userSessionsKey(uid), info.ID, b)
+		n = p.HLen(ctx, userSessionsKey(uid))
+		return nil
+	}); err != nil {
 		return fmt.Errorf("store: unable to track session: %w", err)
+	}
+	if n.Val() > maxSessionsPerUser {
+		if _, err := s.pruneSessions(ctx, uid, info.ID); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // Sessions lists the user's live sessions, most recently seen first, forgetting expired ones.
 func (s *Store) Sessions(ctx context.Context, uid string) ([]SessionInfo, error) {
+	return s.pruneSessions(ctx, uid, "")
+}
+
+// pruneSessions drops the list's entries whose session expired (or cannot be read), ends the
+// least recently seen beyond maxSessionsPerUser (never keep, the one being tracked), and returns
+// the live ones, most recently seen first.
+func (s *Store) pruneSessions(ctx context.Context, uid, keep string) ([]SessionInfo, error) {
 	m, err := s.rdb.HGetAll(ctx, userSessionsKey(uid)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list sessions: %w", err)
@@ -97,7 +121,7 @@ func (s *Store) Sessions(ctx context.Context, uid string) ([]SessionInfo, error)
 	alive := make([]bool, len(ids))
 	if len(ids) > 0 {
 		pipe := s.rdb.Pipeline()
-		cmds := make([]interface{ Val() int64 }, len(ids))
+		cmds := make([]*redis.IntCmd, len(ids))
 		for i, id := range ids {
 			cmds[i] = pipe.Exists(ctx, sessionPrefix+id)
 		}
@@ -105,7 +129,7 @@ func (s *Store) Sessions(ctx context.Context, uid string) ([]SessionInfo, error)
 			return nil, fmt.Errorf("store: unable to check sessions: %w", err)
 		}
 		for i := range ids {
-			alive[i] = cmds[i].Val() == 1
+			alive[i] = cmds[i].Val() == 1 || ids[i] == keep
 		}
 	}
 	var out []SessionInfo
@@ -119,10 +143,27 @@ func (s *Store) Sessions(ctx context.Context, uid string) ([]SessionInfo, error)
 		info.ID = id
 		out = append(out, info)
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].ID == keep) != (out[j].ID == keep) {
+			return out[i].ID == keep
+		}
+		return out[i].LastSeen.After(out[j].LastSeen)
+	})
 	if len(dead) > 0 {
-		s.rdb.HDel(ctx, userSessionsKey(uid), dead...)
+		if err := s.rdb.HDel(ctx, userSessionsKey(uid), dead...).Err(); err != nil {
+			return nil, fmt.Errorf("store: unable to prune sessions: %w", err)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	for len(out) > maxSessionsPerUser {
+		oldest := out[len(out)-1]
+		if err := s.RevokeSession(ctx, uid, oldest.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		out = out[:len(out)-1]
+	}
+	if keep != "" { // the caller's own session was only kept first for the cut: restore the order
+		sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	}
 	return out, nil
 }
 

@@ -57,6 +57,7 @@ func newStore(t *testing.T) (*Store, *testRedis) {
 	if os.Getenv("HW_TEST_REDIS") == "cluster" {
 		c := redistest.StartCluster(t, 3)
 		cfg.Addrs, cfg.Cluster = c.Addrs(), true
+		cfg.Username, cfg.Password = "admin", c.ACL.Passwords["admin"] // the tests inspect keys too
 	} else {
 		cfg.URL = redistest.Start(t).URL()
 	}

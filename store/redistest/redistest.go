@@ -5,12 +5,15 @@ package redistest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,14 +27,16 @@ import (
 // Server is one running redis-server.
 type Server struct {
 	Addr string // 127.0.0.1:port
-	Dir  string // working directory (AOF/RDB files)
+	Dir  string // working directory (AOF/RDB files; the node's own config file when it has a Role)
 
-	bin  string
-	args []string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	bin        string
+	args       []string
+	tls        *tls.Config
+	user, pass string
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	done       chan struct{}
+	log        *os.File
 }
 
 // Options tune a server. ConfigFile, when set, is loaded first (as redis-server's first
@@ -39,7 +44,18 @@ type Server struct {
 type Options struct {
 	ConfigFile string
 	Args       []string // extra "--name value" arguments
-	Sentinel   bool     // run as a sentinel (redis-server --sentinel); ConfigFile is required
+	Sentinel   bool     // run as a sentinel (redis-server --sentinel)
+
+	// Role, when set, gives the node its own config file in its directory, made from the shipped
+	// configs by scripts/redis-conf.sh (single, primary, replica, cluster, sentinel, cache), as
+	// production runs them; Vars fill its placeholders (PORT and DIR are set here).
+	Role string
+	Vars map[string]string
+
+	// TLS (the client side) and Username/Password are what the harness's own connections
+	// (readiness, Client, Ping) use.
+	TLS                *tls.Config
+	Username, Password string
 }
 
 // TB is the part of testing.TB the harness needs; TestMain code can pass a Main value.
@@ -69,23 +85,34 @@ func Start(t TB, opts ...Options) *Server {
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, bin: bin}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, bin: bin,
+			tls: o.TLS, user: o.Username, pass: o.Password}
 		var args []string
-		if o.ConfigFile != "" {
-			args = append(args, o.ConfigFile)
-		}
-		if o.Sentinel {
-			args = append(args, "--sentinel")
-		}
-		args = append(args,
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--daemonize", "no", "--save", "", "--appendonly", "no",
-			"--logfile", "", "--protected-mode", "yes")
-		if o.Sentinel {
-			args = withoutPersistenceOverrides(args) // sentinels take no persistence options
-		} else if o.ConfigFile != "" {
-			// Keep the config file's persistence settings; only override where files go.
-			args = withoutPersistenceOverrides(args)
+		if o.Role != "" {
+			conf, err := nodeConfig(o.Role, port, dir, o.Vars)
+			if err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+			args = append(args, conf)
+			if o.Sentinel {
+				args = append(args, "--sentinel")
+			}
+			args = append(args, "--daemonize", "no", "--logfile", "")
+		} else {
+			if o.ConfigFile != "" {
+				args = append(args, o.ConfigFile)
+			}
+			if o.Sentinel {
+				args = append(args, "--sentinel")
+			}
+			args = append(args,
+				"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+				"--daemonize", "no", "--save", "", "--appendonly", "no",
+				"--logfile", "", "--protected-mode", "yes")
+			if o.Sentinel || o.ConfigFile != "" {
+				// Sentinels take no persistence options; a config file keeps its own.
+				args = withoutPersistenceOverrides(args)
+			}
 		}
 		s.args = append(args, o.Args...)
 		if lastErr = s.start(); lastErr == nil {
@@ -95,6 +122,26 @@ func Start(t TB, opts ...Options) *Server {
 	}
 	t.Fatalf("redistest: could not start redis-server: %v", lastErr)
 	return nil
+}
+
+// Root is the repository's top directory (for the shipped configs and scripts).
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// nodeConfig writes dir/redis.conf for role with scripts/redis-conf.sh and returns its path.
+func nodeConfig(role string, port int, dir string, vars map[string]string) (string, error) {
+	conf := filepath.Join(dir, "redis.conf")
+	cmd := exec.Command(filepath.Join(Root(), "scripts", "redis-conf.sh"), role, conf)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "DIR="+dir)
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("redis-conf.sh %s: %v: %s", role, err, out)
+	}
+	return conf, nil
 }
 
 func withoutPersistenceOverrides(args []string) []string {
@@ -145,13 +192,30 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		default:
 		}
 		c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
+		if err == nil && s.tls != nil {
+			cfg := s.tls.Clone()
+			cfg.ServerName = "127.0.0.1"
+			tc := tls.Client(c, cfg)
+			_ = tc.SetDeadline(time.Now().Add(time.Second))
+			if err = tc.Handshake(); err != nil {
+				c.Close()
+			} else {
+				c = tc
+			}
+		}
 		if err == nil {
 			_ = c.SetDeadline(time.Now().Add(time.Second))
+			rd := bufio.NewReader(c)
+			if s.pass != "" { // signed in, PING says LOADING while the data set is read back
+				fmt.Fprintf(c, "AUTH %s %s\r\n", cmp.Or(s.user, "default"), s.pass)
+				_, _ = rd.ReadString('\n')
+			}
 			_, _ = c.Write([]byte("PING\r\n"))
-			line, _ := bufio.NewReader(c).ReadString('\n')
+			line, _ := rd.ReadString('\n')
 			c.Close()
-			// LOADING means the data set is still being read back from disk.
-			if strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH") {
+			// LOADING means the data set is still being read back from disk; NOAUTH, that the
+			// server takes no anonymous commands (and the harness has no password for it).
+			if strings.HasPrefix(line, "+PONG") || (s.pass == "" && strings.HasPrefix(line, "-NOAUTH")) {
 				return nil
 			}
 		}
@@ -171,12 +235,29 @@ func (s *Server) tail() string {
 // URL is the redis:// URL of the server's database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
-// Client returns a go-redis client for the server, closed at cleanup.
+// Client returns a go-redis client for the server (with its TLS and user), closed at cleanup.
 func (s *Server) Client(t TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(s.options())
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+func (s *Server) options() *redis.Options {
+	return &redis.Options{Addr: s.Addr, TLSConfig: s.tls, Username: s.user, Password: s.pass}
+}
+
+// Exited reports whether the server process has ended (on its own, or stopped).
+func (s *Server) Exited() bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Stop shuts the server down politely (SHUTDOWN semantics: AOF flushed) and waits for it.
@@ -232,7 +313,7 @@ func (s *Server) Restart() error {
 
 // Ping is a quick liveness check used by tests that restart servers.
 func (s *Server) Ping(ctx context.Context) error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(s.options())
 	defer c.Close()
 	return c.Ping(ctx).Err()
 }
