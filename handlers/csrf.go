@@ -51,11 +51,12 @@ func (h *handler) csrf(c *fiber.Ctx) error {
 	if len(cookie) != 43 {
 		cookie = ""
 	}
+	if cookie != "" {
+		// Known before the check, so a refusal's error page keeps the browser's token.
+		c.Locals("csrf", cookie)
+	}
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
-		if cookie != "" {
-			c.Locals("csrf", cookie)
-		}
 		return c.Next()
 	}
 	if c.Get("Sec-Fetch-Site") == "cross-site" {
@@ -68,6 +69,5 @@ func (h *handler) csrf(c *fiber.Ctx) error {
 	if cookie == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(cookie)) != 1 {
 		return fiber.NewError(fiber.StatusForbidden, csrfMessage)
 	}
-	c.Locals("csrf", cookie)
 	return c.Next()
 }
