@@ -30,7 +30,13 @@ var nav = []views.NavItem{
 
 // page builds the layout's view model for the current request.
 func (h *handler) page(c *fiber.Ctx, title string) views.Page {
+	var langs []views.LangLink
+	for _, l := range langLinks(c) {
+		langs = append(langs, views.LangLink{Lang: l.Lang, Href: l.Href})
+	}
 	return views.Page{
+		Lang:      lang(c),
+		Langs:     langs,
 		Title:     title,
 		Path:      c.Path(),
 		Nav:       nav,

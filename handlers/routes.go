@@ -15,6 +15,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Use(h.logRequests)
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
 	app.Use(h.securityHeaders)
+	app.Use(h.language)
 
 	// Machine endpoints and assets: no cookies, no CSRF, no session.
 	app.Get("/healthz", h.healthz)
@@ -33,7 +34,7 @@ func (h *handler) routes(app *fiber.App) {
 	o.Post("/requests.:fmt", h.open311Create)
 	o.Get("/requests/:id.:fmt", h.open311Request)
 
-	app.Use(h.csrf, h.loadUser)
+	app.Use(h.csrf, h.loadUser, h.accountLanguage)
 
 	app.Get("/", h.home)
 	app.Get("/geocode/suggest", h.suggest)

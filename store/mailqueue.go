@@ -105,3 +105,8 @@ func (s *Store) Follows(ctx context.Context, rid, uid string) (bool, error) {
 func (s *Store) SetNotify(ctx context.Context, uid string, on bool) error {
 	return s.updateUser(ctx, uid, map[string]any{"no_mail": boolStr(!on)}, false)
 }
+
+// SetLanguage records the language a user chose for pages and mails.
+func (s *Store) SetLanguage(ctx context.Context, uid, tag string) error {
+	return s.updateUser(ctx, uid, map[string]any{"lang": tag}, false)
+}

@@ -55,8 +55,9 @@ type User struct {
 	GoogleSub       string
 	EmailVerified   bool
 	Disabled        bool
-	PasswordVersion int64 // bumped by every password change; voids reset links and other sessions
-	NoMail          bool  // the user switched status mails off
+	PasswordVersion int64  // bumped by every password change; voids reset links and other sessions
+	NoMail          bool   // the user switched status mails off
+	Lang            string // the language the user chose (i18n tag; "" = not chosen)
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -153,6 +154,7 @@ func userFields(u *User) map[string]any {
 		"id": u.ID, "email": u.Email, "name": u.Name, "pwhash": u.PasswordHash, "role": string(u.Role),
 		"google_sub": u.GoogleSub, "email_verified": boolStr(u.EmailVerified), "disabled": boolStr(u.Disabled),
 		"pw_version": u.PasswordVersion, "created_at": u.CreatedAt.UnixMilli(), "updated_at": u.UpdatedAt.UnixMilli(),
+		"lang": u.Lang,
 	}
 }
 
@@ -172,7 +174,7 @@ func parseUser(m map[string]string) (*User, error) {
 	return &User{
 		ID: m["id"], Email: m["email"], Name: m["name"], PasswordHash: m["pwhash"], Role: Role(m["role"]),
 		GoogleSub: m["google_sub"], EmailVerified: m["email_verified"] == "1", Disabled: m["disabled"] == "1",
-		PasswordVersion: pv, CreatedAt: ms("created_at"), UpdatedAt: ms("updated_at"), NoMail: m["no_mail"] == "1",
+		PasswordVersion: pv, CreatedAt: ms("created_at"), UpdatedAt: ms("updated_at"), NoMail: m["no_mail"] == "1", Lang: m["lang"],
 	}, nil
 }
 

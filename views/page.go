@@ -4,6 +4,8 @@ package views
 
 import (
 	"encoding/json"
+
+	"hazardwatch/i18n"
 	"strconv"
 
 	"github.com/a-h/templ"
@@ -11,6 +13,8 @@ import (
 
 // Page is what the base layout needs on every page.
 type Page struct {
+	Lang      i18n.Lang  // the page's language (html lang and dir)
+	Langs     []LangLink // this page in every language, for the switcher
 	Title     string
 	Path      string // request path, to mark the current navigation item
 	CSRFToken string
@@ -19,6 +23,12 @@ type Page struct {
 	User      *CurrentUser // nil when signed out
 	Styles    []string     // extra embedded stylesheets, by static name
 	Scripts   []string     // extra embedded scripts (deferred), by static name
+}
+
+// LangLink is this page in one language.
+type LangLink struct {
+	Lang i18n.Lang
+	Href string
 }
 
 // CurrentUser is the signed-in user as the header shows them.
@@ -116,4 +126,14 @@ func ariaFor(f Form, fd Field) templ.Attributes {
 		return templ.Attributes{"aria-describedby": "f-" + fd.Name + "-hint"}
 	}
 	return nil
+}
+
+func langTag(p Page) string { return cmpOr(p.Lang.Tag, "en") }
+func langDir(p Page) string { return cmpOr(p.Lang.Dir, "ltr") }
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

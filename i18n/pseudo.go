@@ -1,0 +1,38 @@
+package i18n
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// PseudoEnabled offers the pseudo-locale (en-XA): development and the layout tests only.
+var PseudoEnabled bool
+
+var accents = map[rune]rune{}
+
+func loadPseudo() {
+	from, to := "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "àƀçđéƒĝĥíĵķĺɱñöþǫŕšţûṽŵẋýžÀƁÇĐÉƑĜĤÍĴĶĹṀÑÖÞǪŔŠŢÛṼŴẊÝŽ"
+	t := []rune(to)
+	for i, r := range from {
+		accents[r] = t[i]
+	}
+}
+
+// pseudo accents a message and makes it 40% longer, in brackets, so clipped text and strings
+// that bypassed the catalogs stand out.
+func pseudo(s string) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for _, r := range s {
+		if a, ok := accents[r]; ok {
+			r = a
+		}
+		b.WriteRune(r)
+	}
+	if pad := (utf8.RuneCountInString(s)*2 + 4) / 5; pad > 0 {
+		b.WriteString(" ")
+		b.WriteString(strings.Repeat("~", pad))
+	}
+	b.WriteString("]")
+	return b.String()
+}
