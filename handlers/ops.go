@@ -70,7 +70,7 @@ func (h *handler) mailPreview(c *fiber.Ctx) error {
 	samples := mail.Samples(h.cfg.BaseURL.String())
 	var v views.MailPreviewView
 	for _, k := range mail.Kinds {
-		m, err := mail.Render(k, samples[k])
+		m, err := mail.Render(c.UserContext(), k, samples[k])
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func (h *handler) mailPreviewHTML(c *fiber.Ctx) error {
 	if !slices.Contains(mail.Kinds, kind) {
 		return fiber.ErrNotFound
 	}
-	m, err := mail.Render(kind, mail.Samples(h.cfg.BaseURL.String())[kind])
+	m, err := mail.Render(c.UserContext(), kind, mail.Samples(h.cfg.BaseURL.String())[kind])
 	if err != nil {
 		return err
 	}

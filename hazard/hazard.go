@@ -136,6 +136,15 @@ func (s Status) Open311() string {
 	return "closed"
 }
 
+// Attention is why the public asks moderators to look at a report again, beside its status: a
+// flag, not a status, so the map, the workflow and the counts stay as they are.
+type Attention string
+
+const (
+	ReportedFixed    Attention = "reported_fixed" // an update said the hazard is gone
+	ReopenedByPublic Attention = "reopened"       // its reporter or a photo update said it is back
+)
+
 // Action is a moderator's (or reporter's) verb; Transitions says where it may lead.
 type Action string
 

@@ -2,11 +2,14 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
 	texttemplate "text/template"
+
+	"hazardwatch/i18n"
 )
 
 // Kind names a mail: a pair of templates in templates/, <kind>.txt (defining "subject" and
@@ -74,15 +77,23 @@ type pair struct {
 	html *htmltemplate.Template
 }
 
+// funcs are placeholders for parsing; Render binds t, n and title to the mail being made.
 var funcs = map[string]any{
 	"btn":   func(url, label string) map[string]string { return map[string]string{"URL": url, "Label": label} },
-	"title": func() string { return "" }, // the subject, set per mail
+	"title": func() string { return "" },
+	"t":     func(id string, data ...any) string { return id },
+	"n":     func(id string, count int, data ...any) string { return id },
+}
+
+// localFuncs speak the recipient's language: {{t "mail.status.subject" .}}, {{n "id" .Count}}.
+func localFuncs(l *i18n.Localizer) map[string]any {
+	return map[string]any{"t": l.T, "n": l.N}
 }
 
 var pairs = func() map[Kind]pair {
 	out := map[Kind]pair{}
 	for _, k := range Kinds {
-		t := texttemplate.Must(texttemplate.New(string(k)).ParseFS(files, "templates/"+string(k)+".txt"))
+		t := texttemplate.Must(texttemplate.New(string(k)).Funcs(funcs).ParseFS(files, "templates/"+string(k)+".txt"))
 		h := htmltemplate.Must(htmltemplate.New(string(k)).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+string(k)+".html"))
 		out[k] = pair{t, h}
 	}
@@ -92,24 +103,32 @@ var pairs = func() map[Kind]pair {
 // Rendered is a mail's subject and bodies.
 type Rendered struct{ Subject, Text, HTML string }
 
-// Render fills kind's templates with data.
-func Render(kind Kind, data any) (Rendered, error) {
+// Render fills kind's templates with data, in the language of ctx's localizer (put the
+// recipient's there, not the actor's: i18n.With(ctx, i18n.For(user.Lang))).
+func Render(ctx context.Context, kind Kind, data any) (Rendered, error) {
 	p, ok := pairs[kind]
 	if !ok {
 		return Rendered{}, fmt.Errorf("mail: no template %q", kind)
 	}
+	loc := localFuncs(i18n.From(ctx))
+	tt, err := p.text.Clone()
+	if err != nil {
+		return Rendered{}, err
+	}
+	tt.Funcs(loc)
 	var subj, text, html bytes.Buffer
-	if err := p.text.ExecuteTemplate(&subj, "subject", data); err != nil {
+	if err := tt.ExecuteTemplate(&subj, "subject", data); err != nil {
 		return Rendered{}, fmt.Errorf("mail: %s subject: %w", kind, err)
 	}
-	if err := p.text.ExecuteTemplate(&text, "text", data); err != nil {
+	if err := tt.ExecuteTemplate(&text, "text", data); err != nil {
 		return Rendered{}, fmt.Errorf("mail: %s text: %w", kind, err)
 	}
 	// The HTML title repeats the subject.
 	subject := strings.TrimSpace(subj.String())
 	h, err := p.html.Clone()
 	if err == nil {
-		err = h.Funcs(map[string]any{"title": func() string { return subject }}).ExecuteTemplate(&html, "layout", data)
+		loc["title"] = func() string { return subject }
+		err = h.Funcs(loc).ExecuteTemplate(&html, "layout", data)
 	}
 	if err != nil {
 		return Rendered{}, fmt.Errorf("mail: %s html: %w", kind, err)

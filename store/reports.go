@@ -40,6 +40,8 @@ type Report struct {
 	ExpiresAt    time.Time     `json:"expires_at,omitzero"` // transient types only
 	Source       string        `json:"source,omitempty"`    // "open311:<key name>" for API reports
 	MediaURL     string        `json:"media_url,omitempty"` // a link an API client gave (never fetched)
+	// Attention asks moderators to look again (hazard.ReportedFixed...); cleared by their action.
+	Attention hazard.Attention `json:"attention,omitempty"`
 	History      []Change      `json:"history"`
 
 	// Confirmations is the size of the "still there" set, read with the document.

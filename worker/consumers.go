@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
 	"hazardwatch/live"
 	"hazardwatch/mail"
@@ -247,7 +248,8 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 		default:
 			kind, data = mail.Status, mail.StatusData{ReportData: rep, Status: to.Label(), Note: e.Note, Reporter: reporter}
 		}
-		if err := Enqueue(ctx, d.Store, e.EID+":"+uid, u.Email, kind, data); err != nil {
+		// In the recipient's language, not the moderator's.
+		if err := Enqueue(i18n.With(ctx, i18n.For(u.Lang)), d.Store, e.EID+":"+uid, u.Email, kind, data); err != nil {
 			return err
 		}
 	}
@@ -256,7 +258,7 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 
 // Enqueue renders a mail and queues it under key.
 func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any) error {
-	m, err := mail.Render(kind, data)
+	m, err := mail.Render(ctx, kind, data)
 	if err != nil {
 		return err
 	}
