@@ -42,7 +42,7 @@ type Report struct {
 	MediaURL     string        `json:"media_url,omitempty"` // a link an API client gave (never fetched)
 	// Attention asks moderators to look again (hazard.ReportedFixed...); cleared by their action.
 	Attention hazard.Attention `json:"attention,omitempty"`
-	History      []Change      `json:"history"`
+	History   []Change         `json:"history"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
 	Confirmations int64 `json:"-"`
