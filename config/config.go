@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -435,3 +436,6 @@ func mailAddress(from string) string {
 	}
 	return from
 }
+
+// PhotoDir is where photos are stored (under DATA_DIR; shared by instances on one disk).
+func (c *Config) PhotoDir() string { return filepath.Join(c.DataDir, "photos") }

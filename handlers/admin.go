@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/hazard"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -28,11 +29,11 @@ func (h *handler) admin(c *fiber.Ctx) error {
 			return err
 		default:
 			v.Users = []views.UserRow{h.userRow(c, u)}
-			rs, _, err := h.store.Reports(c.UserContext(), store.ReportFilter{Reporter: u.ID}, 0, 20)
+			res, err := h.store.List(c.UserContext(), store.ListQuery{Reporter: u.ID, Statuses: hazard.Statuses, Limit: 20})
 			if err != nil {
 				return err
 			}
-			for _, r := range rs {
+			for _, r := range res.Reports {
 				v.Reports = append(v.Reports, h.card(r))
 			}
 		}

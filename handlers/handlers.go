@@ -20,6 +20,7 @@ import (
 	"hazardwatch/live"
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
+	"hazardwatch/photo"
 	"hazardwatch/store"
 )
 
@@ -37,6 +38,8 @@ type Deps struct {
 	Live *live.Hub
 	// Monitor reads server health for /admin/system.
 	Monitor *store.Monitor
+	// Decoders bounds concurrent photo decoding; nil means one slot per core.
+	Decoders *photo.Gate
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
 	// GoogleClient reaches Google's token and profile endpoints; nil means a client with a 10 s
@@ -62,6 +65,7 @@ type handler struct {
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	csp      string
+	decoders *photo.Gate // bounds concurrent photo decoding (photos.go)
 
 	cookieKey cookieKey // see signedCookies
 }
@@ -83,7 +87,10 @@ const maxBody = 1 << 20
 func New(d Deps) *fiber.App {
 	h := &handler{
 		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
-		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
+		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config), decoders: d.Decoders,
+	}
+	if h.decoders == nil {
+		h.decoders = photo.NewGate(0)
 	}
 	h.sessions = newSessionStore(h)
 	h.metrics = d.Metrics

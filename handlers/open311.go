@@ -332,27 +332,27 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 			return bad("page_size must be a whole number from 1 to 1000.")
 		}
 	}
-	skip := (page - 1) * size
-	for offset := 0; offset < 20000 && len(list) < size; offset += 500 {
-		rs, err := h.store.ReportsBetween(c.UserContext(), start, end, offset, 500)
-		if err != nil {
-			return err
+	// The public statuses, narrowed to open or closed; every page costs the same, however deep.
+	var want []hazard.Status
+	for _, st := range hazard.Statuses {
+		if len(statuses) == 0 || slices.Contains(statuses, st.Open311()) {
+			want = append(want, st)
 		}
-		for _, r := range rs {
-			if !h.life.CanSee(nil, r) || (len(codes) > 0 && !slices.Contains(codes, r.Type)) || (len(statuses) > 0 && !slices.Contains(statuses, r.Status.Open311())) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			if len(list) < size {
-				list = append(list, h.o311(r))
-			}
-		}
-		if len(rs) < 500 {
-			break
-		}
+	}
+	if msg, err := h.overLimit(c, searchLimit(c)); err != nil {
+		return err
+	} else if msg != "" {
+		return fiber.NewError(fiber.StatusTooManyRequests, msg)
+	}
+	res, err := h.store.List(c.UserContext(), store.ListQuery{
+		Statuses: h.life.VisibleStatuses(nil, want), Types: codes, From: start, To: end,
+		Skip: (page - 1) * size, Limit: size,
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Reports {
+		list = append(list, h.o311(r))
 	}
 	return open311Write(c, fiber.StatusOK, format, nonNil(list), o311Requests{Requests: list})
 }

@@ -5,10 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"mime/multipart"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +23,7 @@ import (
 // maxUpload bounds POST /reports: five photos of 10 MB and the fields.
 const maxUpload = hazard.MaxPhotos*photo.MaxBytes + 1<<20
 
-func (h *handler) photoDir() string { return filepath.Join(h.cfg.DataDir, "photos") }
+func (h *handler) photoDir() string { return h.cfg.PhotoDir() }
 
 func typeOptions() []views.Option {
 	out := make([]views.Option, len(hazard.Types))
@@ -49,7 +47,7 @@ func newIdemKey() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (h *handler) reportFormView(f *form, photos []string) views.ReportFormView {
+func (h *handler) reportFormView(f *form, photos []views.KeptPhoto) views.ReportFormView {
 	m := views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng, Zoom: h.cfg.MapZoom}
 	return views.ReportFormView{
 		Form: f.Form, Types: typeOptions(), Severities: severityOptions(), Photos: photos,
@@ -106,15 +104,10 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		AllowClose: f.Values["confirm_distinct"] == "1",
 	}
 	d.Lat, d.Lng, d.HasPlace = formPoint(f)
-	photos, gps := h.formPhotos(c, mf, f)
-	d.Photos = photos
-	for field, msg := range lifecycle.Check(&d) {
-		f.fail(field, msg)
-	}
-	f.Values["description"] = d.Description
-
+	var photos []string
+	var gps *photo.Point
 	again := func(status int, tooClose []views.ReportCard) error {
-		v := h.reportFormView(f, photos)
+		v := h.reportFormView(f, h.keptPhotos(c, photos))
 		v.TooClose = tooClose
 		if !d.HasPlace && gps != nil {
 			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
@@ -124,14 +117,33 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		}
 		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
 	}
+	// The cheap checks come first: the fields, then (for a form that would go through) the
+	// report limit. Photos are decoded after them, within the hourly photo budget and a
+	// decoding slot; a form with other errors still keeps its good photos.
+	fieldsOK := len(lifecycle.Check(&d)) == 0
+	if fieldsOK {
+		if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
+			return err
+		} else if msg != "" {
+			f.fail("", msg)
+			return again(fiber.StatusTooManyRequests, nil)
+		}
+	}
+	photos, gps, err := h.formPhotos(c, mf, f)
+	if errors.Is(err, errBusy) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(decodeWait.Seconds())))
+		f.fail("photos", "The server is busy with other photos. Send the form again in a few seconds; everything you typed is still here.")
+		return again(fiber.StatusServiceUnavailable, nil)
+	} else if err != nil {
+		return err
+	}
+	d.Photos = photos
+	for field, msg := range lifecycle.Check(&d) {
+		f.fail(field, msg)
+	}
+	f.Values["description"] = d.Description
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
-		return err
-	} else if msg != "" {
-		f.fail("", msg)
-		return again(fiber.StatusTooManyRequests, nil)
 	}
 	saved, created, err := h.life.Create(c.UserContext(), d)
 	var le *lifecycle.Error
@@ -178,64 +190,6 @@ func formPoint(f *form) (float64, float64, bool) {
 		return 0, 0, true
 	}
 	return lat, lng, true
-}
-
-// formPhotos processes new uploads and re-validates kept ones. Good photos are saved at once, so
-// a form that fails for another reason keeps them; the report only ever names saved files.
-func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]string, *photo.Point) {
-	var kept []string
-	var files []*multipart.FileHeader
-	if mf != nil {
-		for _, hash := range mf.Value["photo_keep"] {
-			if photo.Exists(h.photoDir(), hash) && !slices.Contains(kept, hash) {
-				kept = append(kept, hash)
-			}
-		}
-		for _, fh := range mf.File["photos"] {
-			if fh.Size > 0 || fh.Filename != "" {
-				files = append(files, fh)
-			}
-		}
-	}
-	if len(kept)+len(files) > hazard.MaxPhotos {
-		f.fail("photos", fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(kept)+len(files)))
-		return kept, nil
-	}
-	var gps *photo.Point
-	var problems []string
-	for _, fh := range files {
-		file, err := fh.Open()
-		if err != nil {
-			problems = append(problems, fh.Filename+": could not be read")
-			continue
-		}
-		p, err := photo.Process(file)
-		file.Close()
-		var pe *photo.Error
-		if errors.As(err, &pe) {
-			problems = append(problems, displayName(fh.Filename)+": "+pe.Msg)
-			continue
-		} else if err != nil {
-			problems = append(problems, displayName(fh.Filename)+": could not be processed")
-			h.log.Error("photo processing failed", "err", err)
-			continue
-		}
-		if err := photo.Save(h.photoDir(), p); err != nil {
-			h.log.Error("photo save failed", "err", err)
-			problems = append(problems, displayName(fh.Filename)+": could not be stored; please try again")
-			continue
-		}
-		if gps == nil {
-			gps = p.GPS
-		}
-		if !slices.Contains(kept, p.Hash) {
-			kept = append(kept, p.Hash)
-		}
-	}
-	if len(problems) > 0 {
-		f.fail("photos", strings.Join(problems, " "))
-	}
-	return kept, gps
 }
 
 func displayName(name string) string {
@@ -422,52 +376,75 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	for _, s := range hazard.Statuses {
 		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
 	}
-	filter := store.ReportFilter{Keep: func(r *store.Report) bool { return h.life.CanSee(u, r) }}
+	q := store.ListQuery{Limit: perPage}
 	if l.Type != "" {
 		if _, ok := hazard.TypeByCode(l.Type); !ok {
 			return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(l.Type)+".")
 		}
-		filter.Types = []string{l.Type}
+		q.Types = []string{l.Type}
 	}
+	want := hazard.ActiveStatuses // "current hazards"
 	switch {
 	case l.Status != "" && !hazard.Status(l.Status).Valid():
 		return fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(l.Status)+".")
 	case l.Status != "":
-		filter.Statuses = []hazard.Status{hazard.Status(l.Status)}
-	case !l.Mine:
-		filter.Statuses = []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
+		want = []hazard.Status{hazard.Status(l.Status)}
+	case l.Mine:
+		want = hazard.Statuses
+	}
+	// The list holds exactly what lifecycle lets this viewer see: their own reports in any
+	// status they may see, everyone's in the statuses the public (or a moderator) may see.
+	if l.Mine {
+		q.Reporter = u.ID
+		q.Statuses = h.life.VisibleStatusesOf(u, want, u.ID)
+	} else {
+		q.Statuses = h.life.VisibleStatuses(u, want)
 	}
 	if len([]rune(l.Query)) > 100 {
 		return fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
 	}
-	filter.Text = l.Query
-	if l.Mine {
-		filter.Reporter = u.ID
+	q.Text = l.Query
+	if l.BBox = c.Query("bbox"); l.BBox != "" {
+		b, msg := parseBBox(l.BBox)
+		if msg != "" {
+			return fiber.NewError(fiber.StatusBadRequest, msg)
+		}
+		q.Box = &b
 	}
 	page, err := strconv.Atoi(c.Query("page", "1"))
 	if err != nil || page < 1 || page > 1000 {
 		return fiber.NewError(fiber.StatusBadRequest, "The page must be a number from 1 to 1000.")
 	}
-	l.Page = page
-	rs, more, err := h.store.Reports(c.UserContext(), filter, page-1, perPage)
+	l.Page, q.Skip = page, (page-1)*perPage
+	if q.Text != "" || q.Box != nil {
+		// A search walks an index and reads documents (up to a cap): bounded, but not cheap.
+		if msg, err := h.overLimit(c, searchLimit(c)); err != nil {
+			return err
+		} else if msg != "" {
+			return fiber.NewError(fiber.StatusTooManyRequests, msg)
+		}
+	}
+	res, err := h.store.List(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
+	more := res.More
+	l.Partial = res.Partial
+	for _, r := range res.Reports {
 		l.Reports = append(l.Reports, h.card(r))
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query} {
+	vals := url.Values{}
+	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query, "bbox": l.BBox} {
 		if v != "" {
-			q.Set(k, v)
+			vals.Set(k, v)
 		}
 	}
 	if l.Mine {
-		q.Set("mine", "1")
+		vals.Set("mine", "1")
 	}
 	pageURL := func(n int) string {
-		q.Set("page", strconv.Itoa(n))
-		return "/reports?" + q.Encode()
+		vals.Set("page", strconv.Itoa(n))
+		return "/reports?" + vals.Encode()
 	}
 	if page > 1 {
 		l.PrevURL = pageURL(page - 1)
@@ -510,29 +487,6 @@ func (h *handler) feature(r *store.Report) fiber.Map {
 	}
 }
 
-// servePhoto serves stored photos: content-addressed, so cacheable forever.
-func (h *handler) servePhoto(c *fiber.Ctx) error {
-	name := c.Params("name")
-	hash, thumb := strings.TrimSuffix(name, ".jpg"), false
-	if strings.HasSuffix(hash, "_t") {
-		hash, thumb = strings.TrimSuffix(hash, "_t"), true
-	}
-	if !strings.HasSuffix(name, ".jpg") || !photo.ValidHash(hash) {
-		return fiber.ErrNotFound
-	}
-	full, small := photo.Paths(h.photoDir(), hash)
-	path := full
-	if thumb {
-		path = small
-	}
-	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderContentType, "image/jpeg")
-	if err := c.SendFile(path, false); err != nil {
-		return fiber.ErrNotFound
-	}
-	if c.Response().StatusCode() == fiber.StatusNotFound {
-		return fiber.ErrNotFound
-	}
-	return nil
-}
+// searchLimit bounds the list requests that walk indexes (text, an area, Open311 listings) per
+// client address: each is bounded, but a crowd of them would slow everyone's map.
+func searchLimit(c *fiber.Ctx) rule { return rule{"search-ip", c.IP(), 120, time.Minute} }

@@ -23,7 +23,6 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/metrics", h.metricsText)
 	app.Get("/events", h.events)
 	app.Get(static.Prefix+"*", static.Handler)
-	app.Get("/photos/:name", h.servePhoto)
 
 	// Open311 (API-key clients, no cookies): before the session and CSRF middleware.
 	o := app.Group("/open311/v2")
@@ -35,6 +34,9 @@ func (h *handler) routes(app *fiber.App) {
 	o.Get("/requests/:id.:fmt", h.open311Request)
 
 	app.Use(h.csrf, h.loadUser, h.accountLanguage)
+
+	// Photos: after the session, since who asks decides whether a photo is visible.
+	app.Get("/photos/:name", h.servePhoto)
 
 	app.Get("/", h.home)
 	app.Get("/geocode/suggest", h.suggest)

@@ -124,9 +124,15 @@ func (s *Service) CanSee(viewer *store.User, r *store.Report) bool {
 // VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
 // map or list may show of everyone's reports.
 func (s *Service) VisibleStatuses(viewer *store.User, want []hazard.Status) []hazard.Status {
+	return s.VisibleStatusesOf(viewer, want, "")
+}
+
+// VisibleStatusesOf keeps the statuses of want that viewer may see in reporter's reports (their
+// own list shows their rejected and withdrawn reports too).
+func (s *Service) VisibleStatusesOf(viewer *store.User, want []hazard.Status, reporter string) []hazard.Status {
 	var out []hazard.Status
 	for _, st := range want {
-		if s.Visible(viewer, st, "") {
+		if s.Visible(viewer, st, reporter) {
 			out = append(out, st)
 		}
 	}

@@ -175,8 +175,11 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 		if old.Status != m.Status {
 			p.ZRem(ctx, statusIndexKey(old.Status), r.ID)
 		}
-		if old.Type != m.Type {
-			p.ZRem(ctx, typeIndexKey(old.Type), r.ID)
+		if old.Status != m.Status {
+			p.ZRem(ctx, listKey(old.Status, ""), r.ID)
+		}
+		if old.Status != m.Status || old.Type != m.Type {
+			p.ZRem(ctx, listKey(old.Status, old.Type), r.ID)
 		}
 		if old.mapped() && (geoMember(r.ID, old) != geoMember(r.ID, m) || !m.mapped()) {
 			p.ZRem(ctx, geoKey(geoClass(old.Status)), geoMember(r.ID, old))
@@ -184,7 +187,15 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	}
 	p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
 	p.ZAdd(ctx, statusIndexKey(r.Status), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
-	p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
+	p.ZAdd(ctx, listKey(r.Status, ""), redis.Z{Score: created, Member: r.ID})
+	p.ZAdd(ctx, listKey(r.Status, r.Type), redis.Z{Score: created, Member: r.ID})
+	// Words an edit removed stay in their index until a repair: a list checks the document.
+	for _, w := range Words(r.Description + " " + r.Address) {
+		p.ZAdd(ctx, wordKey(w), redis.Z{Score: created, Member: r.ID})
+	}
+	for _, h := range r.Photos {
+		p.SAdd(ctx, photoKey(h), r.ID)
+	}
 	p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
 	if m.mapped() {
 		p.GeoAdd(ctx, geoKey(geoClass(r.Status)), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
@@ -297,92 +308,6 @@ func (s *Store) reports(ctx context.Context, ids []string) ([]*Report, error) {
 	return out, nil
 }
 
-// ReportFilter selects reports for a list. Empty fields match everything.
-type ReportFilter struct {
-	Types    []string
-	Statuses []hazard.Status
-	Reporter string // user id
-	Text     string // case-insensitive substring of description or address
-	Keep     func(*Report) bool
-}
-
-func (f ReportFilter) match(r *Report) bool {
-	if len(f.Types) > 0 && !slices.Contains(f.Types, r.Type) {
-		return false
-	}
-	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, r.Status) {
-		return false
-	}
-	if f.Text != "" {
-		t := strings.ToLower(f.Text)
-		if !strings.Contains(strings.ToLower(r.Description), t) && !strings.Contains(strings.ToLower(r.Address), t) {
-			return false
-		}
-	}
-	return f.Keep == nil || f.Keep(r)
-}
-
-// maxScan bounds how many documents one list request may read when filters are selective.
-const maxScan = 5000
-
-// Reports lists matching reports newest first: page (from 0) of size per, and whether more
-// follow. It walks the narrowest index (the reporter's, one status's, one type's, or all) and
-// filters the rest in Go, reading at most maxScan documents.
-func (s *Store) Reports(ctx context.Context, f ReportFilter, page, per int) ([]*Report, bool, error) {
-	key, rest := reportsByTimeKey, f
-	switch {
-	case f.Reporter != "":
-		key = userReportsKey(f.Reporter)
-	case len(f.Statuses) == 1:
-		key, rest.Statuses = statusIndexKey(f.Statuses[0]), nil
-	case len(f.Types) == 1:
-		key, rest.Types = typeIndexKey(f.Types[0]), nil
-	}
-	if len(rest.Types) == 0 && len(rest.Statuses) == 0 && rest.Text == "" && rest.Keep == nil {
-		// The index alone answers: read exactly one page (and one more id to know if more follow).
-		start := int64(page * per)
-		ids, err := s.rdb.ZRevRange(ctx, key, start, start+int64(per)).Result()
-		if err != nil {
-			return nil, false, fmt.Errorf("store: unable to list reports: %w", err)
-		}
-		more := len(ids) > per
-		if more {
-			ids = ids[:per]
-		}
-		rs, err := s.reports(ctx, ids)
-		return rs, more, err
-	}
-	skip, out := page*per, make([]*Report, 0, per)
-	const chunk = 100
-	for start := int64(0); start < maxScan; start += chunk {
-		ids, err := s.rdb.ZRevRange(ctx, key, start, start+chunk-1).Result()
-		if err != nil {
-			return nil, false, fmt.Errorf("store: unable to list reports: %w", err)
-		}
-		rs, err := s.reports(ctx, ids)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range rs {
-			if !f.match(r) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			if len(out) == per {
-				return out, true, nil
-			}
-			out = append(out, r)
-		}
-		if len(ids) < chunk {
-			break
-		}
-	}
-	return out, false, nil
-}
-
 // NearbyReport is a report with its distance from a point.
 type NearbyReport struct {
 	*Report
@@ -483,19 +408,6 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 
 // NewReportID returns a fresh random report id (for seeding and API clients without a key).
 func NewReportID() string { return newID() }
-
-// ReportsBetween walks the time index newest first between from and to (inclusive), skipping
-// offset entries and returning up to count documents (missing ones skipped).
-func (s *Store) ReportsBetween(ctx context.Context, from, to time.Time, offset, count int) ([]*Report, error) {
-	ids, err := s.rdb.ZRevRangeByScore(ctx, reportsByTimeKey, &redis.ZRangeBy{
-		Min: strconv.FormatInt(from.UnixMilli(), 10), Max: strconv.FormatInt(to.UnixMilli(), 10),
-		Offset: int64(offset), Count: int64(count),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list reports: %w", err)
-	}
-	return s.reports(ctx, ids)
-}
 
 // MoveConfirmations counts a duplicate's confirmations, and its reporter, as confirmations of the
 // original (never its own reporter's). Sets in two slots: read one, add to the other; SADD makes

@@ -16,12 +16,16 @@ type ReportFormView struct {
 	Form       Form
 	Types      []Option
 	Severities []Option
-	Photos     []string // stored photo hashes kept from an earlier failed submit
+	Photos     []KeptPhoto // photos kept from an earlier failed submit
 	MaxPhotos  int
 	TooClose   []ReportCard // reports of the same type very close by: "a different hazard?"
 	PhotoGPS   *LatLng      // where a photo says it was taken, offered when no place was chosen
 	Map        MapView
 }
+
+// KeptPhoto is an uploaded photo a failed form carries back: Ref is the signed reference the
+// form sends again, Thumb its preview (visible to its uploader only).
+type KeptPhoto struct{ Ref, Thumb string }
 
 // LatLng is a point for views.
 type LatLng struct{ Lat, Lng float64 }
@@ -73,7 +77,9 @@ type TimelineItem struct {
 // ReportListView is /reports with its filters.
 type ReportListView struct {
 	Type, Status, Query string
+	BBox                string // an area from the map ("minLng,minLat,maxLng,maxLat"), kept across filters
 	Mine, SignedIn      bool
+	Partial             bool // the search stopped before the end: narrower filters find the rest
 	Types, Statuses     []Option
 	Reports             []ReportCard
 	Page                int

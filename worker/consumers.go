@@ -15,6 +15,7 @@ import (
 	"hazardwatch/lifecycle"
 	"hazardwatch/live"
 	"hazardwatch/mail"
+	"hazardwatch/photo"
 	"hazardwatch/store"
 )
 
@@ -30,6 +31,7 @@ type Tuning struct {
 	ClaimAfter, Backoff time.Duration
 	MaxTries            int
 	SweepEvery          time.Duration // how often the outbox sweeper and the expiry job run (default 10 s and 30 s)
+	PhotoGrace          time.Duration // how old an unreferenced photo must be to go (default photo.Grace)
 }
 
 // Deps is what the workers need.
@@ -42,6 +44,7 @@ type Deps struct {
 	Consumer string     // this process's consumer name, unique
 	Tuning   Tuning     // zero: production timings
 	Extra    []Consumer // reactions later features add (routing to bodies, area alerts...)
+	PhotoDir string     // where photos live: swept of files no report names ("" skips the sweep)
 	Done     func(group string, err error)
 }
 
@@ -96,7 +99,29 @@ func Start(ctx context.Context, d Deps) (wait func()) {
 	run(func() {
 		jobLoop(ctx, d.Log, "expiry", expiry, func(ctx context.Context) (int, error) { return d.Life.ExpireDue(ctx, time.Now(), expiry) })
 	})
+	if d.PhotoDir != "" {
+		run(func() {
+			jobLoop(ctx, d.Log, "photo sweeper", 30*every, func(ctx context.Context) (int, error) { return SweepPhotos(ctx, d) })
+		})
+	}
 	return wg.Wait
+}
+
+// SweepPhotos removes photo files no report names (failed or abandoned forms, removed photos)
+// once they are older than the grace period. One instance a round (a lock), though two at
+// once would also be safe.
+func SweepPhotos(ctx context.Context, d Deps) (int, error) {
+	grace := d.Tuning.PhotoGrace
+	if grace == 0 {
+		grace = photo.Grace
+	}
+	if ok, err := d.Store.TryLock(ctx, "photo-sweep", time.Minute); err != nil || !ok {
+		return 0, err
+	}
+	return photo.Sweep(ctx, d.PhotoDir, grace, time.Now(), func(ctx context.Context, hash string) (bool, error) {
+		rs, err := d.Store.PhotoReports(ctx, hash)
+		return len(rs) > 0, err
+	})
 }
 
 // EventRunner is the runner of one event consumer.
