@@ -80,8 +80,8 @@ const (
 	wordScanPattern   = "hw:words:*"
 	photoScanPattern  = "hw:photo:*"
 	// retiredPattern is what older versions kept and nothing reads now (per-type time indexes).
-	retiredPattern = "hw:reports:type:*"
-	userScanPattern   = "hw:user:{*}"
+	retiredPattern  = "hw:reports:type:*"
+	userScanPattern = "hw:user:{*}"
 )
 
 // Statistics: all in one slot ({stats}), because PFCOUNT over days needs them together.

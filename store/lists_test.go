@@ -26,8 +26,8 @@ func TestListsAreExact(t *testing.T) {
 	for i := 0; i < 900; i++ {
 		r := newReport(fmt.Sprint("user", rng.IntN(5)), types[rng.IntN(len(types))], 32.70+rng.Float64()*0.2, 34.90+rng.Float64()*0.2)
 		r.ID = NewReportID()
-		r.Status = hazard.Statuses[1+rng.IntN(len(hazard.Statuses)-1)] // not unconfirmed
-		r.CreatedAt = base.Add(time.Duration(rng.IntN(400)) * time.Second)  // many ties
+		r.Status = hazard.Statuses[1+rng.IntN(len(hazard.Statuses)-1)]     // not unconfirmed
+		r.CreatedAt = base.Add(time.Duration(rng.IntN(400)) * time.Second) // many ties
 		r.UpdatedAt = r.CreatedAt
 		var ws []string
 		for j := 0; j < 1+rng.IntN(4); j++ {
