@@ -108,7 +108,33 @@ func (s *Store) UpdateReport(ctx context.Context, prev, r *Report, evs ...Event)
 	if r.ID != prev.ID {
 		return fmt.Errorf("store: update of %s with %s", prev.ID, r.ID)
 	}
+	if n := len(r.History); n > MaxHistory {
+		// Archived first: a crash after it leaves the entries in both places, never in neither.
+		// (A write that then loses a version race archives them again on its retry.)
+		if err := s.archiveHistory(ctx, r.ID, r.History[1:n-MaxHistory+1]); err != nil {
+			return err
+		}
+		r.History = append([]Change{r.History[0]}, r.History[n-MaxHistory+1:]...)
+	}
 	return s.commit(ctx, r, prev.Version, MarkerOf(prev), evs)
+}
+
+// MaxHistory bounds a report's timeline in its document: its first entry (the report being
+// made) and the newest MaxHistory-1. Older entries move to the audit stream, in order, as
+// "history.archived" entries whose note is the change as JSON.
+const MaxHistory = 50
+
+func (s *Store) archiveHistory(ctx context.Context, rid string, old []Change) error {
+	for _, ch := range old {
+		b, err := json.Marshal(ch)
+		if err != nil {
+			return err
+		}
+		if err := s.Audit(ctx, AuditEntry{Actor: ch.By, Action: "history.archived", Target: rid, Note: string(b)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeIndexes writes r's entries in every global index and removes what stale markers (the

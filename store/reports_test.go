@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -340,6 +341,41 @@ func TestStatsMatchRecount(t *testing.T) {
 	}
 	if len(st.BusiestAreas) == 0 || areaTotal > created {
 		t.Errorf("areas %v", st.BusiestAreas)
+	}
+}
+
+// Issue 14: a report's history only grew. It keeps its first entry and the newest ones; the
+// rest moves to the audit stream, in order, nothing lost.
+func TestHistoryIsCappedAndArchived(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	r := newReport("u", "pothole", 32.8, 35.0)
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	const changes = MaxHistory + 11
+	for i := 0; i < changes; i++ {
+		to := hazard.Open
+		if i%2 == 1 {
+			to = hazard.Resolved
+		}
+		if _, err := transition(ctx, s, r.ID, 0, to, "mod", fmt.Sprint("change ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := s.Report(ctx, r.ID)
+	if len(got.History) != MaxHistory || got.History[0].To != hazard.Pending || got.History[MaxHistory-1].Note != fmt.Sprint("change ", changes-1) {
+		t.Fatalf("history: %d entries, first %v, last %q", len(got.History), got.History[0].To, got.History[len(got.History)-1].Note)
+	}
+	entries, _, err := s.AuditLog(ctx, AuditFilter{Action: "history.archived", Target: r.ID}, "", 100)
+	if err != nil || len(entries) != changes+1-MaxHistory {
+		t.Fatalf("%d archived entries, want %d (%v)", len(entries), changes+1-MaxHistory, err)
+	}
+	for i, e := range entries { // newest first
+		var ch Change
+		if err := json.Unmarshal([]byte(e.Note), &ch); err != nil || ch.Note != fmt.Sprint("change ", changes-MaxHistory-i) {
+			t.Fatalf("archived entry %d: %q", i, e.Note)
+		}
 	}
 }
 
