@@ -274,8 +274,8 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	if u != nil {
 		confirmed, _ := h.store.Confirmed(c.UserContext(), r.ID, u.ID)
 		v.Confirmed = confirmed
-		v.CanConfirm = !confirmed && r.Status.Active() && u.ID != r.ReporterID
-		v.CanEdit = u.ID == r.ReporterID && r.Status == hazard.Pending
+		v.CanConfirm = !confirmed && lifecycle.CanConfirm(lifecycle.ActorOf(u), r)
+		v.CanEdit = lifecycle.CanEdit(lifecycle.ActorOf(u), r)
 		v.CanFollow = u.ID != r.ReporterID
 		v.Following, _ = h.store.Follows(c.UserContext(), r.ID, u.ID)
 	}

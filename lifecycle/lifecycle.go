@@ -495,6 +495,14 @@ func (s *Service) Withdraw(ctx context.Context, actor Actor, id string, version 
 	return s.move(ctx, actor.ID, id, version, hazard.Withdraw, "Withdrawn by the reporter", "")
 }
 
+// CanEdit reports whether actor may edit or withdraw r (the page offers it when Edit would
+// accept it).
+func CanEdit(actor Actor, r *store.Report) bool { return ownPending(actor, r) == nil }
+
+// CanConfirm reports whether actor may say r is still there (the page shows the button when
+// Confirm would accept it; whether they already did is the store's to say).
+func CanConfirm(actor Actor, r *store.Report) bool { return confirmable(actor, r) == nil }
+
 func ownPending(actor Actor, r *store.Report) error {
 	if actor.ID == "" || actor.ID != r.ReporterID {
 		return fail(Forbidden, "Only the person who reported it can change this report.")
@@ -548,16 +556,23 @@ func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, vers
 // Confirm records that actor saw the hazard still there: once per person, not for one's own
 // report, only while it is active; transient hazards live on. first is false for a repeat.
 func (s *Service) Confirm(ctx context.Context, actor Actor, r *store.Report) (first bool, err error) {
-	switch {
-	case actor.ID == "":
-		return false, fail(Forbidden, "Sign in to confirm a report.")
-	case actor.ID == r.ReporterID:
-		return false, &Error{Kind: Invalid, Msg: "You reported this hazard; others can confirm it."}
-	case !r.Status.Active():
-		return false, fail(Conflict, "This report is "+strings.ToLower(r.Status.Label())+"; it can no longer be confirmed.")
+	if err := confirmable(actor, r); err != nil {
+		return false, err
 	}
 	first, _, err = s.st.Confirm(ctx, r.ID, actor.ID, s.cfg.ReportExpiry)
 	return first, err
+}
+
+func confirmable(actor Actor, r *store.Report) error {
+	switch {
+	case actor.ID == "":
+		return fail(Forbidden, "Sign in to confirm a report.")
+	case actor.ID == r.ReporterID:
+		return &Error{Kind: Invalid, Msg: "You reported this hazard; others can confirm it."}
+	case !r.Status.Active():
+		return fail(Conflict, "This report is "+strings.ToLower(r.Status.Label())+"; it can no longer be confirmed.")
+	}
+	return nil
 }
 
 // ExpireDue expires the transient reports whose time has passed, if this instance gets the job
