@@ -17,9 +17,11 @@ import (
 	"hazardwatch/config"
 	"hazardwatch/geocode"
 	"hazardwatch/lifecycle"
+	"hazardwatch/links"
 	"hazardwatch/live"
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
+	"hazardwatch/photo"
 	"hazardwatch/store"
 )
 
@@ -62,6 +64,7 @@ type handler struct {
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	csp      string
+	links    *links.Links // signed links in mails (unsubscribe, still there)
 
 	cookieKey cookieKey // see signedCookies
 }
@@ -83,7 +86,7 @@ const maxBody = 1 << 20
 func New(d Deps) *fiber.App {
 	h := &handler{
 		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
-		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
+		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config), links: links.New(d.Store),
 	}
 	h.sessions = newSessionStore(h)
 	h.metrics = d.Metrics
@@ -127,6 +130,9 @@ func bodyLimit(hdr *fasthttp.RequestHeader) int {
 	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
 	if string(hdr.Method()) == fiber.MethodPost && strings.EqualFold(path, "/reports") {
 		return maxUpload
+	}
+	if string(hdr.Method()) == fiber.MethodPost && takesOnePhoto(path) {
+		return photo.MaxBytes + 1<<20
 	}
 	return maxBody
 }

@@ -328,6 +328,7 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	if editForm != nil {
 		v.EditForm = editForm.Form
 	}
+	v.Updates = h.updatesView(c, r)
 	return v
 }
 
@@ -449,6 +450,10 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "The page must be a number from 1 to 1000.")
 	}
 	l.Page = page
+	l.Feed = "/feeds/reports.atom"
+	if l.Type != "" {
+		l.Feed += "?type=" + l.Type
+	}
 	rs, more, err := h.store.Reports(c.UserContext(), filter, page-1, perPage)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ type Config struct {
 	Moderation     string        // "post": public at once, unverified; "pre": public once approved
 	ReportExpiry   time.Duration // transient hazards expire this long after the last confirmation
 	TooCloseRadius float64       // metres: a new report this close to one of its type asks first
+	FixedByPublic  int           // "it is fixed" from this many people resolves a report (0: DefaultFixedCount)
 }
 
 // Service applies the rules.
@@ -163,6 +164,7 @@ type Draft struct {
 	Photos       []string
 	Source       string // "open311:<key name>" for API reports
 	MediaURL     string
+	ContactEmail string // where a reporter without an account asked to hear back (Open311 email)
 	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
 	AllowClose bool
 }
@@ -260,7 +262,7 @@ func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Repo
 	r := &store.Report{
 		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
 		Lat: d.Lat, Lng: d.Lng, Address: s.address(ctx, d.Lat, d.Lng), Photos: d.Photos, Status: hazard.Pending,
-		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL,
+		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, ContactEmail: d.ContactEmail,
 		CreatedAt: now, UpdatedAt: now,
 		History: []store.Change{{At: now, By: d.ReporterID, To: hazard.Pending}},
 	}
@@ -417,7 +419,7 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 		}
 		from := r.Status
 		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note})
-		r.Status = next
+		r.Status, r.FixedBy = next, nil
 		switch a {
 		case hazard.MarkDuplicate:
 			r.DuplicateOf = dupOf
@@ -429,6 +431,7 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 			data["duplicate_of"] = dupOf
 		}
 		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
+		evs = append(evs, setAttention(r, by, "")...) // the public's flag is answered
 		if !s.PublicNow(from) && s.PublicNow(next) {
 			evs = append(evs, store.Event{Kind: Published, Actor: by})
 		}
