@@ -424,9 +424,9 @@ func AlertProblem(a *Alert, knownType func(string) bool) (field, msgID string) {
 	mid := (b.MinLat + b.MaxLat) / 2
 	w := Metres(mid, b.MinLng, mid, b.MaxLng)
 	switch {
-	case h < AlertMinSide || w < AlertMinSide:
+	case h < AlertMinSide*0.99 || w < AlertMinSide*0.99: // a circle's box is measured on another Earth model
 		return "area", "alerts.error.too_small"
-	case h > AlertMaxSide || w > AlertMaxSide:
+	case h > AlertMaxSide*1.01 || w > AlertMaxSide*1.01:
 		return "area", "alerts.error.too_big"
 	}
 	return "", ""
