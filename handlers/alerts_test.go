@@ -481,3 +481,43 @@ func TestStillThereLink(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+// An Open311 reporter who left an email hears that the report expired, with a "still there"
+// link and a one-click way to stop the mails; a bad email is refused.
+func TestOpen311ContactMails(t *testing.T) {
+	e := newEnv(t, "REPORT_EXPIRY", "1s")
+	key, _, err := e.store.CreateAPIKey(t.Context(), "City app", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t)
+	v := url.Values{"api_key": {key}, "service_code": {"flooding"}, "lat": {"40.1"}, "long": {"20.1"}, "email": {"not an email"}}
+	if resp, _ := postOpen311(c, "json", v); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad email: %d", resp.StatusCode)
+	}
+	v.Set("email", "river@example.org")
+	if resp, body := postOpen311(c, "json", v); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("post: %d %s", resp.StatusCode, body)
+	}
+	var m []*mail.Message
+	for deadline := time.Now().Add(20 * time.Second); len(m) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		m = e.rawMails(t, "river@example.org")
+	}
+	if len(m) != 1 || m[0].Header.Get("List-Unsubscribe-Post") == "" {
+		t.Fatalf("contact mails: %d", len(m))
+	}
+	got := e.mails(t, "river@example.org")[0]
+	if !strings.Contains(got.Body, "/still-there?token=") {
+		t.Fatalf("no still-there link: %s", got.Body)
+	}
+	unsub := pathOf(t, strings.Trim(m[0].Header.Get("List-Unsubscribe"), "<>"))
+	req, _ := http.NewRequest(http.MethodPost, e.base+unsub, strings.NewReader("List-Unsubscribe=One-Click"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, body := e.client(t).do(req); resp.StatusCode != 200 || !strings.Contains(body, `data-state="done"`) {
+		t.Fatalf("stop mails: %d", resp.StatusCode)
+	}
+	rs, _ := e.store.ReportsBetween(t.Context(), time.Now().Add(-time.Hour), time.Now(), 0, 10)
+	if len(rs) != 1 || rs[0].ContactEmail != "" {
+		t.Fatalf("the contact address is kept after stopping: %+v", rs)
+	}
+}
