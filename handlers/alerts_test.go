@@ -60,6 +60,7 @@ func (e *env) reportAt(t *testing.T, reporter, typ string, lat, lng float64) str
 // however many alerts match, unsubscribe in one click (a mail client's POST without cookies),
 // and get nothing for the next report. Forged and reused links are answered clearly.
 func TestAlertSubscribeMailUnsubscribe(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c, u := e.signedIn(t, "Watcher", store.RoleCitizen)
 	_, reporter := e.signedIn(t, "Reporter", store.RoleCitizen)
@@ -137,6 +138,7 @@ func TestAlertSubscribeMailUnsubscribe(t *testing.T) {
 // Zero-area and enormous areas, a 21st alert and bad types are refused with a message, and
 // nothing is stored.
 func TestAlertFormRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c, u := e.signedIn(t, "Watcher", store.RoleCitizen)
 	for name, form := range map[string]url.Values{
@@ -237,6 +239,7 @@ func readAtom(t *testing.T, e *env, path string) atomFeed {
 // The area feed is valid Atom with the newest public reports in the box (by type), never a
 // hidden one; a report's own feed lists its timeline and updates.
 func TestFeeds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	in1 := e.reportAt(t, "u000000000000001", "pothole", 51.5, -0.12)
 	in2 := e.reportAt(t, "u000000000000001", "flooding", 51.501, -0.121)
@@ -314,6 +317,7 @@ func (c *client) postUpdate(id string, fields url.Values, photo []byte) (*http.R
 // Public updates over HTTP: shown on the report, mailed to the reporter, three "fixed" resolve
 // it, a photo reopens it, a moderator hides one (audited), bad input keeps what was typed.
 func TestPublicUpdates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rc, reporter := e.signedIn(t, "Reporter", store.RoleCitizen)
 	_ = rc
@@ -382,6 +386,7 @@ func TestPublicUpdates(t *testing.T) {
 // The questionnaire: mailed once per report however often the job runs, single-use, forged and
 // used links answered clearly, a bad answer costs nothing, "fixed" resolves by the reporter.
 func TestQuestionnaire(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, reporter := e.signedIn(t, "Reporter", store.RoleCitizen)
 	id := e.reportAt(t, reporter.ID, "pothole", 51.5, -0.12)
@@ -444,6 +449,7 @@ func TestQuestionnaire(t *testing.T) {
 
 // Expiry mails carry a signed "still there" link that reopens the expired report.
 func TestStillThereLink(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "REPORT_EXPIRY", "1s")
 	_, reporter := e.signedIn(t, "Reporter", store.RoleCitizen)
 	id := e.reportAt(t, reporter.ID, "flooding", 51.5, -0.12)
@@ -485,6 +491,7 @@ func TestStillThereLink(t *testing.T) {
 // An Open311 reporter who left an email hears that the report expired, with a "still there"
 // link and a one-click way to stop the mails; a bad email is refused.
 func TestOpen311ContactMails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "REPORT_EXPIRY", "1s")
 	key, _, err := e.store.CreateAPIKey(t.Context(), "City app", 100)
 	if err != nil {
