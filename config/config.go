@@ -55,6 +55,11 @@ type Config struct {
 	ReportExpiry    time.Duration // REPORT_EXPIRY: transient hazards expire this long after the last confirmation (48h)
 	DuplicateRadius float64       // DUPLICATE_RADIUS_M: open reports of the same type offered while filling the form (50)
 	TooCloseRadius  float64       // TOO_CLOSE_RADIUS_M: a submit this close asks "a different hazard?" (15)
+	// QuestionnaireAfter (QUESTIONNAIRE_AFTER, 672h): how long after a report became open its
+	// reporter is asked "has it been fixed?". FixedByPublic (FIXED_BY_PUBLIC, 3): how many people
+	// saying "it is fixed" resolve a report.
+	QuestionnaireAfter time.Duration
+	FixedByPublic      int
 
 	// MonitorRedisURL (MONITOR_REDIS_URL) is a connection for INFO and SLOWLOG with a monitoring
 	// ACL user; empty: a separate connection with the main settings.
@@ -219,12 +224,18 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		{"GEOCODE_MISS_TTL", "1h", &c.GeocodeMissTTL},
 		{"REPORT_EXPIRY", "48h", &c.ReportExpiry},
 		{"WORKER_CLAIM_AFTER", "30s", &c.WorkerClaimAfter},
+		{"QUESTIONNAIRE_AFTER", "672h", &c.QuestionnaireAfter},
 	} {
 		v, err := parseDuration(get(d.name, d.def))
 		if err != nil || v <= 0 {
 			return nil, bad(d.name, "want a positive duration such as 15s, 30m, 12h or 7d, got %q", get(d.name, d.def))
 		}
 		*d.dst = v
+	}
+	if n, err := strconv.Atoi(get("FIXED_BY_PUBLIC", "3")); err != nil || n < 1 || n > 100 {
+		return nil, bad("FIXED_BY_PUBLIC", "want a whole number from 1 to 100, got %q", get("FIXED_BY_PUBLIC", "3"))
+	} else {
+		c.FixedByPublic = n
 	}
 	if c.WorkerClaimAfter < time.Second {
 		return nil, bad("WORKER_CLAIM_AFTER", "must be at least 1s")

@@ -32,6 +32,9 @@ func (h *handler) accountView(c *fiber.Ctx, f *form) (views.AccountPage, error) 
 	if f != nil {
 		a.PasswordForm = f.Form
 	}
+	if a.Alerts, err = h.alertRows(c, u.ID); err != nil {
+		return views.AccountPage{}, err
+	}
 	return a, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"hazardwatch/config"
 	"hazardwatch/geocode"
 	"hazardwatch/lifecycle"
+	"hazardwatch/links"
 	"hazardwatch/live"
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
@@ -65,7 +66,8 @@ type handler struct {
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	csp      string
-	decoders *photo.Gate // bounds concurrent photo decoding (photos.go)
+	decoders *photo.Gate  // bounds concurrent photo decoding (photos.go)
+	links    *links.Links // signed links in mails (unsubscribe, still there)
 
 	cookieKey cookieKey // see signedCookies
 }
@@ -87,7 +89,7 @@ const maxBody = 1 << 20
 func New(d Deps) *fiber.App {
 	h := &handler{
 		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
-		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config), decoders: d.Decoders,
+		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config), decoders: d.Decoders, links: links.New(d.Store),
 	}
 	if h.decoders == nil {
 		h.decoders = photo.NewGate(0)
@@ -134,6 +136,9 @@ func bodyLimit(hdr *fasthttp.RequestHeader) int {
 	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
 	if string(hdr.Method()) == fiber.MethodPost && strings.EqualFold(path, "/reports") {
 		return maxUpload
+	}
+	if string(hdr.Method()) == fiber.MethodPost && takesOnePhoto(path) {
+		return photo.MaxBytes + 1<<20
 	}
 	return maxBody
 }

@@ -64,7 +64,8 @@ func newEnvRoutes(t testing.TB, add func(*fiber.App), vars ...string) *env {
 func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, add func(*fiber.App), vars ...string) *env {
 	t.Helper()
 	mailDir := t.TempDir()
-	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir}
+	// DATA_DIR defaults to a temporary directory so no test leaves photos in the source tree.
+	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir, "DATA_DIR": t.TempDir()}
 	for i := 0; i+1 < len(vars); i += 2 {
 		m[vars[i]] = vars[i+1]
 	}

@@ -420,6 +420,12 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 			return bad("media_url must be an http(s) URL.")
 		}
 	}
+	// An email given with the request is where its reporter hears back: expiry, duplicates and
+	// "has it been fixed?", each mail with a link that stops them.
+	email := strings.TrimSpace(strings.Clone(c.FormValue("email")))
+	if email != "" && store.EmailProblem(email) != "" {
+		return bad("email must be an email address like name@example.org.")
+	}
 	var lat, lng float64
 	switch ls, gs, addr := c.FormValue("lat"), c.FormValue("long"), strings.TrimSpace(c.FormValue("address_string")); {
 	case ls != "" || gs != "":
@@ -450,6 +456,7 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	r, _, err := h.life.Create(c.UserContext(), lifecycle.Draft{
 		ID: store.NewReportID(), ReporterID: "apikey:" + key.ID[:16], Type: t.Code, Severity: severity,
 		Description: desc, Lat: lat, Lng: lng, HasPlace: true, Source: "open311:" + key.Name, MediaURL: media,
+		ContactEmail: email,
 	})
 	var le *lifecycle.Error
 	if errors.As(err, &le) {

@@ -205,8 +205,8 @@ func (h *handler) servePhoto(c *fiber.Ctx) error {
 	public, visible := false, false
 	u := currentUser(c)
 	for _, r := range rs {
-		public = public || h.life.CanSee(nil, r)
-		visible = visible || h.life.CanSee(u, r)
+		public = public || h.life.PhotoVisible(nil, r, hash)
+		visible = visible || h.life.PhotoVisible(u, r, hash)
 	}
 	if !visible {
 		if k, ok := h.keptHash(c, c.Query("keep")); !ok || k != hash {

@@ -282,6 +282,7 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	if editForm != nil {
 		v.EditForm = editForm.Form
 	}
+	v.Updates = h.updatesView(c, r)
 	return v
 }
 
@@ -416,6 +417,10 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "The page must be a number from 1 to 1000.")
 	}
 	l.Page, q.Skip = page, (page-1)*perPage
+	l.Feed = "/feeds/reports.atom"
+	if l.Type != "" {
+		l.Feed += "?type=" + l.Type
+	}
 	if q.Text != "" || q.Box != nil {
 		// A search walks an index and reads documents (up to a cap): bounded, but not cheap.
 		if msg, err := h.overLimit(c, searchLimit(c)); err != nil {

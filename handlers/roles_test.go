@@ -86,6 +86,19 @@ var routeAccess = map[string]access{
 	"GET /open311/v2/requests/:id.:fmt":         public,
 	"POST /account/password":                    signedIn_,
 	"POST /account/sessions/:id/revoke":         signedIn_,
+	"GET /feeds/reports.atom":                   public,
+	"GET /feeds/reports/:id.atom":               public,
+	"GET /reports/:id/still-there":              public, // the mailed token is the key
+	"POST /reports/:id/still-there":             public,
+	"GET /questionnaire/:token":                 public,
+	"POST /questionnaire/:token":                public,
+	"GET /alerts/unsubscribe":                   public,
+	"POST /alerts/unsubscribe":                  public,
+	"GET /alerts":                               signedIn_,
+	"POST /alerts":                              signedIn_,
+	"POST /alerts/:id/delete":                   signedIn_,
+	"POST /reports/:id/updates":                 signedIn_,
+	"POST /reports/:id/updates/:uid/hide":       moderator,
 }
 
 func TestRoleMatrix(t *testing.T) {

@@ -26,6 +26,7 @@ type Config struct {
 	Moderation     string        // "post": public at once, unverified; "pre": public once approved
 	ReportExpiry   time.Duration // transient hazards expire this long after the last confirmation
 	TooCloseRadius float64       // metres: a new report this close to one of its type asks first
+	FixedByPublic  int           // "it is fixed" from this many people resolves a report (0: DefaultFixedCount)
 }
 
 // Service applies the rules.
@@ -121,6 +122,23 @@ func (s *Service) CanSee(viewer *store.User, r *store.Report) bool {
 	return s.Visible(viewer, r.Status, r.ReporterID)
 }
 
+// PhotoVisible reports whether viewer may see photo hash of r: the report must be visible to
+// them, and a photo of a hidden update only to moderators.
+func (s *Service) PhotoVisible(viewer *store.User, r *store.Report, hash string) bool {
+	if !s.CanSee(viewer, r) {
+		return false
+	}
+	if slices.Contains(r.Photos, hash) || ActorOf(viewer).moderator() {
+		return true
+	}
+	for _, u := range r.Updates {
+		if u.Photo == hash && !u.Hidden() {
+			return true
+		}
+	}
+	return false
+}
+
 // VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
 // map or list may show of everyone's reports.
 func (s *Service) VisibleStatuses(viewer *store.User, want []hazard.Status) []hazard.Status {
@@ -169,6 +187,7 @@ type Draft struct {
 	Photos       []string
 	Source       string // "open311:<key name>" for API reports
 	MediaURL     string
+	ContactEmail string // where a reporter without an account asked to hear back (Open311 email)
 	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
 	AllowClose bool
 }
@@ -266,7 +285,7 @@ func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Repo
 	r := &store.Report{
 		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
 		Lat: d.Lat, Lng: d.Lng, Address: s.address(ctx, d.Lat, d.Lng), Photos: d.Photos, Status: hazard.Pending,
-		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL,
+		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, ContactEmail: d.ContactEmail,
 		CreatedAt: now, UpdatedAt: now,
 		History: []store.Change{{At: now, By: d.ReporterID, To: hazard.Pending}},
 	}
@@ -423,7 +442,7 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 		}
 		from := r.Status
 		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note})
-		r.Status = next
+		r.Status, r.FixedBy = next, nil
 		switch a {
 		case hazard.MarkDuplicate:
 			r.DuplicateOf = dupOf
@@ -435,6 +454,7 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 			data["duplicate_of"] = dupOf
 		}
 		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
+		evs = append(evs, setAttention(r, by, "")...) // the public's flag is answered
 		if !s.PublicNow(from) && s.PublicNow(next) {
 			evs = append(evs, store.Event{Kind: Published, Actor: by})
 		}

@@ -27,10 +27,17 @@ const (
 	Registered Kind = "registered"
 	// Disabled answers a reset request for a disabled account (Common).
 	Disabled Kind = "disabled"
+	// Alert is a new hazard in a watched area (AlertData); Digest is a day's worth (DigestData).
+	Alert  Kind = "alert"
+	Digest Kind = "digest"
+	// Update is a public update on a report one made or follows (UpdateData).
+	Update Kind = "update"
+	// Questionnaire asks a reporter whether the hazard was fixed (QuestionnaireData).
+	Questionnaire Kind = "questionnaire"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -50,10 +57,45 @@ type ResetData struct {
 	Link, Valid string
 }
 
-// ReportData is a mail about one report: its type as people read it and its page.
+// ReportData is a mail about one report: its type as people read it and its page. StillThere,
+// when set, is a signed "it is still there" link (expiry and duplicate mails); Unsubscribe stops
+// the mails to a reporter without an account.
 type ReportData struct {
 	Common
-	Type, Link string
+	Type, Link              string
+	StillThere, Unsubscribe string
+}
+
+// AlertData fills Alert: the new report and the alert it matched (one mail per report however
+// many of the user's alerts match; Area names the first).
+type AlertData struct {
+	Common
+	Area, Type, Description, Address, Link string
+	AlertsURL, Unsubscribe                 string
+}
+
+// DigestData fills Digest.
+type DigestData struct {
+	Common
+	Items                  []DigestItem
+	AlertsURL, Unsubscribe string
+}
+
+// DigestItem is one report in a digest.
+type DigestItem struct{ Type, Address, Link string }
+
+// UpdateData fills Update.
+type UpdateData struct {
+	ReportData
+	Text     string
+	Fixed    bool
+	Reporter bool // the recipient reported it (else follows it)
+}
+
+// QuestionnaireData fills Questionnaire: Answer is the single-use link.
+type QuestionnaireData struct {
+	ReportData
+	Answer string
 }
 
 // StatusData fills Status; Reporter chooses the reporter's wording over a follower's.
@@ -148,8 +190,20 @@ func Samples(base string) map[Kind]any {
 		Expired:    rep,
 		Registered: VerifyData{Common: c, Link: base + "/password/forgot"},
 		Disabled:   c,
+		Alert: AlertData{Common: c, Area: "Home street", Type: "pothole", Description: "Deep hole by the bus stop",
+			Address: "High Street, Camden", Link: rep.Link, AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
+		Digest: DigestData{Common: c, Items: []DigestItem{{Type: "pothole", Address: "High Street", Link: rep.Link}, {Type: "flooding", Link: base + "/reports/qrstuvwxyz234567"}},
+			AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
+		Update:        UpdateData{ReportData: rep, Text: "Still there this morning, and deeper.", Reporter: true},
+		Questionnaire: QuestionnaireData{ReportData: rep, Answer: base + "/questionnaire/sample"},
 	}
 }
+
+// MainLink is the one action a mail asks for.
+func (d AlertData) MainLink() string { return d.Link }
+
+// MainLink is the one action a mail asks for.
+func (d QuestionnaireData) MainLink() string { return d.Answer }
 
 // MainLink is the one action a mail asks for (logged by the file sender).
 func (d VerifyData) MainLink() string { return d.Link }

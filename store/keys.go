@@ -94,6 +94,18 @@ const (
 	statsAreasKey      = "hw:stats:{stats}:areas"
 )
 
+// Area alerts: a user's alerts and waiting digest live in the user's slot (the 20-alert limit is
+// one script there); the cell index and the digest schedule are global.
+func userAlertsKey(uid string) string  { return "hw:user:{" + uid + "}:alerts" }
+func userDigestKey(uid string) string  { return "hw:user:{" + uid + "}:digest" }
+func alertCellKey(cell string) string  { return "hw:alerts:cell:" + cell }
+func reportAskedKey(rid string) string { return "hw:report:{" + rid + "}:asked" }
+
+const (
+	alertDigestsKey     = "hw:alerts:digests"
+	questionnaireDueKey = "hw:questionnaire:due"
+)
+
 // Work shared by the instances.
 func lockKey(job string) string      { return "hw:lock:{" + job + "}" }
 func throttleKey(name string) string { return "hw:throttle:{" + name + "}" }
@@ -143,6 +155,8 @@ var keyFamilies = []string{
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
-	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>"),
+	apiKeyKey("<sha256(key)>"), apiKeysIndex,
+	userAlertsKey("<uid>"), userDigestKey("<uid>"), alertCellKey("<p>:<x>:<y>"), alertDigestsKey,
+	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>"),
 	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), cacheIndexKey, eventsChannel,
 }

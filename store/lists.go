@@ -420,6 +420,17 @@ func Words(text string) []string {
 	return out
 }
 
+// PhotoHashes are every photo r names: its own and its updates' (hidden ones included).
+func (r *Report) PhotoHashes() []string {
+	out := slices.Clone(r.Photos)
+	for _, u := range r.Updates {
+		if u.Photo != "" && !slices.Contains(out, u.Photo) {
+			out = append(out, u.Photo)
+		}
+	}
+	return out
+}
+
 // PhotoReports are the reports whose documents name photo hash now (the index may remember
 // reports that have since dropped it; they are left out).
 func (s *Store) PhotoReports(ctx context.Context, hash string) ([]*Report, error) {
@@ -433,7 +444,7 @@ func (s *Store) PhotoReports(ctx context.Context, hash string) ([]*Report, error
 	}
 	out := rs[:0]
 	for _, r := range rs {
-		if slices.Contains(r.Photos, hash) {
+		if slices.Contains(r.PhotoHashes(), hash) {
 			out = append(out, r)
 		}
 	}

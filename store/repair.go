@@ -92,7 +92,7 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 		for _, r := range rs {
 			rep.Documents++
 			markers[r.ID] = MarkerOf(r)
-			words[r.ID], photos[r.ID] = Words(r.Description+" "+r.Address), r.Photos
+			words[r.ID], photos[r.ID] = Words(r.Description+" "+r.Address), r.PhotoHashes()
 			all = append(all, &Report{ID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, Lat: r.Lat, Lng: r.Lng,
 				CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ReporterID: r.ReporterID, History: r.History})
 			if s.indexed(ctx, r) {
@@ -285,7 +285,7 @@ func (s *Store) indexed(ctx context.Context, r *Report) bool {
 		st = p.ZScore(ctx, statusIndexKey(r.Status), r.ID)
 		ty = p.ZScore(ctx, listKey(r.Status, r.Type), r.ID)
 		all = p.ZScore(ctx, listKey(r.Status, ""), r.ID)
-		for _, h := range r.Photos {
+		for _, h := range r.PhotoHashes() {
 			refs = append(refs, p.SIsMember(ctx, photoKey(h), r.ID))
 		}
 		for _, w := range Words(r.Description + " " + r.Address) {

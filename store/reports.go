@@ -43,6 +43,12 @@ type Report struct {
 	// Attention asks moderators to look again (hazard.ReportedFixed...); cleared by their action.
 	Attention hazard.Attention `json:"attention,omitempty"`
 	History   []Change         `json:"history"`
+	// Updates are what the public added after the report (lifecycle.AddUpdate), oldest first.
+	Updates []Update `json:"updates,omitempty"`
+	// FixedBy are the people (not the reporter) who said "it is fixed" since it was last opened.
+	FixedBy []string `json:"fixed_by,omitempty"`
+	// ContactEmail is where a reporter without an account (Open311) asked to hear back.
+	ContactEmail string `json:"contact_email,omitempty"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
 	Confirmations int64 `json:"-"`
@@ -56,7 +62,27 @@ type Change struct {
 	From   hazard.Status `json:"from"`
 	To     hazard.Status `json:"to"`
 	Note   string        `json:"note,omitempty"`
+	// Public says a change was the public's, not a moderator's: "reporter" or "public".
+	Public string `json:"public,omitempty"`
 }
+
+// Update is one public update on a report's timeline: text, an optional photo, "I think this is
+// fixed". A moderator may hide it; it stays stored, with who hid it and why.
+type Update struct {
+	ID       string    `json:"id"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+	Name     string    `json:"name,omitempty"` // kept only when the author chose to show it
+	Text     string    `json:"text,omitempty"`
+	Photo    string    `json:"photo,omitempty"` // content hash, see package photo
+	Fixed    bool      `json:"fixed,omitempty"`
+	HiddenAt time.Time `json:"hidden_at,omitzero"`
+	HiddenBy string    `json:"hidden_by,omitempty"`
+	Reason   string    `json:"hidden_reason,omitempty"`
+}
+
+// Hidden reports whether a moderator hid the update.
+func (u Update) Hidden() bool { return !u.HiddenAt.IsZero() }
 
 var (
 	// ErrConflict means the report changed since the caller read it (version mismatch).
@@ -219,7 +245,7 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	for _, w := range Words(r.Description + " " + r.Address) {
 		p.ZAdd(ctx, wordKey(w), redis.Z{Score: created, Member: r.ID})
 	}
-	for _, h := range r.Photos {
+	for _, h := range r.PhotoHashes() {
 		p.SAdd(ctx, photoKey(h), r.ID)
 	}
 	p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})

@@ -64,6 +64,7 @@ type ReportView struct {
 	Map         MapView
 	EditForm    Form
 	Unverified  bool
+	Updates     UpdatesView // public updates and their form (updates.templ)
 }
 
 // PhotoView is a photo with its thumbnail.
@@ -84,6 +85,7 @@ type ReportListView struct {
 	Reports             []ReportCard
 	Page                int
 	PrevURL, NextURL    string
+	Feed                string // the Atom feed of the list's type
 }
 
 func reportURL(id string) templ.SafeURL { return templ.SafeURL("/reports/" + id) }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"hazardwatch/hazard"
 	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
+	"hazardwatch/links"
 	"hazardwatch/live"
 	"hazardwatch/mail"
 	"hazardwatch/photo"
@@ -46,6 +48,10 @@ type Deps struct {
 	Extra    []Consumer // reactions later features add (routing to bodies, area alerts...)
 	PhotoDir string     // where photos live: swept of files no report names ("" skips the sweep)
 	Done     func(group string, err error)
+	// Links signs the links mails carry (nil: made from Store); QuestionnaireAfter is
+	// QUESTIONNAIRE_AFTER (0: DefaultQuestionnaireAfter).
+	Links              *links.Links
+	QuestionnaireAfter time.Duration
 }
 
 // Event consumer groups.
@@ -57,11 +63,11 @@ const (
 
 // Consumers are the standard reactions to report events.
 func Consumers(d Deps) []Consumer {
-	return []Consumer{
+	return append([]Consumer{
 		{Group: LiveGroup, Handle: func(ctx context.Context, e store.Event) error { return publishLive(ctx, d, e) }},
 		{Group: StatsGroup, Handle: d.Store.ApplyStats},
 		{Group: NotifyGroup, Handle: func(ctx context.Context, e store.Event) error { return notify(ctx, d, e) }},
-	}
+	}, alertConsumers(d)...)
 }
 
 // Start runs every consumer, the mail sender and the periodic jobs until ctx ends; the returned
@@ -95,6 +101,7 @@ func Start(ctx context.Context, d Deps) (wait func()) {
 	run(func() {
 		jobLoop(ctx, d.Log, "outbox sweeper", every, func(ctx context.Context) (int, error) { return d.Store.SweepOutbox(ctx, time.Now(), 200) })
 	})
+	startAlertJobs(ctx, d, run, every)
 	expiry := 3 * every
 	run(func() {
 		jobLoop(ctx, d.Log, "expiry", expiry, func(ctx context.Context) (int, error) { return d.Life.ExpireDue(ctx, time.Now(), expiry) })
@@ -251,8 +258,14 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 			continue
 		}
 		seen[uid] = true
+		reporter := i == 0
 		u, err := d.Store.UserByID(ctx, uid)
 		if errors.Is(err, store.ErrNotFound) {
+			if reporter && r.ContactEmail != "" && (action == hazard.Expire || action == hazard.MarkDuplicate) {
+				if err := notifyContact(ctx, d, e, r); err != nil {
+					return err
+				}
+			}
 			continue // API reporters and unknown ids have no account
 		}
 		if err != nil {
@@ -262,7 +275,11 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 			continue
 		}
 		rep := mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: base + "/account"}, Type: strings.ToLower(t.Label), Link: base + "/reports/" + r.ID}
-		reporter := i == 0
+		if reporter && (action == hazard.Expire || action == hazard.MarkDuplicate) {
+			if rep.StillThere, err = d.stillThereLink(ctx, cmp.Or(e.Data["duplicate_of"], r.ID), uid); err != nil {
+				return err
+			}
+		}
 		var kind mail.Kind
 		var data any
 		switch {
@@ -283,6 +300,11 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 
 // Enqueue renders a mail and queues it under key.
 func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any) error {
+	return EnqueueWith(ctx, st, key, to, kind, data, nil)
+}
+
+// EnqueueWith is Enqueue with extra header fields (List-Unsubscribe...).
+func EnqueueWith(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any, headers map[string]string) error {
 	m, err := mail.Render(ctx, kind, data)
 	if err != nil {
 		return err
@@ -291,7 +313,7 @@ func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kin
 	if l, ok := data.(interface{ MainLink() string }); ok {
 		link = l.MainLink()
 	}
-	if err := st.EnqueueMail(ctx, store.QueuedMail{Key: key, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: link}); err != nil {
+	if err := st.EnqueueMail(ctx, store.QueuedMail{Key: key, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: link, Headers: headers}); err != nil {
 		return fmt.Errorf("queueing a %s mail: %w", kind, err)
 	}
 	return nil
