@@ -133,7 +133,7 @@ func checkPoints(t *testing.T, s *Store, ids []string, label string) {
 	for c := range cells {
 		list = append(list, c)
 	}
-	got, _, err := s.CellPoints(context.Background(), list)
+	got, _, err := s.CellPoints(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
