@@ -53,10 +53,11 @@ func (h *handler) reportsFeed(c *fiber.Ctx) error {
 		types = append(types, strings.Clone(t))
 	}
 	public := h.life.VisibleStatuses(nil, hazard.Statuses)
-	rs, err := h.store.NewestInBox(ctx, box, public, types, feedSize)
+	page, err := h.store.List(ctx, store.ListQuery{Statuses: public, Types: types, Box: box, Limit: feedSize})
 	if err != nil {
 		return err
 	}
+	rs := page.Reports
 	base := h.cfg.BaseURL.String()
 	self := base + "/feeds/reports.atom"
 	if q := string(c.Request().URI().QueryString()); q != "" {
