@@ -61,7 +61,7 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 					BoxWidth: width*1.02 + 0.01, BoxHeight: height*1.02 + 0.01, BoxUnit: "km",
 					Count: int(limit), CountAny: limit > 0,
 				},
-				WithCoord: true,
+				WithHash: true, // decoded here: cheaper for Redis and for us than formatted coordinates
 			})
 		}
 		return nil
@@ -76,11 +76,12 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 			complete = false
 		}
 		for _, l := range cmds[i].Val() {
+			lat, lng := geoDecode(uint64(l.GeoHash))
 			st, typ, sev, id, ok := parseGeoMember(l.Name)
-			if !ok || !b.Contains(l.Latitude, l.Longitude) || !slices.Contains(statuses, st) {
+			if !ok || !b.Contains(lat, lng) || !slices.Contains(statuses, st) {
 				continue
 			}
-			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: l.Latitude, Lng: l.Longitude})
+			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: lat, Lng: lng})
 		}
 	}
 	return out, complete, nil
