@@ -20,18 +20,18 @@ func exportFilter(c *fiber.Ctx) (store.ReportFilter, error) {
 	var f store.ReportFilter
 	if t := c.Query("type"); t != "" {
 		if _, ok := hazard.TypeByCode(t); !ok {
-			return f, fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(t)+".")
+			return f, refuse(fiber.StatusBadRequest, "errors.unknown_type", "Type", t)
 		}
 		f.Types = []string{t}
 	}
 	if s := c.Query("status"); s != "" {
 		if !hazard.Status(s).Valid() {
-			return f, fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(s)+".")
+			return f, refuse(fiber.StatusBadRequest, "errors.unknown_status", "Status", s)
 		}
 		f.Statuses = []hazard.Status{hazard.Status(s)}
 	}
 	if q := strings.TrimSpace(c.Query("q")); len([]rune(q)) > 100 {
-		return f, fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
+		return f, refuse(fiber.StatusBadRequest, "errors.search_long", "Max", 100)
 	} else {
 		f.Text = q
 	}

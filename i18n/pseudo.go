@@ -5,9 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-// PseudoEnabled offers the pseudo-locale (en-XA): development and the layout tests only.
-var PseudoEnabled bool
-
 var accents = map[rune]rune{}
 
 func loadPseudo() {
