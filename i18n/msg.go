@@ -10,7 +10,7 @@ type Msg struct {
 	Data map[string]any // values may be Msgs themselves (a status named inside a sentence)
 }
 
-// M is a Msg with data given as pairs: M("errors.too_long", "Max", 80).
+// M is a Msg with data given as pairs: M("errors.search_long", "Max", 100).
 func M(id string, pairs ...any) Msg {
 	m := Msg{ID: id}
 	if len(pairs) > 1 {

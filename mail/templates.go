@@ -104,7 +104,7 @@ func dict(pairs ...any) map[string]any {
 	return m
 }
 
-// localFuncs speak the recipient's language: {{t "mail.status.subject" .}}, {{n "id" .Count}};
+// localFuncs speak the recipient's language: {{t "mail.hello" .}}, {{n "id" .Count}};
 // lang and dir mark the HTML, start is the side text starts on ("left" or "right": mail clients
 // know few logical CSS properties).
 func localFuncs(l *i18n.Localizer) map[string]any {
