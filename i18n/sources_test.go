@@ -214,3 +214,46 @@ func TestEnglishInFindsLiterals(t *testing.T) {
 		t.Fatalf("englishIn = %q, want %q", got, want)
 	}
 }
+
+// physical are Tailwind classes for a fixed side, which do not mirror in right-to-left pages:
+// margins, paddings, insets, borders, corners, text alignment, floats and horizontal spacing.
+// The logical ones (ms-, me-, ps-, pe-, start-, end-, border-s, rounded-s, text-start) do.
+var physical = regexp.MustCompile(`(?:^|[\s"'` + "`" + `:])(-?(?:m[lr]|p[lr]|left|right|border-[lr]|rounded-(?:[lr]|[tb][lr])|scroll-[mp][lr]|space-x|divide-x)-[\w./\[\]]+|text-(?:left|right)|float-(?:left|right)|clear-(?:left|right))(?:$|[\s"'` + "`" + `;])`)
+
+// TestLogicalProperties fails on a Tailwind class for a fixed side in the templates, the Go
+// code that picks class names, the scripts and the stylesheet's @apply rules.
+func TestLogicalProperties(t *testing.T) {
+	var files []string
+	for _, g := range []string{"views/*.templ", "views/*.go", "handlers/*.go", "static/js/*.js", "static/src/*.css"} {
+		m, _ := filepath.Glob(filepath.Join(root, g))
+		files = append(files, m...)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		if slices.Contains(templAllowlist, name) || strings.HasSuffix(name, "_templ.go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, line := range strings.Split(string(b), "\n") {
+			if m := physical.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "//") && !strings.HasPrefix(strings.TrimSpace(line), "/*") {
+				t.Errorf("%s:%d: %s is for a fixed side; use its logical form (ms-/me-/ps-/pe-/start-/end-/text-start)", name, n+1, m[1])
+			}
+		}
+	}
+}
+
+func TestPhysicalClassesFound(t *testing.T) {
+	for _, s := range []string{`class="ml-2 x"`, `class="a text-right"`, `"pl-4"`, `@apply mr-1;`, `class="-left-3"`, `class="rounded-tl-md"`, `class="space-x-2"`} {
+		if !physical.MatchString(s) {
+			t.Errorf("%s not found", s)
+		}
+	}
+	for _, s := range []string{`class="ms-2 pe-4 text-start"`, `var start = rtl ? "right" : "left"`, `right: auto; left: 0;`, `class="html-left"`, `aria-label="x"`} {
+		if physical.MatchString(s) {
+			t.Errorf("%s found", s)
+		}
+	}
+}
