@@ -21,6 +21,7 @@ type Place struct {
 	Lat         float64 `json:"lat"`
 	Lng         float64 `json:"lng"`
 	Approximate bool    `json:"approximate,omitempty"`
+	Lang        string  `json:"lang,omitempty"` // the language Label is in (BCP 47), as far as the provider says
 }
 
 // Point is a position, such as the centre of the map someone searches from.

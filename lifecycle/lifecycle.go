@@ -290,8 +290,9 @@ func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Repo
 	return r
 }
 
-// address names the place at lat, lng in ctx's language (the reporter's, or the moderator's
-// who moved the pin), and says which language that is: a page shows it marked as such.
+// address names the place at lat, lng, asking in ctx's language (the reporter's, or the
+// moderator's who moved the pin), and says which language the answer is in: a page shows it
+// marked as such.
 func (s *Service) address(ctx context.Context, lat, lng float64) (label, lang string) {
 	if s.geo == nil {
 		return "", ""
@@ -305,7 +306,7 @@ func (s *Service) address(ctx context.Context, lat, lng float64) (label, lang st
 		}
 		return "", ""
 	}
-	return p.Label, i18n.From(ctx).Lang().Tag
+	return p.Label, p.Lang
 }
 
 // Seed stores many synthetic reports at once (demo data and benchmarks), built by the same rules

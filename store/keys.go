@@ -125,6 +125,6 @@ var keyFamilies = []string{
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
-	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>"),
+	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, lang, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>[:<lang>]"),
 	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), cacheIndexKey, eventsChannel,
 }
