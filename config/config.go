@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // TIME_ZONE works on machines without a zoneinfo database
 )
 
 // Config is every setting the app reads from the environment.
@@ -89,6 +90,13 @@ type Config struct {
 
 	LogFormat       string        // LOG_FORMAT: text or json
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
+
+	// TimeZone (TIME_ZONE, an IANA name; default UTC) is the zone pages and mails give times in
+	// when the browser cannot say its own (no JavaScript; mails).
+	TimeZone *time.Location
+	// I18nPseudo (I18N_PSEUDO=on; default off) offers the pseudo-locale en-XA, for finding
+	// clipped layouts and untranslated strings in development.
+	I18nPseudo bool
 }
 
 // Redis says how to reach the main Redis: exactly one of URL, Sentinel (Addrs+MasterName) or
@@ -332,6 +340,19 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	c.MetricsToken = get("METRICS_TOKEN", "")
+
+	tz, err := time.LoadLocation(get("TIME_ZONE", "UTC"))
+	if err != nil {
+		return nil, bad("TIME_ZONE", "want an IANA time zone name such as Asia/Jerusalem or Europe/London, got %q", get("TIME_ZONE", ""))
+	}
+	c.TimeZone = tz
+	switch v := get("I18N_PSEUDO", "off"); v {
+	case "on":
+		c.I18nPseudo = true
+	case "off":
+	default:
+		return nil, bad("I18N_PSEUDO", "want on or off, got %q", v)
+	}
 
 	if err := loadRedis(c, get, bad); err != nil {
 		return nil, err

@@ -40,7 +40,7 @@ func (h *handler) alertRows(c *fiber.Ctx, uid string) ([]views.AlertRow, error) 
 		}
 		for _, t := range a.Types {
 			if ty, ok := hazard.TypeByCode(t); ok {
-				row.Types = append(row.Types, ty.Label)
+				row.Types = append(row.Types, ty.Label(c.UserContext()))
 			}
 		}
 		rows = append(rows, row)
@@ -79,9 +79,9 @@ func (h *handler) alertsView(c *fiber.Ctx, f *form) (views.AlertsView, error) {
 	}
 	v := views.AlertsView{Alerts: rows, Max: store.MaxAlerts, Form: f.Form}
 	for _, t := range hazard.Types {
-		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label, Icon: t.Icon}, Checked: slices.Contains(strings.Split(f.Values["types"], ","), t.Code)})
+		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label(c.UserContext()), Icon: t.Icon}, Checked: slices.Contains(strings.Split(f.Values["types"], ","), t.Code)})
 	}
-	if b, msg := parseBBox(f.Values["bbox"]); msg == "" {
+	if b, msg := parseBBox(f.Values["bbox"]); msg.IsZero() {
 		v.ViewSize = boxSize(b)
 	}
 	return v, nil
@@ -89,13 +89,14 @@ func (h *handler) alertsView(c *fiber.Ctx, f *form) (views.AlertsView, error) {
 
 // alerts is GET /alerts: the list and a form pre-filled from the query.
 func (h *handler) alerts(c *fiber.Ctx) error {
-	f := &form{views.Form{Values: map[string]string{"area": "radius", "radius": "500"}, Errors: map[string]string{}}}
+	f := emptyForm(c)
+	f.Values["area"], f.Values["radius"] = "radius", "500"
 	q := func(k string) string { return strings.TrimSpace(strings.Clone(c.Query(k))) }
 	if b := q("bbox"); b != "" {
 		f.Values["bbox"], f.Values["area"] = b, "view"
 	}
 	if c.Query("lat") != "" {
-		if lat, lng, msg := parsePoint(c); msg == "" {
+		if lat, lng, msg := parsePoint(c); msg.IsZero() {
 			f.Values["lat"], f.Values["lng"] = coord5(lat), coord5(lng)
 			if z, err := strconv.Atoi(q("z")); err == nil && z >= 1 && z <= 19 {
 				b := viewBox(lat, lng, z)
@@ -130,14 +131,14 @@ func (h *handler) createAlert(c *fiber.Ctx) error {
 	}
 	f.Values["types"] = strings.Join(types, ",")
 	a := &store.Alert{UserID: u.ID, Types: types, Digest: f.Values["digest"] == "1", Name: store.CleanName(f.Values["name"])}
-	fail := func(field, id string) { f.fail(field, i18n.T(ctx, id, map[string]any{"Max": store.MaxAlerts})) }
+	fail := func(field, id string) { f.fail(field, i18n.M(id, "Max", store.MaxAlerts)) }
 	if len([]rune(a.Name)) > 80 {
 		fail("name", "alerts.error.name")
 	}
 	switch f.Values["area"] {
 	case "view":
 		b, msg := parseBBox(f.Values["bbox"])
-		if msg != "" {
+		if !msg.IsZero() {
 			fail("area", "alerts.error.area")
 		}
 		a.Box = b
@@ -199,7 +200,7 @@ func (h *handler) createAlert(c *fiber.Ctx) error {
 		}
 		return render(c, status, views.AlertsPage(h.page(c, i18n.T(ctx, "alerts.title")), v))
 	}
-	h.setFlash(c, "success", i18n.T(ctx, "alerts.saved", map[string]any{"Name": a.Name}))
+	h.setFlash(c, "success", i18n.M("alerts.saved", "Name", a.Name))
 	return redirect(c, "/alerts")
 }
 
@@ -218,7 +219,7 @@ func (h *handler) deleteAlert(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	h.setFlash(c, "info", i18n.T(c.UserContext(), "alerts.deleted"))
+	h.setFlash(c, "info", i18n.M("alerts.deleted"))
 	back := "/alerts"
 	if c.FormValue("next") == "/account" {
 		back = "/account"

@@ -21,25 +21,25 @@ func exportFilter(c *fiber.Ctx) (store.ListQuery, error) {
 	q := store.ListQuery{Statuses: hazard.Statuses}
 	if t := c.Query("type"); t != "" {
 		if _, ok := hazard.TypeByCode(t); !ok {
-			return q, fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(t)+".")
+			return q, refuse(fiber.StatusBadRequest, "errors.unknown_type", "Type", t)
 		}
 		q.Types = []string{t}
 	}
 	if s := c.Query("status"); s != "" {
 		if !hazard.Status(s).Valid() {
-			return q, fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(s)+".")
+			return q, refuse(fiber.StatusBadRequest, "errors.unknown_status", "Status", s)
 		}
 		q.Statuses = []hazard.Status{hazard.Status(s)}
 	}
 	if text := strings.TrimSpace(c.Query("q")); len([]rune(text)) > 100 {
-		return q, fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
+		return q, refuse(fiber.StatusBadRequest, "errors.search_long", "Max", 100)
 	} else {
 		q.Text = text
 	}
 	if s := c.Query("bbox"); s != "" {
 		b, msg := parseBBox(s)
-		if msg != "" {
-			return q, fiber.NewError(fiber.StatusBadRequest, msg)
+		if !msg.IsZero() {
+			return q, refuseMsg(fiber.StatusBadRequest, msg)
 		}
 		q.Box = &b
 	}

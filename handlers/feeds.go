@@ -37,8 +37,8 @@ func (h *handler) reportsFeed(c *fiber.Ctx) error {
 	var box *store.BBox
 	if s := c.Query("bbox"); s != "" {
 		b, msg := parseBBox(s)
-		if msg != "" {
-			return fiber.NewError(fiber.StatusBadRequest, msg)
+		if !msg.IsZero() {
+			return refuseMsg(fiber.StatusBadRequest, msg)
 		}
 		box = &b
 	}
@@ -72,7 +72,7 @@ func (h *handler) reportsFeed(c *fiber.Ctx) error {
 	}
 	for _, r := range rs {
 		t, _ := hazard.TypeByCode(r.Type)
-		title := t.Label + " · " + r.Status.Label()
+		title := t.Label(ctx) + " · " + r.Status.Label(ctx)
 		if r.Address != "" {
 			title += " · " + r.Address
 		}
@@ -116,7 +116,7 @@ func (h *handler) reportFeed(c *fiber.Ctx) error {
 	for i, ch := range r.History {
 		title := i18n.T(ctx, "feeds.report.reported")
 		if ch.From != "" {
-			title = i18n.T(ctx, "feeds.report.status", map[string]any{"Status": ch.To.Label()})
+			title = i18n.T(ctx, "feeds.report.status", map[string]any{"Status": ch.To.Label(ctx)})
 		}
 		items = append(items, &feeds.Item{Title: title, Link: &feeds.Link{Href: link}, Id: link + "#change-" + strconv.Itoa(i),
 			Description: ch.Note, Created: ch.At, Updated: ch.At})

@@ -2,16 +2,16 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"mime/multipart"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
+	"hazardwatch/lifecycle"
 	"hazardwatch/photo"
 	"hazardwatch/views"
 )
@@ -105,7 +105,7 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		return kept, nil, nil
 	}
 	if len(kept)+len(files) > hazard.MaxPhotos {
-		f.fail("photos", fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(kept)+len(files)))
+		f.fail("photos", lifecycle.TooManyPhotos(len(kept)+len(files)))
 		return kept, nil, nil
 	}
 	rules := []rule{{"photo-ip", c.IP(), photosPerIP, time.Hour}}
@@ -115,12 +115,15 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 	for range files {
 		if msg, err := h.overLimit(c, rules...); err != nil {
 			return kept, nil, err
-		} else if msg != "" {
-			f.fail("photos", "You have sent a lot of photos in the last hour. "+msg)
+		} else if !msg.IsZero() {
+			f.failText("photos", say(c, "errors.photo.budget")+" "+i18n.Say(c.UserContext(), msg))
 			return kept, nil, nil
 		}
 	}
 	var problems []string
+	problem := func(name string, m i18n.Msg) {
+		problems = append(problems, say(c, "reports.photo_problem", map[string]any{"File": displayName(name), "Problem": i18n.Say(c.UserContext(), m)}))
+	}
 	type upload struct {
 		name string
 		u    *photo.Upload
@@ -130,21 +133,20 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 	for _, fh := range files {
 		file, err := fh.Open()
 		if err != nil {
-			problems = append(problems, displayName(fh.Filename)+": could not be read")
+			problem(fh.Filename, i18n.M("errors.photo.unreadable"))
 			continue
 		}
 		u, err := photo.Open(file)
 		file.Close()
 		var pe *photo.Error
 		if errors.As(err, &pe) {
-			problems = append(problems, displayName(fh.Filename)+": "+pe.Msg)
+			problem(fh.Filename, pe.Msg)
 			continue
 		} else if err != nil {
 			return kept, nil, err
 		}
 		if pixels += u.Pixels; pixels > photo.MaxRequestPixels {
-			problems = append(problems, displayName(fh.Filename)+": together the photos are too large (at most "+
-				strconv.Itoa(photo.MaxRequestPixels/1_000_000)+" megapixels per submit); send it on its own")
+			problem(fh.Filename, i18n.M("errors.photo.request_pixels", "Megapixels", photo.MaxRequestPixels/1_000_000))
 			continue
 		}
 		ups = append(ups, upload{fh.Filename, u})
@@ -161,16 +163,16 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		p, err := up.u.Process()
 		var pe *photo.Error
 		if errors.As(err, &pe) {
-			problems = append(problems, displayName(up.name)+": "+pe.Msg)
+			problem(up.name, pe.Msg)
 			continue
 		} else if err != nil {
-			problems = append(problems, displayName(up.name)+": could not be processed")
+			problem(up.name, i18n.M("errors.photo.unprocessable"))
 			h.log.Error("photo processing failed", "err", err)
 			continue
 		}
 		if err := photo.Save(h.photoDir(), p); err != nil {
 			h.log.Error("photo save failed", "err", err)
-			problems = append(problems, displayName(up.name)+": could not be stored; please try again")
+			problem(up.name, i18n.M("errors.photo.unstored"))
 			continue
 		}
 		if gps == nil {
@@ -181,7 +183,7 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		}
 	}
 	if len(problems) > 0 {
-		f.fail("photos", strings.Join(problems, " "))
+		f.failText("photos", strings.Join(problems, " "))
 	}
 	return kept, gps, nil
 }

@@ -43,7 +43,7 @@ func (h *handler) questionnaireView(c *fiber.Ctx, token string, f *form) (views.
 		return v, 0, err
 	}
 	t, _ := hazard.TypeByCode(r.Type)
-	v.ReportID, v.Type, v.Address, v.Description = r.ID, t.Label, r.Address, r.Description
+	v.ReportID, v.Type, v.Address, v.Description = r.ID, t.Label(c.UserContext()), r.Address, r.Description
 	return v, fiber.StatusOK, nil
 }
 
@@ -72,10 +72,10 @@ func (h *handler) answerQuestionnaire(c *fiber.Ctx) error {
 	}
 	fixed := f.Values["fixed"]
 	if fixed != "yes" && fixed != "no" {
-		f.fail("fixed", i18n.T(ctx, "questionnaire.error.choose"))
+		f.fail("fixed", i18n.M("questionnaire.error.choose"))
 	}
 	if id := lifecycle.UpdateTextProblem(strings.TrimSpace(f.Values["text"])); id != "" {
-		f.fail("text", i18n.T(ctx, id, map[string]any{"Max": lifecycle.MaxUpdateText}))
+		f.fail("text", i18n.M(id, "Max", lifecycle.MaxUpdateText))
 	}
 	hash := ""
 	if f.ok() {

@@ -5,6 +5,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"hazardwatch/i18n"
 	"hazardwatch/static"
 )
 
@@ -23,6 +24,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/metrics", h.metricsText)
 	app.Get("/events", h.events)
 	app.Get(static.Prefix+"*", static.Handler)
+	app.Get(i18n.ScriptPrefix+":file", i18nScript)
 	app.Get("/feeds/reports.atom", h.reportsFeed)
 	app.Get("/feeds/reports/:id.atom", h.reportFeed)
 	// One-click unsubscribe (RFC 8058): mail clients POST without cookies; the signed token is
@@ -105,5 +107,6 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/account", signedIn, h.account)
 	app.Post("/account/password", signedIn, h.changePassword)
 	app.Post("/account/notifications", signedIn, h.setNotifications)
+	app.Post("/account/language", signedIn, h.setLanguage)
 	app.Post("/account/sessions/:id/revoke", signedIn, h.revokeSession)
 }

@@ -55,7 +55,7 @@ func (h *handler) savePhoto(c *fiber.Ctx, fh *multipart.FileHeader) (string, str
 	p, err := photo.Process(file)
 	var pe *photo.Error
 	if errors.As(err, &pe) {
-		return "", pe.Msg
+		return "", i18n.Say(c.UserContext(), pe.Msg)
 	} else if err != nil {
 		h.log.Error("photo processing failed", "err", err)
 		return "", i18n.T(c.UserContext(), "updates.error.photo_read")
@@ -78,12 +78,12 @@ func (h *handler) formPhoto(c *fiber.Ctx, f *form) string {
 		return ""
 	}
 	if len(mf.File["photo"]) > 1 {
-		f.fail("photo", i18n.T(c.UserContext(), "updates.error.one_photo"))
+		f.fail("photo", i18n.M("updates.error.one_photo"))
 		return ""
 	}
 	hash, msg := h.savePhoto(c, fh)
 	if msg != "" {
-		f.fail("photo", msg)
+		f.failText("photo", msg)
 	}
 	return hash
 }
@@ -102,11 +102,11 @@ func (h *handler) addUpdate(c *fiber.Ctx) error {
 	}
 	if msg, err := h.overLimit(c, rule{"update-user", u.ID, 10, time.Hour}, rule{"update-ip", c.IP(), 30, time.Hour}); err != nil {
 		return err
-	} else if msg != "" {
-		return fiber.NewError(fiber.StatusTooManyRequests, msg)
+	} else if !msg.IsZero() {
+		return refuseMsg(fiber.StatusTooManyRequests, msg)
 	}
 	if id := lifecycle.UpdateTextProblem(strings.TrimSpace(f.Values["text"])); id != "" {
-		f.fail("text", i18n.T(ctx, id, map[string]any{"Max": lifecycle.MaxUpdateText}))
+		f.fail("text", i18n.M(id, "Max", lifecycle.MaxUpdateText))
 	}
 	hash := ""
 	if f.ok() {
@@ -129,7 +129,7 @@ func (h *handler) addUpdate(c *fiber.Ctx) error {
 		c.Locals("updateForm", f) // the page shows it again with what was typed
 		return again(fiber.StatusUnprocessableEntity)
 	}
-	h.setFlash(c, "success", i18n.T(ctx, "updates.saved"))
+	h.setFlash(c, "success", i18n.M("updates.saved"))
 	return redirect(c, "/reports/"+r.ID+"#updates")
 }
 
@@ -143,7 +143,7 @@ func (h *handler) hideUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "report.update.hide", rid, uid+": "+strings.TrimSpace(reason))
-	h.setFlash(c, "info", i18n.T(ctx, "updates.hidden"))
+	h.setFlash(c, "info", i18n.M("updates.hidden"))
 	return redirect(c, "/reports/"+rid+"#updates")
 }
 

@@ -43,9 +43,8 @@ type UpdateDraft struct {
 	ShowName bool
 }
 
-func invalid(ctx context.Context, field, id string, data ...any) *Error {
-	msg := i18n.T(ctx, id, data...)
-	return &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{field: msg}}
+func invalid(_ context.Context, field, id string, pairs ...any) *Error {
+	return invalidField(field, i18n.M(id, pairs...))
 }
 
 // UpdateTextProblem checks an update's text (as a message id, "" when fine).
@@ -72,11 +71,11 @@ func (s *Service) fixedCount() int {
 // "not fixed", reopens it flagged ReopenedByPublic. Nothing is stored when any part is refused.
 func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d UpdateDraft) (*store.Report, error) {
 	if actor.ID == "" {
-		return nil, fail(Forbidden, i18n.T(ctx, "updates.error.sign_in"))
+		return nil, fail(Forbidden, "updates.error.sign_in")
 	}
 	d.Text = strings.TrimSpace(strings.ReplaceAll(d.Text, "\r\n", "\n"))
 	if p := UpdateTextProblem(d.Text); p != "" {
-		return nil, invalid(ctx, "text", p, map[string]any{"Max": MaxUpdateText})
+		return nil, invalid(ctx, "text", p, "Max", MaxUpdateText)
 	}
 	if d.Text == "" && d.Photo == "" && !d.Fixed && !d.Reopen {
 		return nil, invalid(ctx, "text", "updates.error.empty")
@@ -86,18 +85,18 @@ func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d Updat
 			if !s.CanSee(&store.User{ID: actor.ID, Role: actor.Role}, r) {
 				return nil, errGone
 			}
-			return nil, fail(Conflict, i18n.T(ctx, "updates.error.not_public"))
+			return nil, fail(Conflict, "updates.error.not_public")
 		}
 		if len(r.Updates) >= MaxUpdates {
-			return nil, fail(Conflict, i18n.T(ctx, "updates.error.too_many", map[string]any{"Max": MaxUpdates}))
+			return nil, fail(Conflict, "updates.error.too_many", "Max", MaxUpdates)
 		}
 		reporter := actor.ID == r.ReporterID
 		if d.Fixed && !r.Status.Active() {
-			return nil, fail(Conflict, i18n.T(ctx, "updates.error.fixed_not_active"))
+			return nil, fail(Conflict, "updates.error.fixed_not_active")
 		}
 		if d.Reopen && (r.Status != hazard.Resolved || !reporter) {
 			if r.Status != hazard.Resolved {
-				return nil, fail(Conflict, i18n.T(ctx, "updates.error.reopen_not_resolved"))
+				return nil, fail(Conflict, "updates.error.reopen_not_resolved")
 			}
 			if d.Photo == "" {
 				return nil, invalid(ctx, "photo", "updates.error.reopen_needs_photo")
@@ -204,10 +203,10 @@ func (s *Service) HideUpdate(ctx context.Context, actor Actor, id, updateID, rea
 	return s.change(ctx, id, 0, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		i := slices.IndexFunc(r.Updates, func(u store.Update) bool { return u.ID == updateID })
 		if i < 0 {
-			return nil, fail(NotFound, i18n.T(ctx, "updates.error.no_update"))
+			return nil, fail(NotFound, "updates.error.no_update")
 		}
 		if r.Updates[i].Hidden() {
-			return nil, fail(Conflict, i18n.T(ctx, "updates.error.hidden_already"))
+			return nil, fail(Conflict, "updates.error.hidden_already")
 		}
 		r.Updates = slices.Clone(r.Updates)
 		r.Updates[i].HiddenAt, r.Updates[i].HiddenBy, r.Updates[i].Reason = now, actor.ID, reason
@@ -251,7 +250,7 @@ func (s *Service) StillThere(ctx context.Context, by, id string) (first bool, er
 		}
 		return err == nil, err
 	}
-	return false, fail(Conflict, i18n.T(ctx, "stillthere.error.closed"))
+	return false, fail(Conflict, "stillthere.error.closed")
 }
 
 // ForgetContact stops mails about a report to its contact address (the reporter's one-click

@@ -24,6 +24,8 @@ import (
 	"github.com/rwcarlsen/goexif/exif"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp"
+
+	"hazardwatch/i18n"
 )
 
 // Limits (issue 4). MaxRequestPixels bounds what one request may make the server decode (issue
@@ -38,9 +40,9 @@ const (
 )
 
 // Error is a problem with the upload itself, worded for the person who sent it.
-type Error struct{ Msg string }
+type Error struct{ Msg i18n.Msg }
 
-func (e *Error) Error() string { return e.Msg }
+func (e *Error) Error() string { return e.Msg.String() }
 
 // Processed is a photo ready to store.
 type Processed struct {
@@ -80,20 +82,20 @@ func Open(r io.Reader) (*Upload, error) {
 		return nil, fmt.Errorf("photo: read: %w", err)
 	}
 	if len(raw) > MaxBytes {
-		return nil, &Error{"Each photo must be 10 MB or smaller."}
+		return nil, &Error{i18n.M("errors.photo.too_big", "MB", MaxBytes>>20)}
 	}
 	if len(raw) == 0 {
-		return nil, &Error{"The photo file is empty."}
+		return nil, &Error{i18n.M("errors.photo.empty")}
 	}
 	if ct := http.DetectContentType(raw); !allowed[ct] {
-		return nil, &Error{"Photos must be JPEG, PNG or WebP images."}
+		return nil, &Error{i18n.M("errors.photo.format")}
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
-		return nil, &Error{"That photo could not be read; the file may be damaged."}
+		return nil, &Error{i18n.M("errors.photo.damaged")}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, &Error{"That photo has too many pixels (at most 40 megapixels)."}
+		return nil, &Error{i18n.M("errors.photo.pixels", "Megapixels", 40)}
 	}
 	return &Upload{raw: raw, Pixels: int64(cfg.Width) * int64(cfg.Height)}, nil
 }
@@ -105,7 +107,7 @@ func (u *Upload) Process() (*Processed, error) {
 	orientation, gps := readEXIF(raw)
 	img, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
-		return nil, &Error{"That photo could not be read; the file may be damaged."}
+		return nil, &Error{i18n.M("errors.photo.damaged")}
 	}
 	full := orient(scale(img, FullSize), orientation)
 	thumb := scale(full, ThumbSize)

@@ -157,6 +157,6 @@ var keyFamilies = []string{
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex,
 	userAlertsKey("<uid>"), userDigestKey("<uid>"), alertCellKey("<p>:<x>:<y>"), alertDigestsKey,
-	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>"),
+	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, lang, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>[:<lang>]"),
 	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), cacheIndexKey, eventsChannel,
 }

@@ -28,7 +28,8 @@ type Report struct {
 	Lat          float64       `json:"lat"`
 	Lng          float64       `json:"lng"`
 	Address      string        `json:"address"`
-	Photos       []string      `json:"photos"` // content hashes, see package photo
+	AddressLang  string        `json:"address_lang,omitempty"` // the language Address is in (BCP 47)
+	Photos       []string      `json:"photos"`                 // content hashes, see package photo
 	Status       hazard.Status `json:"status"`
 	ReporterID   string        `json:"reporter_id"`
 	ReporterName string        `json:"reporter_name,omitempty"` // kept only when ShowName

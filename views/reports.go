@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/a-h/templ"
 )
@@ -36,11 +37,14 @@ type ReportCard struct {
 	TypeLabel     string
 	TypeIcon      string
 	Severity      string
+	SeverityLabel string // "High severity"
 	Status        string
 	StatusLabel   string
 	Description   string
 	Address       string
-	TimeAgo       string
+	AddressLang   string // the language Address is in ("" = unknown)
+	TimeAgo       string // Created in words, for lists without a <time> element
+	Created       time.Time
 	Confirmations int64
 	Thumb         string // URL or ""
 	Distance      string // "12 m away", for nearby lists
@@ -72,7 +76,8 @@ type PhotoView struct{ Full, Thumb string }
 
 // TimelineItem is one public change of a report.
 type TimelineItem struct {
-	When, Label, Note string
+	At          time.Time
+	Label, Note string
 }
 
 // ReportListView is /reports with its filters.
@@ -96,13 +101,6 @@ func severityClass(sev string) string { return "severity severity-" + sev }
 
 func coord(f float64) string { return fmt.Sprintf("%.6f", f) }
 
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // InView is the list beside the map.
 type InView struct {
 	Total       int
@@ -121,4 +119,12 @@ type MapFilters struct {
 type CheckOption struct {
 	Option
 	Checked bool
+}
+
+// plural is for views not yet on the catalogs (views/moderation.templ); the others use i18n.N.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -129,7 +128,7 @@ func alertMatch(ctx context.Context, d Deps, e store.Event) error {
 		lctx := i18n.With(ctx, i18n.For(u.Lang))
 		data := mail.AlertData{
 			Common: mail.Common{Name: u.Name, AccountURL: d.BaseURL + "/account"}, Area: a.Name,
-			Type: strings.ToLower(t.Label), Description: clip(r.Description, 300), Address: r.Address,
+			Type: t.Label(lctx), Description: clip(r.Description, 300), Address: r.Address,
 			Link: d.BaseURL + "/reports/" + r.ID, AlertsURL: d.BaseURL + "/alerts", Unsubscribe: unsub,
 		}
 		if err := EnqueueWith(lctx, d.Store, "alert:"+r.ID+":"+u.ID, u.Email, mail.Alert, data, unsubscribeHeaders(unsub)); err != nil {
@@ -166,7 +165,7 @@ func SendDigests(ctx context.Context, d Deps, now time.Time) (int, error) {
 			for _, r := range rs {
 				if d.Life.PublicNow(r.Status) {
 					t, _ := hazard.TypeByCode(r.Type)
-					items = append(items, mail.DigestItem{Type: strings.ToLower(t.Label), Address: r.Address, Link: d.BaseURL + "/reports/" + r.ID})
+					items = append(items, mail.DigestItem{Type: t.Label(i18n.With(ctx, i18n.For(u.Lang))), Address: r.Address, Link: d.BaseURL + "/reports/" + r.ID})
 				}
 			}
 			if len(items) > 0 {
@@ -233,7 +232,7 @@ func updateMails(ctx context.Context, d Deps, e store.Event) error {
 			continue
 		}
 		data := mail.UpdateData{
-			ReportData: mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: d.BaseURL + "/account"}, Type: strings.ToLower(t.Label), Link: d.BaseURL + "/reports/" + r.ID + "#update-" + up.ID},
+			ReportData: mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: d.BaseURL + "/account"}, Type: t.Label(i18n.With(ctx, i18n.For(u.Lang))), Link: d.BaseURL + "/reports/" + r.ID + "#update-" + up.ID},
 			Text:       clip(up.Text, 500), Fixed: up.Fixed, Reporter: i == 0,
 		}
 		if err := Enqueue(i18n.With(ctx, i18n.For(u.Lang)), d.Store, e.EID+":"+uid, u.Email, mail.Update, data); err != nil {
@@ -324,7 +323,7 @@ func askQuestionnaire(ctx context.Context, d Deps, rid string, now time.Time) (b
 	}
 	t, _ := hazard.TypeByCode(r.Type)
 	data := mail.QuestionnaireData{
-		ReportData: mail.ReportData{Common: mail.Common{Name: name, AccountURL: d.BaseURL + "/account"}, Type: strings.ToLower(t.Label), Link: d.BaseURL + "/reports/" + rid},
+		ReportData: mail.ReportData{Common: mail.Common{Name: name, AccountURL: d.BaseURL + "/account"}, Type: t.Label(i18n.With(ctx, i18n.For(lang))), Link: d.BaseURL + "/reports/" + rid},
 		Answer:     d.BaseURL + "/questionnaire/" + tok,
 	}
 	return true, Enqueue(i18n.With(ctx, i18n.For(lang)), d.Store, "questionnaire:"+rid, to, mail.Questionnaire, data)
@@ -348,7 +347,7 @@ func notifyContact(ctx context.Context, d Deps, e store.Event, r *store.Report) 
 	if err != nil {
 		return err
 	}
-	rep := mail.ReportData{Common: mail.Common{AccountURL: unsub}, Type: strings.ToLower(t.Label), Link: d.BaseURL + "/reports/" + r.ID, Unsubscribe: unsub}
+	rep := mail.ReportData{Type: t.Label(ctx), Link: d.BaseURL + "/reports/" + r.ID, Unsubscribe: unsub}
 	target := cmp.Or(e.Data["duplicate_of"], r.ID)
 	if rep.StillThere, err = d.stillThereLink(ctx, target, r.ReporterID); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -274,7 +273,9 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 		if u.NoMail || u.Disabled {
 			continue
 		}
-		rep := mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: base + "/account"}, Type: strings.ToLower(t.Label), Link: base + "/reports/" + r.ID}
+		// In the recipient's language, not the moderator's.
+		lctx := i18n.With(ctx, i18n.For(u.Lang))
+		rep := mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: base + "/account"}, Type: t.Label(lctx), Link: base + "/reports/" + r.ID}
 		if reporter && (action == hazard.Expire || action == hazard.MarkDuplicate) {
 			if rep.StillThere, err = d.stillThereLink(ctx, cmp.Or(e.Data["duplicate_of"], r.ID), uid); err != nil {
 				return err
@@ -288,10 +289,9 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 		case reporter && action == hazard.MarkDuplicate:
 			kind, data = mail.Duplicate, mail.DuplicateData{ReportData: rep, OriginalLink: base + "/reports/" + e.Data["duplicate_of"], Note: e.Note}
 		default:
-			kind, data = mail.Status, mail.StatusData{ReportData: rep, Status: to.Label(), Note: e.Note, Reporter: reporter}
+			kind, data = mail.Status, mail.StatusData{ReportData: rep, Status: to.Label(lctx), Note: e.Note, Reporter: reporter}
 		}
-		// In the recipient's language, not the moderator's.
-		if err := Enqueue(i18n.With(ctx, i18n.For(u.Lang)), d.Store, e.EID+":"+uid, u.Email, kind, data); err != nil {
+		if err := Enqueue(lctx, d.Store, e.EID+":"+uid, u.Email, kind, data); err != nil {
 			return err
 		}
 	}
