@@ -17,11 +17,16 @@ type Stream string
 const (
 	EventsStream Stream = "events" // report events (hw:events)
 	MailStream   Stream = "mail"   // mail waiting to be sent (hw:mail:queue)
+	// DeliveryStream holds reports waiting to be sent to a body (hw:deliveries:queue).
+	DeliveryStream Stream = "deliveries"
 )
 
 func (st Stream) key() string {
-	if st == MailStream {
+	switch st {
+	case MailStream:
 		return mailQueueKey
+	case DeliveryStream:
+		return deliveryQueueKey
 	}
 	return eventsKey
 }
@@ -230,7 +235,7 @@ func (s *Store) RetryDeadLetter(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	d := deadLetter(msgs[0])
-	if d.Stream != EventsStream && d.Stream != MailStream {
+	if d.Stream != EventsStream && d.Stream != MailStream && d.Stream != DeliveryStream {
 		return fmt.Errorf("store: dead letter %s names no stream", id)
 	}
 	vals := []any{"only", d.Group}
