@@ -40,7 +40,10 @@ type Delivery struct {
 	Queued   time.Time `json:"queued_at"`
 	At       time.Time `json:"at,omitzero"` // when it was sent
 	Tries    int       `json:"tries,omitempty"`
-	Error    string    `json:"error,omitempty"` // the last failure, for moderators
+	// The last failure, for moderators: a message id of the bodies catalog, and the outside
+	// server's own words when it gave any.
+	ErrorKey string `json:"error_key,omitempty"`
+	Error    string `json:"error,omitempty"`
 	// Open311: the body's id for the request (or the token to resolve it), and the last status
 	// read back from it.
 	ExternalID string    `json:"external_id,omitempty"`

@@ -52,10 +52,11 @@ func (m Message) Event() (Event, error) {
 
 // EnsureGroup creates a consumer group (and the stream) if missing. On the event stream a new
 // group starts at the end (a reaction added by a later release must not replay history); the
-// mail queue's group starts at the beginning (every queued mail is to be sent).
+// mail queue's group starts at the beginning (every queued mail is to be sent), and so does the
+// delivery queue's (every queued report is to be sent).
 func (s *Store) EnsureGroup(ctx context.Context, st Stream, group string) error {
 	start := "$"
-	if st == MailStream {
+	if st != EventsStream {
 		start = "0"
 	}
 	err := s.rdb.XGroupCreateMkStream(ctx, st.key(), group, start).Err()

@@ -258,6 +258,11 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 
 // Enqueue renders a mail and queues it under key.
 func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any) error {
+	return EnqueueWith(ctx, st, key, to, kind, data, nil)
+}
+
+// EnqueueWith is Enqueue with extra header fields (Reply-To...).
+func EnqueueWith(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any, headers map[string]string) error {
 	m, err := mail.Render(ctx, kind, data)
 	if err != nil {
 		return err
@@ -266,7 +271,7 @@ func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kin
 	if l, ok := data.(interface{ MainLink() string }); ok {
 		link = l.MainLink()
 	}
-	if err := st.EnqueueMail(ctx, store.QueuedMail{Key: key, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: link}); err != nil {
+	if err := st.EnqueueMail(ctx, store.QueuedMail{Key: key, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: link, Headers: headers}); err != nil {
 		return fmt.Errorf("queueing a %s mail: %w", kind, err)
 	}
 	return nil
