@@ -165,7 +165,7 @@ func Samples(base string) map[Kind]any {
 		Body: BodyData{BodyName: "Camden Council", Type: "pothole", Severity: "high", Address: "Camden High Street, London",
 			Description: "Deep pothole in the bus lane, about 40 cm wide.", Lat: "51.539000", Lng: "-0.142600",
 			MapLink: "https://www.openstreetmap.org/?mlat=51.539000&mlon=-0.142600#map=18/51.539000/-0.142600",
-			Link: base + "/reports/abcdefghijklmnop", Reference: "abcdefghijklmnop", Photos: []string{base + "/photos/sample.jpg"},
+			Link:    base + "/reports/abcdefghijklmnop", Reference: "abcdefghijklmnop", Photos: []string{base + "/photos/sample.jpg"},
 			ReplyTo: "moderators@example.org"},
 	}
 }

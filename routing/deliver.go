@@ -149,8 +149,8 @@ func (s *Service) sendEmail(ctx context.Context, r *store.Report, b *store.Body,
 	data := mail.BodyData{
 		BodyName: b.Name, Type: loc.T("bodies.types." + r.Type), Severity: loc.T("bodies.severity." + r.Severity),
 		Address: address, Description: r.Description, Lat: lat, Lng: lng,
-		MapLink:   "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lng + "#map=18/" + lat + "/" + lng,
-		Link:      s.reportLink(r), Reference: r.ID, Photos: s.photoLinks(r), ReplyTo: s.cfg.ReplyTo,
+		MapLink: "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lng + "#map=18/" + lat + "/" + lng,
+		Link:    s.reportLink(r), Reference: r.ID, Photos: s.photoLinks(r), ReplyTo: s.cfg.ReplyTo,
 	}
 	headers := map[string]string{"X-Hazard-Watch-Report": r.ID}
 	if s.cfg.ReplyTo != "" {

@@ -149,12 +149,12 @@ type fake311 struct {
 	posts    []map[string]string
 	status   map[string][2]string // id -> status, notes
 	updated  map[string]time.Time
-	fail     int  // answer this many POSTs with a 500
-	refuse   bool // answer POSTs with a 400 in the spec's format
+	fail     int           // answer this many POSTs with a 500
+	refuse   bool          // answer POSTs with a 400 in the spec's format
 	hanging  bool          // POSTs get no answer until the test ends
 	stop     chan struct{} // closed when the test ends
-	garbage  bool // answer POSTs with something that is not GeoReport JSON
-	useToken bool // answer POSTs with a token, resolved on the next tokens/ call
+	garbage  bool          // answer POSTs with something that is not GeoReport JSON
+	useToken bool          // answer POSTs with a token, resolved on the next tokens/ call
 	tokens   map[string]string
 }
 
