@@ -20,6 +20,7 @@ import (
 	"hazardwatch/live"
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
+	"hazardwatch/routing"
 	"hazardwatch/store"
 )
 
@@ -37,6 +38,8 @@ type Deps struct {
 	Live *live.Hub
 	// Monitor reads server health for /admin/system.
 	Monitor *store.Monitor
+	// Routing finds the bodies a report goes to and sends it by hand.
+	Routing *routing.Service
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
 	// GoogleClient reaches Google's token and profile endpoints; nil means a client with a 10 s
@@ -58,6 +61,7 @@ type handler struct {
 	geo      geocode.Provider
 	live     *live.Hub
 	monitor  *store.Monitor
+	routing  *routing.Service
 	metrics  *metrics.Registry
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
@@ -82,7 +86,7 @@ const maxBody = 1 << 20
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
 	h := &handler{
-		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
+		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor, routing: d.Routing,
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
 	}
 	h.sessions = newSessionStore(h)
@@ -127,6 +131,9 @@ func bodyLimit(hdr *fasthttp.RequestHeader) int {
 	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
 	if string(hdr.Method()) == fiber.MethodPost && strings.EqualFold(path, "/reports") {
 		return maxUpload
+	}
+	if string(hdr.Method()) == fiber.MethodPost && len(path) >= len("/admin/bodies") && strings.EqualFold(path[:len("/admin/bodies")], "/admin/bodies") {
+		return maxBodyUpload // an area file
 	}
 	return maxBody
 }

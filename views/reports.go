@@ -40,6 +40,7 @@ type ReportCard struct {
 	Confirmations int64
 	Thumb         string // URL or ""
 	Distance      string // "12 m away", for nearby lists
+	Sent          string // the bodies it was sent to, for the "sent" mark ("" when none)
 }
 
 // ReportView is one report's page.
@@ -60,6 +61,7 @@ type ReportView struct {
 	Map         MapView
 	EditForm    Form
 	Unverified  bool
+	Delivery    DeliveryView // the bodies that have it
 }
 
 // PhotoView is a photo with its thumbnail.

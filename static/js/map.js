@@ -258,6 +258,7 @@
     parts.push(text("p", "", severityWords(p.severity) + " · " + statusWords(p.status) + " · " + ago(p.created_at)));
     if (p.description) parts.push(text("p", "map-popup-desc", p.description));
     if (p.address) parts.push(text("p", "map-popup-meta", p.address));
+    if (p.sent_label) parts.push(text("p", "map-popup-meta map-popup-sent", "✓ " + p.sent_label)); // worded by the server
     if (p.confirmations) parts.push(text("p", "map-popup-meta", p.confirmations + (p.confirmations === 1 ? " person says" : " people say") + " it is still there"));
     var a = text("a", "", "Open the report");
     a.href = "/reports/" + encodeURIComponent(p.id);
