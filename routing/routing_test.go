@@ -30,7 +30,7 @@ type env struct {
 	sender *worker.Runner // the delivery stream
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	rc := config.Redis{}
 	if os.Getenv("HW_TEST_REDIS") == "cluster" {
@@ -71,7 +71,7 @@ func square(lat, lng, d float64) string {
 		lng-d, lat-d, lng+d, lat-d, lng+d, lat+d, lng-d, lat+d, lng-d, lat-d)
 }
 
-func (e *env) body(t *testing.T, b *store.Body, geo string) *store.Body {
+func (e *env) body(t testing.TB, b *store.Body, geo string) *store.Body {
 	t.Helper()
 	a, err := area.Parse([]byte(geo))
 	if err != nil {
