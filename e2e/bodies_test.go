@@ -26,7 +26,7 @@ func TestAdminAddsBodyAndCitizenSeesSentTo(t *testing.T) {
 	a.see("nav-user", "Tester")
 	a.goto_("/admin/bodies")
 	a.fill("Name", "Lakeside Council")
-	if err := a.page.GetByLabel("potholes", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Check(); err != nil {
+	if err := a.page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: "potholes", Exact: playwright.Bool(true)}).Check(); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.page.GetByLabel("Area (GeoJSON file)").SetInputFiles(areaFile); err != nil {
@@ -87,4 +87,9 @@ func TestAdminAddsBodyAndCitizenSeesSentTo(t *testing.T) {
 	s.see("delivery-sent", "Lakeside Council has it since")
 	s.see("timeline", "Sent to Lakeside Council by email")
 	s.noProblems()
+}
+
+func TestBodiesPagesAccessibility(t *testing.T) {
+	_, email := newUser(t, store.RoleAdmin)
+	checkAccessibilityAfter(t, "/admin/bodies", func(s *session) { s.signIn(email, pw); s.see("nav-user", "Tester") })
 }

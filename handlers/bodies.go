@@ -33,7 +33,7 @@ func (h *handler) bodyForm(c *fiber.Ctx, f *form, b *store.Body) views.BodyFormV
 	for _, t := range hazard.Types {
 		label := i18n.T(ctx, "bodies.types."+t.Code)
 		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: label}, Checked: chosen[t.Code]})
-		v.Codes = append(v.Codes, views.Option{Value: t.Code, Label: label, Help: f.Values["code_"+t.Code]})
+		v.Codes = append(v.Codes, views.Option{Value: t.Code, Label: i18n.T(ctx, "bodies.form.code_for", map[string]any{"Type": label}), Help: f.Values["code_"+t.Code]})
 	}
 	for _, l := range i18n.Languages {
 		v.Langs = append(v.Langs, views.Option{Value: l.Tag, Label: l.Name})
