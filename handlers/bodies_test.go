@@ -218,4 +218,15 @@ func TestCitizensSeeWhereReportsGo(t *testing.T) {
 	if _, body := mod.get("/moderation/deliveries"); doc(t, body).Find(`[data-testid="unrouted-report"]`).Length() != 0 {
 		t.Fatal("still on the unrouted list")
 	}
+	// A sent report moved out of every area: moderators are told, next to who had it.
+	if _, err := e.life.Relocate(ctx, lifecycle.Actor{ID: "mod0000000000001", Role: store.RoleModerator}, r.ID, 0, 40, 10, "wrong pin"); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	_, body = mod.get("/reports/" + r.ID)
+	d = doc(t, body)
+	if !strings.Contains(d.Find(`[data-testid="delivery-none"]`).Text(), "no body covers this place") ||
+		!strings.Contains(d.Find(`[data-testid="delivery-sent"]`).Text(), "Camden Council has it since") {
+		t.Fatalf("moved out of every area: %s", d.Find(`[data-testid="deliveries"]`).Text())
+	}
 }

@@ -121,7 +121,8 @@ func (s *Service) area(ctx context.Context, b *store.Body) (*area.Area, error) {
 // Route is the reaction to report events: when a report becomes public, or a moderator moves it
 // or changes its type, every body that covers it and handles its type and does not have it yet
 // gets one delivery job (keyed by the event, so a redelivered event queues nothing new). A
-// public report no body covers, and never sent anywhere, goes on the moderators' list.
+// public report no body covers (never sent anywhere, or moved out of every area) goes on the
+// moderators' list.
 func (s *Service) Route(ctx context.Context, e store.Event) error {
 	switch e.Kind {
 	case lifecycle.Published, lifecycle.Relocated, lifecycle.Recategorised:
@@ -143,11 +144,20 @@ func (s *Service) Route(ctx context.Context, e store.Event) error {
 		return err
 	}
 	if len(bodies) == 0 {
-		ds, err := s.st.Deliveries(ctx, r.ID)
-		if err != nil || len(ds) > 0 {
-			return err
+		// Moved out of every area: moderators are told, whoever had it before. Otherwise only a
+		// report that never went anywhere is theirs to pass on.
+		if e.Kind != lifecycle.Relocated {
+			ds, err := s.st.Deliveries(ctx, r.ID)
+			if err != nil || len(ds) > 0 {
+				return err
+			}
 		}
 		return s.st.MarkUnrouted(ctx, r.ID, e.At)
+	}
+	// Covered again (moved back into an area whose bodies already have it): nothing to send, but
+	// no longer the moderators' to pass on.
+	if err := s.st.ClearUnrouted(ctx, r.ID); err != nil {
+		return err
 	}
 	for _, b := range bodies {
 		d := store.Delivery{Body: b.ID, BodyName: b.Name, Via: b.Method, Reason: e.EID, Queued: time.Now().UTC()}

@@ -358,6 +358,25 @@ func TestRouteAndDeliver(t *testing.T) {
 	if f.postCount() != 2 {
 		t.Fatal("a second relocation inside the same areas sent it again")
 	}
+	if un, _ := e.st.IsUnrouted(ctx, far.ID); un {
+		t.Fatal("a report in two areas is on the unrouted list")
+	}
+	// Moved out of every area: moderators are told (the bodies that had it keep their record).
+	if _, err := e.life.Relocate(ctx, mod, far.ID, 0, 20, 20, "it is really here"); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if un, _ := e.st.IsUnrouted(ctx, far.ID); !un || len(e.deliveries(t, far.ID)) != 2 {
+		t.Fatal("a report moved out of every area is not on the moderators' list")
+	}
+	// And back in: off the list, though the bodies there had it already and get nothing new.
+	if _, err := e.life.Relocate(ctx, mod, far.ID, 0, 32.82, 35.02, "no, it was here"); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if un, _ := e.st.IsUnrouted(ctx, far.ID); un || f.postCount() != 2 {
+		t.Fatalf("moved back into the areas: unrouted %v, %d posts", un, f.postCount())
+	}
 }
 
 func (e *env) bodyNamed(t *testing.T, name string) *store.Body {
