@@ -205,6 +205,10 @@ func TestCitizensSeeWhereReportsGo(t *testing.T) {
 	if resp, _ := cit.post("/moderation/reports/"+far.ID+"/send", url.Values{"body": {b.ID}}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a citizen sent a report: %d", resp.StatusCode)
 	}
+	if resp, body := mod.post("/moderation/reports/nosuchreport0000/send", url.Values{"body": {b.ID}}); resp.StatusCode != http.StatusNotFound ||
+		!strings.Contains(body, "We could not find that report") {
+		t.Fatalf("unknown report: %d %s", resp.StatusCode, body)
+	}
 	if resp, _ := mod.post("/moderation/reports/"+far.ID+"/send", url.Values{"body": {"nosuchbody000000"}}); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("unknown body: %d", resp.StatusCode)
 	}

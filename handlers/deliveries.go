@@ -176,6 +176,10 @@ func (h *handler) sendReport(c *fiber.Ctx) error {
 	id, bid := strings.Clone(c.Params("id")), strings.Clone(c.FormValue("body"))
 	err := h.routing.SendTo(ctx, lifecycle.ActorOf(currentUser(c)), id, bid)
 	switch {
+	case errors.Is(err, routing.ErrForbidden):
+		return fiber.NewError(fiber.StatusForbidden, i18n.T(ctx, "bodies.report.err_forbidden"))
+	case errors.Is(err, routing.ErrNoReport):
+		return fiber.NewError(fiber.StatusNotFound, i18n.T(ctx, "bodies.report.err_gone"))
 	case errors.Is(err, routing.ErrNoBody):
 		return fiber.NewError(fiber.StatusUnprocessableEntity, i18n.T(ctx, "bodies.report.err_body"))
 	case errors.Is(err, routing.ErrNotPublic):

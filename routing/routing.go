@@ -168,8 +168,10 @@ func (s *Service) Route(ctx context.Context, e store.Event) error {
 	return nil
 }
 
-// Errors of the moderators' actions.
+// Errors of the moderators' actions; the handler words them for the reader.
 var (
+	ErrForbidden = errors.New("routing: only moderators send reports by hand")
+	ErrNoReport  = errors.New("routing: no such report")
 	ErrNotPublic = errors.New("routing: only public reports are sent")
 	ErrNoBody    = errors.New("routing: no such body")
 )
@@ -178,11 +180,11 @@ var (
 // send tried again, or a body that should see it again.
 func (s *Service) SendTo(ctx context.Context, actor lifecycle.Actor, rid, bid string) error {
 	if actor.ID == "" || !actor.Role.AtLeast(store.RoleModerator) {
-		return &lifecycle.Error{Kind: lifecycle.Forbidden, Msg: "Only moderators can do that."}
+		return ErrForbidden
 	}
 	r, err := s.st.Report(ctx, rid)
 	if errors.Is(err, store.ErrNotFound) {
-		return &lifecycle.Error{Kind: lifecycle.NotFound, Msg: "We could not find that report. It may have been removed."}
+		return ErrNoReport
 	} else if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -340,7 +341,7 @@ func TestRouteAndDeliver(t *testing.T) {
 	if un, _ := e.st.IsUnrouted(ctx, lonely.ID); un || e.deliveries(t, lonely.ID)["Water Co"].State != store.DeliverySent {
 		t.Fatal("sending by hand")
 	}
-	if err := e.svc.SendTo(ctx, lifecycle.Actor{ID: "x", Role: store.RoleCitizen}, lonely.ID, b.ID); lifecycle.KindOf(err) != lifecycle.Forbidden {
+	if err := e.svc.SendTo(ctx, lifecycle.Actor{ID: "x", Role: store.RoleCitizen}, lonely.ID, b.ID); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("a citizen sent a report: %v", err)
 	}
 	// Moved by a moderator into the city: the city gets it (the agency, which had it, does not again).
