@@ -66,7 +66,7 @@ func (s *Service) Deliver(ctx context.Context, m store.Message, lease time.Durat
 		return err
 	}
 	err = s.send(ctx, j.Report, &d)
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	d.Tries++
 	wctx := context.WithoutCancel(ctx) // record what happened even when the try ran out of time
 	if err == nil {

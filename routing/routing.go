@@ -43,6 +43,10 @@ type Service struct {
 
 	mu    sync.Mutex
 	areas map[string]cachedArea // parsed areas by body, while their version holds
+
+	// now is the clock that decides when a failing send has been retried long enough; tests
+	// move it on instead of waiting a day.
+	now func() time.Time
 }
 
 type cachedArea struct {
@@ -61,7 +65,7 @@ func New(st *store.Store, life *lifecycle.Service, cfg Config, log *slog.Logger)
 	if cfg.PollEvery == 0 {
 		cfg.PollEvery = 5 * time.Minute
 	}
-	return &Service{st: st, life: life, cfg: cfg, log: log, areas: map[string]cachedArea{}}
+	return &Service{st: st, life: life, cfg: cfg, log: log, areas: map[string]cachedArea{}, now: time.Now}
 }
 
 // Group is the routing consumer group on the report event stream.
@@ -160,7 +164,7 @@ func (s *Service) Route(ctx context.Context, e store.Event) error {
 		return err
 	}
 	for _, b := range bodies {
-		d := store.Delivery{Body: b.ID, BodyName: b.Name, Via: b.Method, Reason: e.EID, Queued: time.Now().UTC()}
+		d := store.Delivery{Body: b.ID, BodyName: b.Name, Via: b.Method, Reason: e.EID, Queued: s.now().UTC()}
 		if _, err := s.st.QueueDelivery(ctx, r.ID, d, false); err != nil {
 			return err
 		}
@@ -197,7 +201,7 @@ func (s *Service) SendTo(ctx context.Context, actor lifecycle.Actor, rid, bid st
 	} else if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	d := store.Delivery{Body: b.ID, BodyName: b.Name, Via: b.Method, Queued: now,
 		Reason: "manual:" + actor.ID + ":" + strconv.FormatInt(now.UnixMilli(), 10)}
 	_, err = s.st.QueueDelivery(ctx, rid, d, true)
