@@ -158,6 +158,7 @@ type fake311 struct {
 	garbage  bool          // answer POSTs with something that is not GeoReport JSON
 	useToken bool          // answer POSTs with a token, resolved on the next tokens/ call
 	tokens   map[string]string
+	queries  int // status queries (GET requests.json)
 }
 
 func newFake311(t *testing.T) *fake311 {
@@ -229,6 +230,7 @@ func newFake311(t *testing.T) *fake311 {
 	mux.HandleFunc("GET /v2/requests.json", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.queries++
 		var out []map[string]string
 		for _, id := range strings.Split(r.URL.Query().Get("service_request_id"), ",") {
 			if s, ok := f.status[id]; ok {
@@ -556,5 +558,51 @@ func TestConcurrentSendersSendOnce(t *testing.T) {
 	wg.Wait()
 	if f.postCount() != 1 || e.deliveries(t, r.ID)["Roads Agency"].State != store.DeliverySent {
 		t.Fatalf("%d posts, %+v", f.postCount(), e.deliveries(t, r.ID))
+	}
+}
+
+// Each body's server is polled at most once per PollEvery however many instances run: the
+// second instance finds the lease taken and leaves the body alone until it lapses.
+func TestPollOncePerIntervalAcrossInstances(t *testing.T) {
+	f := newFake311(t)
+	cfg := Config{BaseURL: "http://hw.test", PollEvery: time.Hour}
+	e := newEnv(t, cfg)
+	ctx := context.Background()
+	b := e.body(t, open311Body("Roads Agency", f.URL+"/v2", "pothole"), square(32.8, 35.0, 1))
+	r := e.report(t, "pothole", 32.8, 35.0)
+	e.drain(t)
+	if d := e.deliveries(t, r.ID)["Roads Agency"]; d.ExternalID != "SR-1" {
+		t.Fatalf("not sent: %+v", d)
+	}
+	instances := []*Service{e.svc, New(e.st, e.life, cfg, slog.New(slog.DiscardHandler))}
+	pollAll := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, s := range instances {
+			wg.Go(func() {
+				if _, err := s.PollDue(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	queries := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.queries }
+	pollAll()
+	if q := queries(); q != 1 {
+		t.Fatalf("two instances asked the server %d times in one interval", q)
+	}
+	f.set("SR-1", "closed", "Filled")
+	pollAll()
+	if got, _ := e.st.Report(ctx, r.ID); queries() != 1 || got.Status == hazard.Resolved {
+		t.Fatalf("polled again within the interval: %d queries, %s", queries(), got.Status)
+	}
+	// The interval is over (the lease lapses): one instance polls and brings the change back.
+	if err := e.st.ReleaseLock(ctx, "open311poll:"+b.ID); err != nil {
+		t.Fatal(err)
+	}
+	pollAll()
+	if got, _ := e.st.Report(ctx, r.ID); queries() != 2 || got.Status != hazard.Resolved {
+		t.Fatalf("after the interval: %d queries, %s", queries(), got.Status)
 	}
 }
