@@ -103,7 +103,8 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	mon := store.NewMonitor(monRDB, st)
 	ctx, stop := context.WithCancel(context.Background())
 	hub := live.NewHub(st.LiveUpdates(ctx))
-	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, log)
+	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius,
+		FixedByPublic: cfg.FixedByPublic}, log)
 	rt := routing.New(st, life, routing.Config{BaseURL: cfg.BaseURL.String(), ReplyTo: cfg.ModerationEmail, RetryFor: cfg.DeliveryRetryFor,
 		PollEvery: cfg.Open311PollInterval, HTTP: o.HTTPClient, UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + ")"}, log)
 	reg := &metrics.Registry{}
@@ -148,7 +149,8 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			tuning.ClaimAfter = cfg.WorkerClaimAfter
 		}
 		deps := worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
-			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), Extra: []worker.Consumer{rt.Consumer()}}
+			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), PhotoDir: cfg.PhotoDir(), QuestionnaireAfter: cfg.QuestionnaireAfter,
+			Extra: []worker.Consumer{rt.Consumer()}}
 		wait := worker.Start(ctx, deps)
 		rtuning := o.Routing
 		if rtuning.ClaimAfter == 0 {

@@ -38,7 +38,7 @@ type Error struct {
 func (e *Error) Error() string { return e.Key }
 
 func fail(key string, kv ...any) *Error {
-	e := &Error{Key: "bodies.area." + key, Data: map[string]any{}}
+	e := &Error{Key: key, Data: map[string]any{}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		e.Data[kv[i].(string)] = kv[i+1]
 	}
@@ -57,25 +57,25 @@ type geometry struct {
 // become one MultiPolygon.
 func Parse(data []byte) (*Area, error) {
 	if len(data) > MaxBytes {
-		return nil, fail("too_big", "MB", MaxBytes>>20)
+		return nil, fail("bodies.area.too_big", "MB", MaxBytes>>20)
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, fail("empty")
+		return nil, fail("bodies.area.empty")
 	}
 	var g geometry
 	if err := json.Unmarshal(data, &g); err != nil {
-		return nil, fail("not_json")
+		return nil, fail("bodies.area.not_json")
 	}
 	var mp orb.MultiPolygon
 	if err := collect(&g, &mp, 0); err != nil {
 		return nil, err
 	}
 	if len(mp) == 0 {
-		return nil, fail("no_polygon")
+		return nil, fail("bodies.area.no_polygon")
 	}
 	if len(mp) > MaxPolygons {
-		return nil, fail("too_many_polygons", "Max", MaxPolygons)
+		return nil, fail("bodies.area.too_many_polygons", "Max", MaxPolygons)
 	}
 	a := &Area{MP: mp, Bound: mp.Bound()}
 	for i, p := range mp {
@@ -87,7 +87,7 @@ func Parse(data []byte) (*Area, error) {
 		}
 	}
 	if a.Vertices > MaxVertices {
-		return nil, fail("too_many_vertices", "Count", a.Vertices, "Max", MaxVertices)
+		return nil, fail("bodies.area.too_many_vertices", "Count", a.Vertices, "Max", MaxVertices)
 	}
 	for i, p := range mp {
 		if err := checkCrossings(p, i+1); err != nil {
@@ -95,7 +95,7 @@ func Parse(data []byte) (*Area, error) {
 		}
 		for _, r := range p {
 			if planar.Area(r) == 0 {
-				return nil, fail("flat_ring", "Polygon", i+1)
+				return nil, fail("bodies.area.flat_ring", "Polygon", i+1)
 			}
 		}
 	}
@@ -104,13 +104,13 @@ func Parse(data []byte) (*Area, error) {
 
 func collect(g *geometry, mp *orb.MultiPolygon, depth int) error {
 	if depth > 3 {
-		return fail("no_polygon")
+		return fail("bodies.area.no_polygon")
 	}
 	switch g.Type {
 	case "Polygon":
 		var p [][][]float64
 		if err := json.Unmarshal(g.Coordinates, &p); err != nil {
-			return fail("bad_coordinates")
+			return fail("bodies.area.bad_coordinates")
 		}
 		poly, err := polygon(p)
 		if err != nil {
@@ -120,7 +120,7 @@ func collect(g *geometry, mp *orb.MultiPolygon, depth int) error {
 	case "MultiPolygon":
 		var ps [][][][]float64
 		if err := json.Unmarshal(g.Coordinates, &ps); err != nil {
-			return fail("bad_coordinates")
+			return fail("bodies.area.bad_coordinates")
 		}
 		for _, p := range ps {
 			poly, err := polygon(p)
@@ -131,7 +131,7 @@ func collect(g *geometry, mp *orb.MultiPolygon, depth int) error {
 		}
 	case "Feature":
 		if g.Geometry == nil {
-			return fail("no_polygon")
+			return fail("bodies.area.no_polygon")
 		}
 		return collect(g.Geometry, mp, depth+1)
 	case "FeatureCollection":
@@ -141,9 +141,9 @@ func collect(g *geometry, mp *orb.MultiPolygon, depth int) error {
 			}
 		}
 	case "":
-		return fail("no_type")
+		return fail("bodies.area.no_type")
 	default:
-		return fail("wrong_type", "Type", truncate(g.Type, 40))
+		return fail("bodies.area.wrong_type", "Type", truncate(g.Type, 40))
 	}
 	return nil
 }
@@ -157,18 +157,18 @@ func truncate(s string, n int) string {
 
 func polygon(p [][][]float64) (orb.Polygon, error) {
 	if len(p) == 0 {
-		return nil, fail("no_ring")
+		return nil, fail("bodies.area.no_ring")
 	}
 	poly := make(orb.Polygon, len(p))
 	for i, ring := range p {
 		r := make(orb.Ring, len(ring))
 		for j, c := range ring {
 			if len(c) < 2 || len(c) > 3 {
-				return nil, fail("bad_coordinates")
+				return nil, fail("bodies.area.bad_coordinates")
 			}
 			lng, lat := c[0], c[1]
 			if math.IsNaN(lng) || math.IsNaN(lat) || lng < -180 || lng > 180 || lat < -90 || lat > 90 {
-				return nil, fail("out_of_range", "Lng", lng, "Lat", lat)
+				return nil, fail("bodies.area.out_of_range", "Lng", lng, "Lat", lat)
 			}
 			r[j] = orb.Point{lng, lat}
 		}
@@ -180,10 +180,10 @@ func polygon(p [][][]float64) (orb.Polygon, error) {
 // checkRing: at least four positions, the last equal to the first (GeoJSON's closed ring).
 func checkRing(r orb.Ring, poly, ring int) error {
 	if len(r) < 4 {
-		return fail("short_ring", "Polygon", poly)
+		return fail("bodies.area.short_ring", "Polygon", poly)
 	}
 	if r[0] != r[len(r)-1] {
-		return fail("not_closed", "Polygon", poly, "Lng", r[0][0], "Lat", r[0][1])
+		return fail("bodies.area.not_closed", "Polygon", poly, "Lng", r[0][0], "Lat", r[0][1])
 	}
 	return nil
 }

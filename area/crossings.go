@@ -52,7 +52,7 @@ func checkCrossings(p orb.Polygon, poly int) error {
 				continue
 			}
 			if intersects(s.a, s.b, o.a, o.b) {
-				return fail("crosses", "Polygon", poly, "Lng", round6(s.a[0]), "Lat", round6(s.a[1]))
+				return fail("bodies.area.crosses", "Polygon", poly, "Lng", round6(s.a[0]), "Lat", round6(s.a[1]))
 			}
 		}
 		active = append(active, s)

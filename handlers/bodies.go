@@ -46,9 +46,10 @@ func (h *handler) bodyForm(c *fiber.Ctx, f *form, b *store.Body) views.BodyFormV
 }
 
 // bodyValues fills a form from a stored body (the API key is never shown).
-func bodyValues(b *store.Body) *form {
-	f := &form{views.Form{Values: map[string]string{"name": b.Name, "lang": b.Lang, "types": strings.Join(b.Types, ","),
-		"method": b.Method, "email": b.Email}, Errors: map[string]string{}}}
+func bodyValues(c *fiber.Ctx, b *store.Body) *form {
+	f := emptyForm(c)
+	f.Values["name"], f.Values["lang"], f.Values["types"] = b.Name, b.Lang, strings.Join(b.Types, ",")
+	f.Values["method"], f.Values["email"] = b.Method, b.Email
 	if o := b.Open311; o != nil {
 		f.Values["endpoint"], f.Values["jurisdiction"] = o.Endpoint, o.Jurisdiction
 		for t, code := range o.ServiceCodes {
@@ -88,7 +89,8 @@ func (h *handler) bodiesPage(c *fiber.Ctx) views.Page {
 
 // bodies is GET /admin/bodies.
 func (h *handler) bodies(c *fiber.Ctx) error {
-	f := &form{views.Form{Values: map[string]string{"lang": lang(c).Tag, "method": store.ByEmail}, Errors: map[string]string{}}}
+	f := emptyForm(c)
+	f.Values["lang"], f.Values["method"] = lang(c).Tag, store.ByEmail
 	v, err := h.bodiesView(c, f)
 	if err != nil {
 		return err
@@ -111,7 +113,7 @@ func (h *handler) createBody(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "body.create", b.ID, b.Name)
-	h.setFlash(c, "success", i18n.T(c.UserContext(), "bodies.admin.created", map[string]any{"Name": b.Name}))
+	h.setFlash(c, "success", i18n.M("bodies.admin.created", "Name", b.Name))
 	return redirect(c, "/admin/bodies/"+b.ID)
 }
 
@@ -129,7 +131,7 @@ func (h *handler) body(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.BodyPage(h.bodiesPage(c), h.bodyForm(c, bodyValues(b), b)))
+	return render(c, fiber.StatusOK, views.BodyPage(h.bodiesPage(c), h.bodyForm(c, bodyValues(c, b), b)))
 }
 
 // updateBody is POST /admin/bodies/{id}: an area file replaces the area, none keeps it.
@@ -147,7 +149,7 @@ func (h *handler) updateBody(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "body.update", b.ID, b.Name)
-	h.setFlash(c, "success", i18n.T(c.UserContext(), "bodies.admin.saved"))
+	h.setFlash(c, "success", i18n.M("bodies.admin.saved"))
 	return redirect(c, "/admin/bodies/"+b.ID)
 }
 
@@ -162,7 +164,7 @@ func (h *handler) deleteBody(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "body.delete", b.ID, b.Name)
-	h.setFlash(c, "success", i18n.T(c.UserContext(), "bodies.admin.deleted", map[string]any{"Name": b.Name}))
+	h.setFlash(c, "success", i18n.M("bodies.admin.deleted", "Name", b.Name))
 	return redirect(c, "/admin/bodies")
 }
 
@@ -208,13 +210,13 @@ func (h *handler) readBody(c *fiber.Ctx, b *store.Body, isNew bool) (*form, []by
 	name := store.CleanName(f.Values["name"])
 	f.Values["name"] = name
 	if n := len([]rune(name)); n == 0 || n > 120 {
-		f.fail("name", t("bodies.form.err_name"))
+		f.fail("name", i18n.M("bodies.form.err_name"))
 	}
 	if _, ok := i18n.ByTag(f.Values["lang"]); !ok {
 		f.Values["lang"] = i18n.Languages[0].Tag
 	}
 	if len(types) == 0 {
-		f.fail("types", t("bodies.form.err_types"))
+		f.fail("types", i18n.M("bodies.form.err_types"))
 	}
 	b.Name, b.Lang, b.Types = name, f.Values["lang"], types
 	switch b.Method = f.Values["method"]; b.Method {
@@ -222,14 +224,14 @@ func (h *handler) readBody(c *fiber.Ctx, b *store.Body, isNew bool) (*form, []by
 		email := strings.TrimSpace(f.Values["email"])
 		f.Values["email"] = email
 		if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
-			f.fail("email", t("bodies.form.err_email"))
+			f.fail("email", i18n.M("bodies.form.err_email"))
 		}
 		b.Email, b.Open311 = email, nil
 	case store.ByOpen311:
 		endpoint := strings.TrimRight(strings.TrimSpace(f.Values["endpoint"]), "/")
 		f.Values["endpoint"] = endpoint
 		if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || len(endpoint) > 500 {
-			f.fail("endpoint", t("bodies.form.err_endpoint"))
+			f.fail("endpoint", i18n.M("bodies.form.err_endpoint"))
 		}
 		key := f.Values["api_key"]
 		f.Values["api_key"] = ""
@@ -237,7 +239,7 @@ func (h *handler) readBody(c *fiber.Ctx, b *store.Body, isNew bool) (*form, []by
 			key = b.Open311.APIKey // blank keeps the stored key
 		}
 		if len(key) > 500 || len(f.Values["jurisdiction"]) > 200 {
-			f.fail("api_key", t("bodies.form.err_long"))
+			f.fail("api_key", i18n.M("bodies.form.err_long"))
 		}
 		var missing []string
 		for _, ty := range types {
@@ -246,19 +248,19 @@ func (h *handler) readBody(c *fiber.Ctx, b *store.Body, isNew bool) (*form, []by
 			}
 		}
 		if len(missing) > 0 {
-			f.fail("codes", t("bodies.form.err_codes", map[string]any{"Types": strings.Join(missing, ", ")}))
+			f.fail("codes", i18n.M("bodies.form.err_codes", "Types", strings.Join(missing, ", ")))
 		}
 		b.Email = ""
 		b.Open311 = &store.Open311{Endpoint: endpoint, APIKey: key, Jurisdiction: strings.TrimSpace(f.Values["jurisdiction"]), ServiceCodes: codes}
 	default:
 		f.Values["method"] = store.ByEmail
-		f.fail("", t("bodies.form.err_method"))
+		f.fail("", i18n.M("bodies.form.err_method"))
 	}
 	var geo []byte
 	if mf != nil && len(mf.File["area"]) > 0 && mf.File["area"][0].Size > 0 {
 		fh := mf.File["area"][0]
 		if fh.Size > area.MaxBytes {
-			f.fail("area", t("bodies.area.too_big", map[string]any{"MB": area.MaxBytes >> 20}))
+			f.fail("area", i18n.M("bodies.area.too_big", "MB", area.MaxBytes>>20))
 			return f, nil
 		}
 		file, err := fh.Open()
@@ -271,19 +273,19 @@ func (h *handler) readBody(c *fiber.Ctx, b *store.Body, isNew bool) (*form, []by
 				var ae *area.Error
 				switch {
 				case errors.As(perr, &ae):
-					f.fail("area", t(ae.Key, ae.Data))
+					f.fail("area", i18n.Msg{ID: ae.Key, Data: ae.Data})
 				case perr != nil:
-					f.fail("area", t("bodies.area.not_json"))
+					f.fail("area", i18n.M("bodies.area.not_json"))
 				default:
 					geo, b.BBox, b.Vertices = a.GeoJSON(), a.BBox(), a.Vertices
 				}
 			}
 		}
 		if err != nil {
-			f.fail("area", t("bodies.area.unreadable"))
+			f.fail("area", i18n.M("bodies.area.unreadable"))
 		}
 	} else if isNew {
-		f.fail("area", t("bodies.area.missing"))
+		f.fail("area", i18n.M("bodies.area.missing"))
 	}
 	return f, geo
 }

@@ -21,12 +21,10 @@ import (
 // be sent to", the report page's "who has it since when", the lists' "sent" mark, and the
 // moderators' sending by hand.
 
-const whenFormat = "2 Jan 2006 15:04 MST"
-
 // sendTo is GET /reports/send-to?lat=&lng=&type=: the bodies that would get a report there.
 func (h *handler) sendTo(c *fiber.Ctx) error {
 	lat, lng, msg := parsePoint(c)
-	if msg != "" {
+	if !msg.IsZero() {
 		return render(c, fiber.StatusOK, views.SendToNote(views.SendToView{}))
 	}
 	typ := ""
@@ -60,7 +58,7 @@ func (h *handler) deliveryView(c *fiber.Ctx, r *store.Report, ds []store.Deliver
 		}
 		switch d.State {
 		case store.DeliverySent:
-			it.When = d.At.Format(whenFormat)
+			it.When = i18n.DateTime(ctx, d.At)
 			v.Sent = append(v.Sent, it)
 		case store.DeliveryFailed:
 			v.Failed = append(v.Failed, it)
@@ -83,6 +81,9 @@ func (h *handler) deliveryView(c *fiber.Ctx, r *store.Report, ds []store.Deliver
 	}
 	return v
 }
+
+// sentVia names the timeline entry of a send, by the way it went.
+var sentVia = map[string]string{store.ByEmail: "bodies.timeline.sent_email", store.ByOpen311: "bodies.timeline.sent_open311"}
 
 // withDeliveries adds the sends to a report's timeline, in time order, and names the body on the
 // entries its system made.
@@ -116,8 +117,8 @@ func (h *handler) withDeliveries(c *fiber.Ctx, r *store.Report, items []views.Ti
 		if d.State != store.DeliverySent {
 			continue
 		}
-		all = append(all, dated{d.At, views.TimelineItem{When: d.At.Format(whenFormat),
-			Label: i18n.T(ctx, "bodies.timeline.sent_"+d.Via, map[string]any{"Body": d.BodyName})}})
+		all = append(all, dated{d.At, views.TimelineItem{At: d.At,
+			Label: i18n.T(ctx, sentVia[d.Via], map[string]any{"Body": d.BodyName})}})
 	}
 	slices.SortStableFunc(all, func(a, b dated) int { return a.at.Compare(b.at) })
 	out := make([]views.TimelineItem, len(all))
@@ -188,7 +189,7 @@ func (h *handler) sendReport(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "report.send", id, bid)
-	h.setFlash(c, "success", i18n.T(ctx, "bodies.report.queued"))
+	h.setFlash(c, "success", i18n.M("bodies.report.queued"))
 	return redirect(c, "/reports/"+id)
 }
 
@@ -225,7 +226,7 @@ func (h *handler) deliveries(c *fiber.Ctx) error {
 		if r == nil {
 			continue
 		}
-		row := views.DeliveryRow{Report: h.card(r)}
+		row := views.DeliveryRow{Report: h.card(c, r)}
 		for _, d := range ds[f.Report] {
 			if d.Body == f.Body {
 				row.Body = d.BodyName
@@ -238,7 +239,7 @@ func (h *handler) deliveries(c *fiber.Ctx) error {
 	}
 	for _, id := range unrouted {
 		if r := byID[id]; r != nil {
-			v.Unrouted = append(v.Unrouted, h.card(r))
+			v.Unrouted = append(v.Unrouted, h.card(c, r))
 		}
 	}
 	return render(c, fiber.StatusOK, views.DeliveriesPage(h.page(c, i18n.T(ctx, "bodies.queue.title")), v))

@@ -174,7 +174,7 @@ func (s *Service) sendOpen311(ctx context.Context, r *store.Report, b *store.Bod
 	}
 	desc := r.Description
 	if t, ok := hazard.TypeByCode(r.Type); ok && desc == "" {
-		desc = t.Label
+		desc = t.Label(i18n.With(ctx, i18n.For(b.Lang)))
 	}
 	// Our reference in the text: GeoReport has no idempotency key, so a repeat after a crash is
 	// recognisable by people.

@@ -73,7 +73,7 @@ const (
 
 func cellSize(level int) float64 { return 360 / math.Exp2(float64(level)) }
 
-func cellName(level int, lat, lng float64) string {
+func bodyCellName(level int, lat, lng float64) string {
 	size := cellSize(level)
 	x := int(math.Floor((lng + 180) / size))
 	y := int(math.Floor((lat + 90) / size))
@@ -287,7 +287,7 @@ func (s *Store) BodiesNear(ctx context.Context, lat, lng float64) ([]*Body, erro
 	cmds := make([]*redis.StringSliceCmd, cellLevels)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for l := range cellLevels {
-			cmds[l] = p.SMembers(ctx, bodyCellKey(cellName(l, lat, lng)))
+			cmds[l] = p.SMembers(ctx, bodyCellKey(bodyCellName(l, lat, lng)))
 		}
 		return nil
 	})
