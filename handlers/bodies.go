@@ -120,7 +120,7 @@ func (h *handler) createBody(c *fiber.Ctx) error {
 func (h *handler) loadBody(c *fiber.Ctx) (*store.Body, error) {
 	b, err := h.store.Body(c.UserContext(), strings.Clone(c.Params("id")))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fiber.NewError(fiber.StatusNotFound, i18n.T(c.UserContext(), "bodies.admin.not_found"))
+		return nil, refuse(fiber.StatusNotFound, "bodies.admin.not_found")
 	}
 	return b, err
 }

@@ -178,13 +178,13 @@ func (h *handler) sendReport(c *fiber.Ctx) error {
 	err := h.routing.SendTo(ctx, lifecycle.ActorOf(currentUser(c)), id, bid)
 	switch {
 	case errors.Is(err, routing.ErrForbidden):
-		return fiber.NewError(fiber.StatusForbidden, i18n.T(ctx, "bodies.report.err_forbidden"))
+		return refuse(fiber.StatusForbidden, "bodies.report.err_forbidden")
 	case errors.Is(err, routing.ErrNoReport):
-		return fiber.NewError(fiber.StatusNotFound, i18n.T(ctx, "bodies.report.err_gone"))
+		return refuse(fiber.StatusNotFound, "bodies.report.err_gone")
 	case errors.Is(err, routing.ErrNoBody):
-		return fiber.NewError(fiber.StatusUnprocessableEntity, i18n.T(ctx, "bodies.report.err_body"))
+		return refuse(fiber.StatusUnprocessableEntity, "bodies.report.err_body")
 	case errors.Is(err, routing.ErrNotPublic):
-		return fiber.NewError(fiber.StatusConflict, i18n.T(ctx, "bodies.report.err_public"))
+		return refuse(fiber.StatusConflict, "bodies.report.err_public")
 	case err != nil:
 		return err
 	}
