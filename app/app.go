@@ -27,6 +27,7 @@ import (
 	"hazardwatch/mail"
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
+	"hazardwatch/routing"
 	"hazardwatch/store"
 	"hazardwatch/worker"
 )
@@ -40,6 +41,7 @@ type App struct {
 	mon     redis.UniversalClient // the monitoring connection
 	Store   *store.Store
 	Life    *lifecycle.Service
+	Routing *routing.Service // sends reports to the bodies that fix them
 	Geo     geocode.Provider // cached when remote
 	live    *live.Hub
 	monitor *store.Monitor
@@ -60,6 +62,7 @@ type Options struct {
 	GoogleClient *http.Client  // reaches a fake Google in tests
 	HTTPClient   *http.Client  // for outside services such as Nominatim; nil: a client with timeouts
 	Workers      worker.Tuning // shorter retry timings in tests
+	Routing      routing.Tuning
 }
 
 // New builds the app. It does not need Redis to be up: the client connects lazily and a
@@ -102,6 +105,8 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	hub := live.NewHub(st.LiveUpdates(ctx))
 	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius,
 		FixedByPublic: cfg.FixedByPublic}, log)
+	rt := routing.New(st, life, routing.Config{BaseURL: cfg.BaseURL.String(), ReplyTo: cfg.ModerationEmail, RetryFor: cfg.DeliveryRetryFor,
+		PollEvery: cfg.Open311PollInterval, HTTP: o.HTTPClient, UserAgent: "HazardWatch/1.0 (+" + cfg.BaseURL.String() + ")"}, log)
 	reg := &metrics.Registry{}
 	reg.NewFunc("hazardwatch_live_events_total", "Report events relayed to browsers (sent) or dropped for slow ones.", "counter",
 		[]string{"result"}, func() map[string]float64 {
@@ -123,7 +128,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		return map[string]float64{"": float64(n)}
 	})
 	a := &App{
-		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Life: life, Geo: geo, live: hub, stop: stop,
+		cfg: cfg, log: log, rdb: rdb, cache: cache, mon: monRDB, monitor: mon, Store: st, Life: life, Routing: rt, Geo: geo, live: hub, stop: stop,
 	}
 	reg.NewFunc("hazardwatch_connections_refused_total", "Connections closed at once because their address already held the most allowed.", "counter",
 		nil, func() map[string]float64 { return map[string]float64{"": float64(a.refused.Load())} })
@@ -134,7 +139,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 				return map[string]float64{"hit": float64(s.Hits), "miss": float64(s.Misses), "error": float64(s.Errors)}
 			})
 	}
-	a.fiber = handlers.New(handlers.Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, Live: hub,
+	a.fiber = handlers.New(handlers.Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, Live: hub, Routing: rt,
 		Metrics: reg, Monitor: mon, GoogleClient: o.GoogleClient})
 	a.bg.Add(1)
 	go func() { defer a.bg.Done(); a.waitForRedis(ctx) }()
@@ -143,10 +148,17 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 		if tuning.ClaimAfter == 0 {
 			tuning.ClaimAfter = cfg.WorkerClaimAfter
 		}
-		wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
-			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), PhotoDir: cfg.PhotoDir(), QuestionnaireAfter: cfg.QuestionnaireAfter})
+		deps := worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
+			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), PhotoDir: cfg.PhotoDir(), QuestionnaireAfter: cfg.QuestionnaireAfter,
+			Extra: []worker.Consumer{rt.Consumer()}}
+		wait := worker.Start(ctx, deps)
+		rtuning := o.Routing
+		if rtuning.ClaimAfter == 0 {
+			rtuning.ClaimAfter = tuning.ClaimAfter
+		}
+		waitRouting := rt.Start(ctx, deps, rtuning)
 		a.bg.Add(1)
-		go func() { defer a.bg.Done(); wait() }()
+		go func() { defer a.bg.Done(); wait(); waitRouting() }()
 	}
 	return a, nil
 }

@@ -69,6 +69,14 @@ type Config struct {
 	// Open311: OPEN311_JURISDICTION (optional) is checked against jurisdiction_id when set.
 	Open311Jurisdiction string
 
+	// Sending reports to bodies: OPEN311_POLL_INTERVAL (default 5m, at least 1m) is how often each
+	// body's Open311 server is asked for status changes; DELIVERY_RETRY_FOR (default 24h) how long
+	// a failing send is retried before moderators see it failed; MODERATION_EMAIL (default
+	// MAIL_FROM's address) is the Reply-To of mails to bodies, so their answers reach moderators.
+	Open311PollInterval time.Duration
+	DeliveryRetryFor    time.Duration
+	ModerationEmail     string
+
 	// Accounts.
 	SessionIdle   time.Duration // SESSION_IDLE_TIMEOUT: sliding idle timeout (default 7 days)
 	SessionMaxAge time.Duration // SESSION_MAX_AGE: absolute lifetime (default 30 days)
@@ -232,6 +240,8 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		{"GEOCODE_MISS_TTL", "1h", &c.GeocodeMissTTL},
 		{"REPORT_EXPIRY", "48h", &c.ReportExpiry},
 		{"WORKER_CLAIM_AFTER", "30s", &c.WorkerClaimAfter},
+		{"OPEN311_POLL_INTERVAL", "5m", &c.Open311PollInterval},
+		{"DELIVERY_RETRY_FOR", "24h", &c.DeliveryRetryFor},
 		{"QUESTIONNAIRE_AFTER", "672h", &c.QuestionnaireAfter},
 	} {
 		v, err := parseDuration(get(d.name, d.def))
@@ -248,6 +258,9 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	if c.WorkerClaimAfter < time.Second {
 		return nil, bad("WORKER_CLAIM_AFTER", "must be at least 1s")
 	}
+	if c.Open311PollInterval < time.Minute {
+		return nil, bad("OPEN311_POLL_INTERVAL", "must be at least 1m (each body's server is asked at most once a minute)")
+	}
 	if c.SessionMaxAge < c.SessionIdle {
 		return nil, bad("SESSION_MAX_AGE", "must not be shorter than SESSION_IDLE_TIMEOUT")
 	}
@@ -261,6 +274,7 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	c.MailDir = get("MAIL_DIR", "./var/mail")
 	c.MailFrom = get("MAIL_FROM", "Hazard Watch <no-reply@"+c.BaseURL.Hostname()+">")
+	c.ModerationEmail = get("MODERATION_EMAIL", mailAddress(c.MailFrom))
 	c.GoogleClientID = get("GOOGLE_CLIENT_ID", "")
 	c.GoogleClientSecret = get("GOOGLE_CLIENT_SECRET", "")
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {

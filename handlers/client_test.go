@@ -18,6 +18,7 @@ import (
 
 	"hazardwatch/lifecycle"
 	"hazardwatch/password"
+	"hazardwatch/routing"
 	"hazardwatch/store"
 	"hazardwatch/worker"
 )
@@ -216,12 +217,13 @@ func (e *env) setDescription(t *testing.T, id, text string) {
 func (e *env) drain(t *testing.T) {
 	t.Helper()
 	groups := map[store.Stream][]string{
-		store.EventsStream: {worker.LiveGroup, worker.StatsGroup, worker.NotifyGroup},
-		store.MailStream:   {store.MailGroup},
+		store.EventsStream:   {worker.LiveGroup, worker.StatsGroup, worker.NotifyGroup, routing.Group},
+		store.DeliveryStream: {store.DeliveryGroup},
+		store.MailStream:     {store.MailGroup},
 	}
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		idle := true
-		for _, st := range []store.Stream{store.EventsStream, store.MailStream} { // events first: they queue mail
+		for _, st := range []store.Stream{store.EventsStream, store.DeliveryStream, store.MailStream} { // events first: they queue sends and mail
 			for _, g := range groups[st] {
 				if lag, pending, err := e.store.StreamLag(t.Context(), st, g); err != nil || lag > 0 || pending > 0 {
 					idle = false

@@ -22,6 +22,7 @@ import (
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
 	"hazardwatch/photo"
+	"hazardwatch/routing"
 	"hazardwatch/store"
 )
 
@@ -39,6 +40,8 @@ type Deps struct {
 	Live *live.Hub
 	// Monitor reads server health for /admin/system.
 	Monitor *store.Monitor
+	// Routing finds the bodies a report goes to and sends it by hand.
+	Routing *routing.Service
 	// Decoders bounds concurrent photo decoding; nil means one slot per core.
 	Decoders *photo.Gate
 	// Metrics collects what /metrics shows; New adds the HTTP series.
@@ -62,6 +65,7 @@ type handler struct {
 	geo      geocode.Provider
 	live     *live.Hub
 	monitor  *store.Monitor
+	routing  *routing.Service
 	metrics  *metrics.Registry
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
@@ -88,7 +92,7 @@ const maxBody = 1 << 20
 // constructor, so tests exercise what ships.
 func New(d Deps) *fiber.App {
 	h := &handler{
-		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
+		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor, routing: d.Routing,
 		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config), decoders: d.Decoders, links: links.New(d.Store),
 	}
 	if h.decoders == nil {
@@ -139,6 +143,9 @@ func bodyLimit(hdr *fasthttp.RequestHeader) int {
 	}
 	if string(hdr.Method()) == fiber.MethodPost && takesOnePhoto(path) {
 		return photo.MaxBytes + 1<<20
+	}
+	if string(hdr.Method()) == fiber.MethodPost && len(path) >= len("/admin/bodies") && strings.EqualFold(path[:len("/admin/bodies")], "/admin/bodies") {
+		return maxBodyUpload // an area file
 	}
 	return maxBody
 }

@@ -26,6 +26,7 @@ import (
 	"hazardwatch/mail"
 	"hazardwatch/mapview"
 	"hazardwatch/photo"
+	"hazardwatch/routing"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
 	"hazardwatch/worker"
@@ -92,12 +93,17 @@ func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, ad
 	geo := &geocode.Cached{P: off, Cache: store.NewCache(rdb), Log: log}
 	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, log)
 	e := &env{redis: srv, store: st, life: life, mailDir: mailDir, cfg: cfg, decoders: photo.NewGate(2)}
+	rt := routing.New(st, life, routing.Config{BaseURL: cfg.BaseURL.String(), ReplyTo: cfg.ModerationEmail}, log)
 	e.app = New(Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, GoogleClient: googleClient,
-		Monitor: store.NewMonitor(rdb, st), Decoders: e.decoders})
+		Monitor: store.NewMonitor(rdb, st), Decoders: e.decoders, Routing: rt})
 	// The workers run as in the app (mail goes out through the Redis stream), with short retries.
 	ctx, stop := context.WithCancel(context.Background())
-	wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log},
-		BaseURL: cfg.BaseURL.String(), Log: log, Consumer: "test", Tuning: worker.Tuning{ClaimAfter: time.Second, Backoff: 100 * time.Millisecond, SweepEvery: time.Second}})
+	deps := worker.Deps{Store: st, Life: life, Sender: mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log},
+		BaseURL: cfg.BaseURL.String(), Log: log, Consumer: "test", Tuning: worker.Tuning{ClaimAfter: time.Second, Backoff: 100 * time.Millisecond, SweepEvery: time.Second},
+		Extra: []worker.Consumer{rt.Consumer()}}
+	waitWorkers := worker.Start(ctx, deps)
+	waitRouting := rt.Start(ctx, deps, routing.Tuning{ClaimAfter: time.Second, Backoff: 100 * time.Millisecond})
+	wait := func() { waitWorkers(); waitRouting() }
 	if add != nil {
 		add(e.app)
 	}

@@ -284,6 +284,11 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	if editForm != nil {
 		v.EditForm = editForm.Form
 	}
+	if ds, err := h.store.Deliveries(c.UserContext(), r.ID); err != nil {
+		h.log.Warn("reading a report's deliveries failed; shown without them", "report", r.ID, "err", err)
+	} else {
+		v.Timeline, v.Delivery = h.withDeliveries(c, r, v.Timeline, ds), h.deliveryView(c, r, ds)
+	}
 	v.Updates = h.updatesView(c, r)
 	return v
 }
@@ -457,6 +462,7 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	for _, r := range res.Reports {
 		l.Reports = append(l.Reports, h.card(c, r))
 	}
+	h.markSent(c, l.Reports)
 	vals := url.Values{}
 	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query, "bbox": l.BBox} {
 		if v != "" {
@@ -489,7 +495,14 @@ func (h *handler) apiReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(h.feature(r))
+	f := h.feature(r)
+	ds, err := h.store.Deliveries(c.UserContext(), r.ID)
+	if err != nil {
+		return err
+	}
+	props := f["properties"].(fiber.Map)
+	props["sent_to"], props["sent_label"] = h.sentTo(c, ds)
+	return c.JSON(f)
 }
 
 func (h *handler) feature(r *store.Report) fiber.Map {

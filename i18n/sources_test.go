@@ -61,14 +61,16 @@ func sourceFiles(t *testing.T) []string {
 var literal = regexp.MustCompile(`["'` + "`" + `]([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\.?)["'` + "`" + `]`)
 
 // computed are the ids built in code rather than written out: each hazard type's, severity's
-// and status's words (package hazard) and each role's name.
+// and status's words (package hazard), the bodies' words for them (what a body handles, its
+// mail) and each role's name.
 func computed() []string {
 	var ids []string
 	for _, t := range hazard.Types {
-		ids = append(ids, "hazard.type."+t.Code, "hazard.type."+t.Code+".help")
+		ids = append(ids, "hazard.type."+t.Code, "hazard.type."+t.Code+".help", "bodies.types."+t.Code)
 	}
 	for _, s := range hazard.Severities {
-		ids = append(ids, "hazard.severity."+s.Code, "hazard.severity."+s.Code+".help", "hazard.severity."+s.Code+".words")
+		ids = append(ids, "hazard.severity."+s.Code, "hazard.severity."+s.Code+".help", "hazard.severity."+s.Code+".words",
+			"bodies.severity."+s.Code)
 	}
 	for _, s := range hazard.Statuses {
 		ids = append(ids, "hazard.status."+string(s), "hazard.status."+string(s)+".inline")

@@ -28,6 +28,8 @@ const (
 	Registered Kind = "registered"
 	// Disabled answers a reset request for a disabled account (Common).
 	Disabled Kind = "disabled"
+	// Body sends a report to the body that fixes it, in the body's language (BodyData).
+	Body Kind = "body"
 	// Alert is a new hazard in a watched area (AlertData); Digest is a day's worth (DigestData).
 	Alert  Kind = "alert"
 	Digest Kind = "digest"
@@ -38,7 +40,7 @@ const (
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire, Body}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -113,6 +115,18 @@ type DuplicateData struct {
 	ReportData
 	OriginalLink, Note string
 }
+
+// BodyData fills Body: a report as the body that fixes it needs it.
+type BodyData struct {
+	BodyName, Type, Severity, Address, Description string
+	Lat, Lng                                       string // decimal degrees, 6 places
+	MapLink, Link, Reference                       string
+	Photos                                         []string // full-size photo URLs
+	ReplyTo                                        string   // where replies go (the moderators)
+}
+
+// MainLink is the one action a mail asks for.
+func (d BodyData) MainLink() string { return d.Link }
 
 //go:embed templates
 var files embed.FS
@@ -223,6 +237,11 @@ func Samples(ctx context.Context, base string) map[Kind]any {
 		Expired:    rep,
 		Registered: VerifyData{Common: c, Link: base + "/password/forgot"},
 		Disabled:   c,
+		Body: BodyData{BodyName: "Camden Council", Type: "pothole", Severity: "high", Address: "Camden High Street, London",
+			Description: "Deep pothole in the bus lane, about 40 cm wide.", Lat: "51.539000", Lng: "-0.142600",
+			MapLink: "https://www.openstreetmap.org/?mlat=51.539000&mlon=-0.142600#map=18/51.539000/-0.142600",
+			Link:    base + "/reports/abcdefghijklmnop", Reference: "abcdefghijklmnop", Photos: []string{base + "/photos/sample.jpg"},
+			ReplyTo: "moderators@example.org"},
 		Alert: AlertData{Common: c, Area: "Home street", Type: "pothole", Description: "Deep hole by the bus stop",
 			Address: "High Street, Camden", Link: rep.Link, AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
 		Digest: DigestData{Common: c, Items: []DigestItem{{Type: "pothole", Address: "High Street", Link: rep.Link}, {Type: "flooding", Link: base + "/reports/qrstuvwxyz234567"}},

@@ -133,6 +133,26 @@ func apiKeyKey(hash string) string { return "hw:apikey:{" + hash + "}" }
 
 const apiKeysIndex = "hw:apikeys"
 
+// Bodies that fix hazards: a body's document, area and per-body indexes share its slot; the list
+// and the cells of bounding boxes are global indexes.
+func bodyKey(bid string) string        { return "hw:body:{" + bid + "}" }
+func bodyAreaKey(bid string) string    { return "hw:body:{" + bid + "}:area" }
+func bodyReportsKey(bid string) string { return "hw:body:{" + bid + "}:reports" }
+func bodyPollingKey(bid string) string { return "hw:body:{" + bid + "}:polling" }
+func bodyTokensKey(bid string) string  { return "hw:body:{" + bid + "}:tokens" }
+func bodyCellKey(cell string) string   { return "hw:bodies:cell:" + cell }
+
+// Deliveries of reports to bodies: per report (in its slot), the job stream, and the lists
+// moderators work through.
+func reportDeliveriesKey(rid string) string { return "hw:report:{" + rid + "}:deliveries" }
+
+const (
+	bodiesKey           = "hw:bodies"
+	deliveryQueueKey    = "hw:deliveries:queue"
+	deliveriesFailedKey = "hw:deliveries:failed"
+	unroutedKey         = "hw:deliveries:unrouted"
+)
+
 // The evictable geocoding cache, and (when it shares the main instance) the index that bounds it.
 func cacheKey(ns, id string) string { return "cache:" + ns + ":" + id }
 
@@ -156,6 +176,8 @@ var keyFamilies = []string{
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex,
+	bodyKey("<bid>"), bodyAreaKey("<bid>"), bodyReportsKey("<bid>"), bodyPollingKey("<bid>"), bodyTokensKey("<bid>"),
+	bodyCellKey("<level>:<x>:<y>"), bodiesKey, reportDeliveriesKey("<rid>"), deliveryQueueKey, deliveriesFailedKey, unroutedKey,
 	userAlertsKey("<uid>"), userDigestKey("<uid>"), alertCellKey("<p>:<x>:<y>"), alertDigestsKey,
 	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, lang, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>[:<lang>]"),
 	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), cacheIndexKey, eventsChannel,

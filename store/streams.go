@@ -17,11 +17,16 @@ type Stream string
 const (
 	EventsStream Stream = "events" // report events (hw:events)
 	MailStream   Stream = "mail"   // mail waiting to be sent (hw:mail:queue)
+	// DeliveryStream holds reports waiting to be sent to a body (hw:deliveries:queue).
+	DeliveryStream Stream = "deliveries"
 )
 
 func (st Stream) key() string {
-	if st == MailStream {
+	switch st {
+	case MailStream:
 		return mailQueueKey
+	case DeliveryStream:
+		return deliveryQueueKey
 	}
 	return eventsKey
 }
@@ -47,10 +52,11 @@ func (m Message) Event() (Event, error) {
 
 // EnsureGroup creates a consumer group (and the stream) if missing. On the event stream a new
 // group starts at the end (a reaction added by a later release must not replay history); the
-// mail queue's group starts at the beginning (every queued mail is to be sent).
+// mail queue's group starts at the beginning (every queued mail is to be sent), and so does the
+// delivery queue's (every queued report is to be sent).
 func (s *Store) EnsureGroup(ctx context.Context, st Stream, group string) error {
 	start := "$"
-	if st == MailStream {
+	if st != EventsStream {
 		start = "0"
 	}
 	err := s.rdb.XGroupCreateMkStream(ctx, st.key(), group, start).Err()
@@ -230,7 +236,7 @@ func (s *Store) RetryDeadLetter(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	d := deadLetter(msgs[0])
-	if d.Stream != EventsStream && d.Stream != MailStream {
+	if d.Stream != EventsStream && d.Stream != MailStream && d.Stream != DeliveryStream {
 		return fmt.Errorf("store: dead letter %s names no stream", id)
 	}
 	vals := []any{"only", d.Group}

@@ -48,6 +48,7 @@ type ReportCard struct {
 	Confirmations int64
 	Thumb         string // URL or ""
 	Distance      string // "12 m away", for nearby lists
+	Sent          string // the bodies it was sent to, for the "sent" mark ("" when none)
 }
 
 // ReportView is one report's page.
@@ -68,7 +69,8 @@ type ReportView struct {
 	Map         MapView
 	EditForm    Form
 	Unverified  bool
-	Updates     UpdatesView // public updates and their form (updates.templ)
+	Delivery    DeliveryView // the bodies that have it
+	Updates     UpdatesView  // public updates and their form (updates.templ)
 }
 
 // PhotoView is a photo with its thumbnail.

@@ -303,7 +303,7 @@ func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kin
 	return EnqueueWith(ctx, st, key, to, kind, data, nil)
 }
 
-// EnqueueWith is Enqueue with extra header fields (List-Unsubscribe...).
+// EnqueueWith is Enqueue with extra header fields (Reply-To, List-Unsubscribe...).
 func EnqueueWith(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any, headers map[string]string) error {
 	m, err := mail.Render(ctx, kind, data)
 	if err != nil {

@@ -44,8 +44,9 @@ commands:
   serve                 serve the web app (default)
   user create ...       create an account (see: hazardwatch user)
   user role ...         change an account's role
-  seed --reports N --area "lat,lng,km"
-                        fill Redis with synthetic reports (demos, benchmarks)
+  seed --reports N --area "lat,lng,km" [--bodies]
+                        fill Redis with synthetic reports (demos, benchmarks); --bodies also
+                        makes a few demo bodies round the area
   worker                run only the background workers (events, mail, expiry), no web server;
                         serve runs them too unless WORKERS=off
   redis repair          rebuild the indexes, the map's counts and the statistics from the documents

@@ -264,6 +264,7 @@
       if (p.address_lang) addr.lang = p.address_lang;
       parts.push(addr);
     }
+    if (p.sent_label) parts.push(text("p", "map-popup-meta map-popup-sent", "✓ " + p.sent_label)); // worded by the server
     if (p.confirmations) parts.push(text("p", "map-popup-meta", hwT("js.map.still_there", { Count: p.confirmations })));
     var a = text("a", "", hwT("js.map.open"));
     a.href = "/reports/" + encodeURIComponent(p.id);
