@@ -27,10 +27,12 @@ const (
 	Registered Kind = "registered"
 	// Disabled answers a reset request for a disabled account (Common).
 	Disabled Kind = "disabled"
+	// Corrected tells a reporter that a moderator corrected their report (CorrectedData).
+	Corrected Kind = "corrected"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Corrected}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -67,6 +69,12 @@ type StatusData struct {
 type DuplicateData struct {
 	ReportData
 	OriginalLink, Note string
+}
+
+// CorrectedData fills Corrected: what a moderator changed (in the recipient's words) and why.
+type CorrectedData struct {
+	ReportData
+	What, Reason string
 }
 
 //go:embed templates
@@ -148,6 +156,7 @@ func Samples(base string) map[Kind]any {
 		Expired:    rep,
 		Registered: VerifyData{Common: c, Link: base + "/password/forgot"},
 		Disabled:   c,
+		Corrected:  CorrectedData{ReportData: rep, What: "the description", Reason: "We removed a phone number."},
 	}
 }
 
