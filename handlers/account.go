@@ -23,6 +23,10 @@ func (h *handler) accountView(c *fiber.Ctx, f *form) (views.AccountPage, error) 
 		Name: u.Name, Email: u.Email, Role: string(u.Role), EmailVerified: u.EmailVerified,
 		HasPassword: u.PasswordHash != "", GoogleLinked: u.GoogleSub != "", Notify: !u.NoMail,
 	}
+	if u.Role.AtLeast(store.RoleModerator) {
+		on := !u.NoShortcuts
+		a.Shortcuts = &on
+	}
 	for _, s := range sessions {
 		a.Sessions = append(a.Sessions, views.SessionRow{
 			ID: s.ID, Device: deviceName(s.UserAgent), IP: s.IP, LastSeen: timeAgo(s.LastSeen),

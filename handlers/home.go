@@ -20,7 +20,7 @@ import (
 func (h *handler) home(c *fiber.Ctx) error {
 	p := h.page(c, "Hazard map")
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
-	p.Scripts = []string{"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet-heat.js", "js/map.js", "js/search.js"}
+	p.Scripts = []string{"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet-heat.js", "js/grid.js", "js/map.js", "js/search.js"}
 	m := views.MapView{
 		TileURL:     h.cfg.MapTileURL,
 		Attribution: h.cfg.MapAttribution,

@@ -308,6 +308,9 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		v.Photos = append(v.Photos, views.PhotoView{Full: "/photos/" + ph + ".jpg", Thumb: "/photos/" + ph + "_t.jpg"})
 	}
 	for _, ch := range r.History {
+		if ch.Internal { // moderators' own entries (corrections with originals, assignment, abuse flags)
+			continue
+		}
 		item := views.TimelineItem{When: ch.At.Format("2 Jan 2006 15:04 MST"), Note: ch.Note}
 		switch {
 		case ch.From == "":

@@ -86,6 +86,23 @@ var routeAccess = map[string]access{
 	"GET /open311/v2/requests/:id.:fmt":         public,
 	"POST /account/password":                    signedIn_,
 	"POST /account/sessions/:id/revoke":         signedIn_,
+
+	// The review queue's staff tools, response templates and abuse flags.
+	"POST /reports/:id/abuse":                    public,
+	"GET /moderation/tabs":                       moderator,
+	"POST /moderation/bulk":                      moderator,
+	"GET /moderation/reports/:id/panel":          moderator,
+	"POST /moderation/reports/:id/assign":        moderator,
+	"POST /moderation/reports/:id/priority":      moderator,
+	"POST /moderation/reports/:id/description":   moderator,
+	"POST /moderation/reports/:id/photos/hide":   moderator,
+	"POST /moderation/reports/:id/type":          moderator,
+	"POST /moderation/reports/:id/place":         moderator,
+	"POST /moderation/reports/:id/abuse/dismiss": moderator,
+	"GET /admin/templates":                       admin,
+	"POST /admin/templates":                      admin,
+	"POST /admin/templates/:id/delete":           admin,
+	"POST /account/shortcuts":                    moderator,
 }
 
 func TestRoleMatrix(t *testing.T) {
