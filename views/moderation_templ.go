@@ -1361,7 +1361,7 @@ func bulkBar(p Page, v ModerationView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 114, "<form method=\"post\" action=\"/moderation/bulk\" id=\"bulk-form\" class=\"card flex flex-wrap items-end gap-2\" data-testid=\"bulk-form\" hx-post=\"/moderation/bulk\" hx-target=\"#queue-page\" hx-select=\"#queue-page\" hx-swap=\"outerHTML\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 114, "<form method=\"post\" action=\"/moderation/bulk\" id=\"bulk-form\" class=\"card flex flex-wrap items-end gap-2\" data-testid=\"bulk-form\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
