@@ -513,3 +513,92 @@ func TestQueueInHebrew(t *testing.T) {
 		}
 	}
 }
+
+// formOf is what a browser would send for a form on the page: its named inputs, checkboxes only
+// when checked, plus the inputs outside it that name it (form="...").
+func formOf(d *goquery.Document, f *goquery.Selection) url.Values {
+	v := url.Values{}
+	add := func(_ int, in *goquery.Selection) {
+		name, _ := in.Attr("name")
+		typ, _ := in.Attr("type")
+		if _, checked := in.Attr("checked"); name == "" || (typ == "checkbox" && !checked) {
+			return
+		}
+		val, _ := in.Attr("value")
+		v.Add(name, val)
+	}
+	f.Find("input").Each(add)
+	if id, ok := f.Attr("id"); ok {
+		d.Find(`input[form="` + id + `"]`).Each(add)
+	}
+	return v
+}
+
+// Issue 17's "done when": 200 pending reports, 30 of them duplicates of open reports close by,
+// cleared with the page's own forms only (the candidate buttons and the bulk form, never a typed
+// id): every duplicate lands on its original, the rest are approved, each report moved one version
+// and every action is in the audit log.
+func TestClearQueueOf200(t *testing.T) {
+	e := newEnv(t)
+	mod, _ := e.signedIn(t, "Mod", store.RoleModerator)
+	now := time.Now().UTC()
+	origOf := map[string]string{}
+	var plain []string
+	for i := range 30 {
+		lat := 32.0 + float64(i)*0.01
+		o := e.putReport(t, "u", "pothole", "medium", lat, 35.0, now.Add(-48*time.Hour))
+		if _, err := e.life.Transition(t.Context(), testMod, o.ID, 0, hazard.Approve, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		origOf[e.putReport(t, "u", "pothole", "high", lat+0.0001, 35.0, now.Add(-time.Duration(i)*time.Minute)).ID] = o.ID // about 11 m
+	}
+	for i := range 170 {
+		plain = append(plain, e.putReport(t, "u", "crack", []string{"low", "medium", "high"}[i%3], 33.0+float64(i)*0.01, 35.5, now.Add(-time.Duration(i)*time.Hour)).ID)
+	}
+	for round := 0; ; round++ {
+		if round > 10 {
+			t.Fatal("the queue does not empty")
+		}
+		_, body := mod.get("/moderation")
+		d := doc(t, body)
+		if d.Find(`[data-testid="queue-item"]`).Length() == 0 {
+			break
+		}
+		d.Find(`[data-testid="queue-item"]`).Each(func(_ int, row *goquery.Selection) {
+			if btn := row.Find(`[data-testid="duplicate-of"]`).First(); btn.Length() == 1 {
+				f := btn.Closest("form")
+				action, _ := f.Attr("action")
+				if resp, _ := mod.post(action, formOf(d, f)); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("one-click duplicate: %d", resp.StatusCode)
+				}
+				return
+			}
+			row.Find(`[data-testid="row-select"]`).SetAttr("checked", "checked")
+		})
+		bulk := formOf(d, d.Find("#bulk-form"))
+		if len(bulk["ids"]) == 0 {
+			continue
+		}
+		bulk.Set("action", "approve")
+		resp, answer := mod.post("/moderation/bulk", bulk)
+		if resp.StatusCode != http.StatusOK || doc(t, answer).Find(`[data-testid="bulk-stale"], [data-testid="bulk-refused"]`).Length() != 0 {
+			t.Fatalf("bulk approve: %d %q", resp.StatusCode, doc(t, answer).Find(`[data-testid="bulk-result"]`).Text())
+		}
+	}
+	for dup, orig := range origOf {
+		r, _ := e.store.Report(t.Context(), dup)
+		if r.Status != hazard.Duplicate || r.DuplicateOf != orig || r.Version != 2 {
+			t.Fatalf("duplicate %s: %s of %q, version %d", dup, r.Status, r.DuplicateOf, r.Version)
+		}
+	}
+	for _, id := range plain {
+		if r, _ := e.store.Report(t.Context(), id); r.Status != hazard.Open || r.Version != 2 {
+			t.Fatalf("report %s: %s, version %d", id, r.Status, r.Version)
+		}
+	}
+	approved, _, _ := e.store.AuditLog(t.Context(), store.AuditFilter{Action: "report.approve"}, "", 500)
+	dups, _, _ := e.store.AuditLog(t.Context(), store.AuditFilter{Action: "report.duplicate"}, "", 500)
+	if len(approved) != 170 || len(dups) != 30 {
+		t.Fatalf("audited: %d approvals, %d duplicates", len(approved), len(dups))
+	}
+}
