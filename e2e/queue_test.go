@@ -111,6 +111,22 @@ func TestQueueOneClickDuplicate(t *testing.T) {
 	if o := statusOf(t, orig.ID); len(o.Duplicates) != 1 {
 		t.Fatalf("the original lists %v", o.Duplicates)
 	}
+	// The keyboard's d does the same with the row's nearest candidate.
+	orig2 := pendingAt(t, "pothole", "high", lat+0.01, lng, 3*time.Hour)
+	dup2 := pendingAt(t, "pothole", "high", lat+0.0101, lng, time.Hour)
+	mod.goto_(queueAround(lat, lng))
+	if err := mod.page.Locator("#mod-" + dup2.ID).Focus(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mod.page.Keyboard().Press("d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := expect.Locator(mod.page.Locator("#mod-" + dup2.ID).GetByTestId("queue-status")).ToHaveText("Duplicate"); err != nil {
+		t.Fatal("d did not mark the row a duplicate: ", err)
+	}
+	if r := statusOf(t, dup2.ID); r.DuplicateOf != orig2.ID {
+		t.Fatalf("d: duplicate of %q, want %q", r.DuplicateOf, orig2.ID)
+	}
 	mod.noProblems()
 }
 
