@@ -25,15 +25,15 @@ func (h *handler) reportAbuse(c *fiber.Ctx) error {
 	}
 	if msg, err := h.overLimit(c, rules...); err != nil {
 		return err
-	} else if msg != "" {
-		return fiber.NewError(fiber.StatusTooManyRequests, msg)
+	} else if !msg.IsZero() {
+		return refuseMsg(fiber.StatusTooManyRequests, msg)
 	}
 	if err := h.life.FlagAbuse(ctx, lifecycle.ActorOf(u), u, id, f.Values["update"], f.Values["reason"]); err != nil {
 		return err
 	}
-	msg := i18n.T(ctx, "moderation.abuse.thanks")
+	msg := i18n.M("moderation.abuse.thanks")
 	if isPartial(c) {
-		return render(c, fiber.StatusOK, views.AbuseThanks(msg))
+		return render(c, fiber.StatusOK, views.AbuseThanks(i18n.Say(ctx, msg)))
 	}
 	h.setFlash(c, "success", msg)
 	return redirect(c, "/reports/"+id)

@@ -39,7 +39,7 @@ type queueParams struct {
 }
 
 // parseQueue reads the queue's address (a 400 message when it is wrong).
-func parseQueue(ctx context.Context, v url.Values) (queueParams, string) {
+func parseQueue(v url.Values) (queueParams, i18n.Msg) {
 	q := queueParams{Tab: v.Get("tab"), Type: v.Get("type"), Severity: v.Get("severity"), BBox: strings.TrimSpace(v.Get("bbox")), Order: v.Get("order"), Page: 1}
 	if q.Tab == "" {
 		q.Tab = v.Get("status") // the queue's address before it had tabs
@@ -48,24 +48,24 @@ func parseQueue(ctx context.Context, v url.Values) (queueParams, string) {
 		q.Tab = string(hazard.Pending)
 	}
 	if !validTab(q.Tab) {
-		return q, i18n.T(ctx, "moderation.err.tab", map[string]any{"Tab": q.Tab})
+		return q, i18n.M("moderation.err.tab", "Tab", q.Tab)
 	}
 	if _, ok := hazard.TypeByCode(q.Type); q.Type != "" && !ok {
-		return q, i18n.T(ctx, "moderation.err.type", map[string]any{"Type": q.Type})
+		return q, i18n.M("moderation.err.type", "Type", q.Type)
 	}
 	if _, ok := hazard.SeverityByCode(q.Severity); q.Severity != "" && !ok {
-		return q, i18n.T(ctx, "moderation.err.severity", map[string]any{"Severity": q.Severity})
+		return q, i18n.M("moderation.err.severity", "Severity", q.Severity)
 	}
 	switch store.QueueOrder(q.Order) {
 	case "", store.ByUrgency:
 		q.Order = ""
 	case store.Oldest, store.Newest:
 	default:
-		return q, i18n.T(ctx, "moderation.err.order")
+		return q, i18n.M("moderation.err.order")
 	}
 	if q.BBox != "" {
 		b, msg := parseBBox(q.BBox)
-		if msg != "" {
+		if !msg.IsZero() {
 			return q, msg
 		}
 		q.box = &b
@@ -73,11 +73,11 @@ func parseQueue(ctx context.Context, v url.Values) (queueParams, string) {
 	if p := v.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 1000 {
-			return q, i18n.T(ctx, "moderation.err.page")
+			return q, i18n.M("moderation.err.page")
 		}
 		q.Page = n
 	}
-	return q, ""
+	return q, i18n.Msg{}
 }
 
 func validTab(tab string) bool {
@@ -128,18 +128,18 @@ func queryValues(c *fiber.Ctx) url.Values {
 // only ever lead to the queue.
 func backTo(c *fiber.Ctx, back string) queueParams {
 	v, _ := url.ParseQuery(back)
-	q, msg := parseQueue(c.UserContext(), v)
-	if msg != "" {
-		q, _ = parseQueue(c.UserContext(), url.Values{})
+	q, msg := parseQueue(v)
+	if !msg.IsZero() {
+		q, _ = parseQueue(url.Values{})
 	}
 	return q
 }
 
 // moderation is the review queue (moderators and admins).
 func (h *handler) moderation(c *fiber.Ctx) error {
-	q, msg := parseQueue(c.UserContext(), queryValues(c))
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	q, msg := parseQueue(queryValues(c))
+	if !msg.IsZero() {
+		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	v, err := h.queueView(c, q)
 	if err != nil {
@@ -150,9 +150,9 @@ func (h *handler) moderation(c *fiber.Ctx) error {
 
 // queueTabs is the tab bar alone: the page asks for it again every half minute (live counts).
 func (h *handler) queueTabs(c *fiber.Ctx) error {
-	q, msg := parseQueue(c.UserContext(), queryValues(c))
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	q, msg := parseQueue(queryValues(c))
+	if !msg.IsZero() {
+		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	tabs, err := h.tabs(c, q)
 	if err != nil {
@@ -172,14 +172,14 @@ func (h *handler) queueView(c *fiber.Ctx, q queueParams) (views.ModerationView, 
 	ctx := c.UserContext()
 	u := currentUser(c)
 	v := views.ModerationView{
-		Tab: q.Tab, Type: q.Type, Severity: q.Severity, Order: q.Order, BBox: q.BBox, Types: typeOptions(), Severities: severityOptions(),
+		Tab: q.Tab, Type: q.Type, Severity: q.Severity, Order: q.Order, BBox: q.BBox, Types: typeOptions(c), Severities: severityOptions(c),
 		Orders: []views.Option{
 			{Value: "", Label: i18n.T(ctx, "moderation.order.urgency")},
 			{Value: string(store.Oldest), Label: i18n.T(ctx, "moderation.order.oldest")},
 			{Value: string(store.Newest), Label: i18n.T(ctx, "moderation.order.newest")},
 		},
 		Map: views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng,
-			Zoom: h.cfg.MapZoom, Labels: mapLabelsJSON},
+			Zoom: h.cfg.MapZoom, Labels: mapLabelsJSON(ctx)},
 		Search:    views.PlaceSearchView{Embedded: true, Near: fmt.Sprintf("%.4f,%.4f", h.cfg.MapLat, h.cfg.MapLng), TownsOnly: h.townsOnly()},
 		Shortcuts: !u.NoShortcuts,
 		Page:      q.Page,
@@ -238,7 +238,7 @@ func (h *handler) tabs(c *fiber.Ctx, q queueParams) ([]views.QueueTab, error) {
 		out = append(out, views.QueueTab{Key: key, Label: label, Count: n, Href: t.url(0), Current: key == q.Tab})
 	}
 	for _, s := range hazard.ActiveStatuses {
-		add(string(s), s.Label(), counts.Status[s])
+		add(string(s), s.Label(ctx), counts.Status[s])
 	}
 	add(store.FlagReportedFixed, i18n.T(ctx, "moderation.tab.reported_fixed"), counts.Flag[store.FlagReportedFixed])
 	add(store.FlagReopened, i18n.T(ctx, "moderation.tab.reopened"), counts.Flag[store.FlagReopened])
@@ -246,7 +246,7 @@ func (h *handler) tabs(c *fiber.Ctx, q queueParams) ([]views.QueueTab, error) {
 	add(tabMine, i18n.T(ctx, "moderation.tab.mine"), counts.Mine)
 	for _, s := range hazard.Statuses {
 		if !s.Active() && s != hazard.Unconfirmed {
-			add(string(s), s.Label(), counts.Status[s])
+			add(string(s), s.Label(ctx), counts.Status[s])
 		}
 	}
 	return out, nil
@@ -256,7 +256,7 @@ func (h *handler) tabs(c *fiber.Ctx, q queueParams) ([]views.QueueTab, error) {
 // re-categorise to, and the queue address to come back to.
 func (h *handler) rowContext(c *fiber.Ctx, q queueParams) (views.QueueRowContext, error) {
 	ctx := c.UserContext()
-	rc := views.QueueRowContext{Back: q.values(q.Page).Encode(), Types: typeOptions()}
+	rc := views.QueueRowContext{Back: q.values(q.Page).Encode(), Types: typeOptions(c)}
 	ts, err := h.store.Templates(ctx)
 	if err != nil {
 		return rc, err
@@ -358,7 +358,7 @@ func (h *handler) queueItems(c *fiber.Ctx, rs []*store.Report) ([]views.Moderati
 	}
 	items := make([]views.ModerationItem, len(rs))
 	for i, r := range rs {
-		it := views.ModerationItem{ReportCard: h.card(r), Version: r.Version, Lat: r.Lat, Lng: r.Lng, Type: r.Type,
+		it := views.ModerationItem{ReportCard: h.card(c, r), Version: r.Version, Lat: r.Lat, Lng: r.Lng, Type: r.Type,
 			Actions: allowedActions(ctx, r.Status), Assignee: r.Assignee, AssigneeName: names[r.Assignee],
 			Priority: r.Priority, PriorityLabel: priorityLabel(ctx, r.Priority), Abuse: len(r.Abuse)}
 		for _, p := range r.Photos {
@@ -378,7 +378,7 @@ func (h *handler) queueItems(c *fiber.Ctx, rs []*store.Report) ([]views.Moderati
 			if j >= maxCandidates || s.Metres > candidateRadius || !ok {
 				continue
 			}
-			card := h.card(o)
+			card := h.card(c, o)
 			card.Distance = metres(ctx, s.Metres)
 			it.Candidates = append(it.Candidates, card)
 		}
@@ -420,9 +420,9 @@ func (h *handler) moderate(c *fiber.Ctx) error {
 	action := hazard.Action(f.Values["action"])
 	note := h.noteOrTemplate(c, f.Values["note"], f.Values["template"], action)
 	r, err := h.life.Transition(c.UserContext(), lifecycle.ActorOf(currentUser(c)), id, version, action, note, strings.TrimSpace(f.Values["duplicate_of"]))
-	msg := ""
+	var msg i18n.Msg
 	if err == nil {
-		msg = i18n.T(c.UserContext(), "moderation.flash.marked", map[string]any{"Status": strings.ToLower(r.Status.Label())})
+		msg = i18n.M("moderation.flash.marked", "Status", r.Status.InlineMsg())
 	}
 	return h.staffDone(c, id, f.Values["back"], r, err, "report."+string(action), note, msg)
 }
@@ -444,11 +444,11 @@ func (h *handler) noteOrTemplate(c *fiber.Ctx, note, templateID string, a hazard
 // staffDone answers a staff action on one report: for htmx the row itself (with the error inside
 // it when the action was refused, so the moderator sees where), otherwise a redirect back to the
 // queue with a flash message. Every change is audited.
-func (h *handler) staffDone(c *fiber.Ctx, id, back string, r *store.Report, err error, audit, note, flash string) error {
+func (h *handler) staffDone(c *fiber.Ctx, id, back string, r *store.Report, err error, audit, note string, flash i18n.Msg) error {
 	var le *lifecycle.Error
 	if errors.As(err, &le) && le.Kind != lifecycle.NotFound && isPartial(c) {
 		if cur, err := h.store.Report(c.UserContext(), id); err == nil {
-			return h.renderRow(c, back, cur, le.Msg, lifecycleStatus(le.Kind))
+			return h.renderRow(c, back, cur, i18n.Say(c.UserContext(), le.Msg), lifecycleStatus(le.Kind))
 		}
 	}
 	if err != nil {
@@ -500,10 +500,10 @@ func (h *handler) bulk(c *fiber.Ctx) error {
 		}
 	}
 	if len(items) == 0 {
-		return fiber.NewError(fiber.StatusUnprocessableEntity, i18n.T(ctx, "moderation.err.bulk_none"))
+		return refuse(fiber.StatusUnprocessableEntity, "moderation.err.bulk_none")
 	}
 	if len(items) > 200 {
-		return fiber.NewError(fiber.StatusUnprocessableEntity, i18n.T(ctx, "moderation.err.bulk_many"))
+		return refuse(fiber.StatusUnprocessableEntity, "moderation.err.bulk_many")
 	}
 	action := hazard.Action(f.Values["action"])
 	note := h.noteOrTemplate(c, f.Values["note"], f.Values["template"], action)
@@ -523,7 +523,7 @@ func (h *handler) bulk(c *fiber.Ctx) error {
 			var le *lifecycle.Error
 			msg := res.Err.Error()
 			if errors.As(res.Err, &le) {
-				msg = le.Msg
+				msg = i18n.Say(ctx, le.Msg)
 			}
 			sum.Refused = append(sum.Refused, views.BulkRefusal{ID: res.ID, Msg: msg})
 		}

@@ -4,11 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"mime/multipart"
+	"math"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
 	"hazardwatch/photo"
 	"hazardwatch/store"
@@ -25,20 +24,22 @@ import (
 // maxUpload bounds POST /reports: five photos of 10 MB and the fields.
 const maxUpload = hazard.MaxPhotos*photo.MaxBytes + 1<<20
 
-func (h *handler) photoDir() string { return filepath.Join(h.cfg.DataDir, "photos") }
+func (h *handler) photoDir() string { return h.cfg.PhotoDir() }
 
-func typeOptions() []views.Option {
+func typeOptions(c *fiber.Ctx) []views.Option {
+	ctx := c.UserContext()
 	out := make([]views.Option, len(hazard.Types))
 	for i, t := range hazard.Types {
-		out[i] = views.Option{Value: t.Code, Label: t.Label, Icon: t.Icon, Help: t.Help}
+		out[i] = views.Option{Value: t.Code, Label: t.Label(ctx), Icon: t.Icon, Help: t.Help(ctx)}
 	}
 	return out
 }
 
-func severityOptions() []views.Option {
+func severityOptions(c *fiber.Ctx) []views.Option {
+	ctx := c.UserContext()
 	out := make([]views.Option, len(hazard.Severities))
 	for i, s := range hazard.Severities {
-		out[i] = views.Option{Value: s.Code, Label: s.Label, Help: s.Help}
+		out[i] = views.Option{Value: s.Code, Label: s.Label(ctx), Help: s.Help(ctx)}
 	}
 	return out
 }
@@ -49,16 +50,16 @@ func newIdemKey() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (h *handler) reportFormView(f *form, photos []string) views.ReportFormView {
+func (h *handler) reportFormView(c *fiber.Ctx, f *form, photos []views.KeptPhoto) views.ReportFormView {
 	m := views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng, Zoom: h.cfg.MapZoom}
 	return views.ReportFormView{
-		Form: f.Form, Types: typeOptions(), Severities: severityOptions(), Photos: photos,
+		Form: f.Form, Types: typeOptions(c), Severities: severityOptions(c), Photos: photos,
 		MaxPhotos: hazard.MaxPhotos, Map: m,
 	}
 }
 
 func (h *handler) reportPage(c *fiber.Ctx) views.Page {
-	p := h.page(c, "Report a hazard")
+	p := h.page(c, say(c, "nav.report"))
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
 	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/search.js", "js/report.js"}
 	return p
@@ -66,8 +67,9 @@ func (h *handler) reportPage(c *fiber.Ctx) views.Page {
 
 // newReport shows the empty form; ?lat=&lng= (from a pin on the map) pre-fills the place.
 func (h *handler) newReport(c *fiber.Ctx) error {
-	f := &form{views.Form{Values: map[string]string{"idem": newIdemKey(), "severity": "medium"}, Errors: map[string]string{}}}
-	if lat, lng, msg := parsePoint(c); msg == "" {
+	f := emptyForm(c)
+	f.Values["idem"], f.Values["severity"] = newIdemKey(), "medium"
+	if lat, lng, msg := parsePoint(c); msg.IsZero() {
 		f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(lat, 'f', 6, 64), strconv.FormatFloat(lng, 'f', 6, 64)
 	}
 	if t := c.Query("type"); t != "" {
@@ -75,7 +77,7 @@ func (h *handler) newReport(c *fiber.Ctx) error {
 			f.Values["type"] = t
 		}
 	}
-	v := h.reportFormView(f, nil)
+	v := h.reportFormView(c, f, nil)
 	if f.Values["lat"] != "" {
 		v.Map.Lat, v.Map.Lng, v.Map.Zoom = mustFloat(f.Values["lat"]), mustFloat(f.Values["lng"]), 17
 	}
@@ -106,15 +108,10 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		AllowClose: f.Values["confirm_distinct"] == "1",
 	}
 	d.Lat, d.Lng, d.HasPlace = formPoint(f)
-	photos, gps := h.formPhotos(c, mf, f)
-	d.Photos = photos
-	for field, msg := range lifecycle.Check(&d) {
-		f.fail(field, msg)
-	}
-	f.Values["description"] = d.Description
-
+	var photos []string
+	var gps *photo.Point
 	again := func(status int, tooClose []views.ReportCard) error {
-		v := h.reportFormView(f, photos)
+		v := h.reportFormView(c, f, h.keptPhotos(c, photos))
 		v.TooClose = tooClose
 		if !d.HasPlace && gps != nil {
 			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
@@ -124,14 +121,33 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		}
 		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
 	}
+	// The cheap checks come first: the fields, then (for a form that would go through) the
+	// report limit. Photos are decoded after them, within the hourly photo budget and a
+	// decoding slot; a form with other errors still keeps its good photos.
+	fieldsOK := len(lifecycle.Check(&d)) == 0
+	if fieldsOK {
+		if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
+			return err
+		} else if !msg.IsZero() {
+			f.fail("", msg)
+			return again(fiber.StatusTooManyRequests, nil)
+		}
+	}
+	photos, gps, err := h.formPhotos(c, mf, f)
+	if errors.Is(err, errBusy) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(decodeWait.Seconds())))
+		f.fail("photos", i18n.M("errors.photo.busy"))
+		return again(fiber.StatusServiceUnavailable, nil)
+	} else if err != nil {
+		return err
+	}
+	d.Photos = photos
+	for field, msg := range lifecycle.Check(&d) {
+		f.fail(field, msg)
+	}
+	f.Values["description"] = d.Description
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
-		return err
-	} else if msg != "" {
-		f.fail("", msg)
-		return again(fiber.StatusTooManyRequests, nil)
 	}
 	saved, created, err := h.life.Create(c.UserContext(), d)
 	var le *lifecycle.Error
@@ -152,16 +168,17 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		return err
 	}
 	if created {
-		h.setFlash(c, "success", "Thank you: your report is in. "+h.moderationNote())
+		h.setFlash(c, "success", i18n.M("reports.flash.created", "Note", h.moderationNote()))
 	}
 	return redirect(c, "/reports/"+saved.ID)
 }
 
-func (h *handler) moderationNote() string {
+// moderationNote says when a new report shows, which depends on the moderation mode.
+func (h *handler) moderationNote() i18n.Msg {
 	if h.cfg.Moderation == "pre" {
-		return "It will appear on the map once a moderator has checked it."
+		return i18n.M("reports.moderation_note.pre")
 	}
-	return "It shows on the map now, marked unverified until a moderator checks it."
+	return i18n.M("reports.moderation_note.post")
 }
 
 // formPoint reads lat/lng as numbers; whether they make a place is lifecycle's to say.
@@ -174,68 +191,10 @@ func formPoint(f *form) (float64, float64, bool) {
 	lat, err1 := strconv.ParseFloat(ls, 64)
 	lng, err2 := strconv.ParseFloat(gs, 64)
 	if err1 != nil || err2 != nil {
-		f.fail("lat", "Latitude and longitude must be decimal numbers, like 32.8191 and 34.9983.")
+		f.fail("lat", i18n.M("errors.report.coordinates"))
 		return 0, 0, true
 	}
 	return lat, lng, true
-}
-
-// formPhotos processes new uploads and re-validates kept ones. Good photos are saved at once, so
-// a form that fails for another reason keeps them; the report only ever names saved files.
-func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]string, *photo.Point) {
-	var kept []string
-	var files []*multipart.FileHeader
-	if mf != nil {
-		for _, hash := range mf.Value["photo_keep"] {
-			if photo.Exists(h.photoDir(), hash) && !slices.Contains(kept, hash) {
-				kept = append(kept, hash)
-			}
-		}
-		for _, fh := range mf.File["photos"] {
-			if fh.Size > 0 || fh.Filename != "" {
-				files = append(files, fh)
-			}
-		}
-	}
-	if len(kept)+len(files) > hazard.MaxPhotos {
-		f.fail("photos", fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(kept)+len(files)))
-		return kept, nil
-	}
-	var gps *photo.Point
-	var problems []string
-	for _, fh := range files {
-		file, err := fh.Open()
-		if err != nil {
-			problems = append(problems, fh.Filename+": could not be read")
-			continue
-		}
-		p, err := photo.Process(file)
-		file.Close()
-		var pe *photo.Error
-		if errors.As(err, &pe) {
-			problems = append(problems, displayName(fh.Filename)+": "+pe.Msg)
-			continue
-		} else if err != nil {
-			problems = append(problems, displayName(fh.Filename)+": could not be processed")
-			h.log.Error("photo processing failed", "err", err)
-			continue
-		}
-		if err := photo.Save(h.photoDir(), p); err != nil {
-			h.log.Error("photo save failed", "err", err)
-			problems = append(problems, displayName(fh.Filename)+": could not be stored; please try again")
-			continue
-		}
-		if gps == nil {
-			gps = p.GPS
-		}
-		if !slices.Contains(kept, p.Hash) {
-			kept = append(kept, p.Hash)
-		}
-	}
-	if len(problems) > 0 {
-		f.fail("photos", strings.Join(problems, " "))
-	}
-	return kept, gps
 }
 
 func displayName(name string) string {
@@ -251,17 +210,20 @@ func (h *handler) loadVisible(c *fiber.Ctx) (*store.Report, error) {
 	return h.life.Load(c.UserContext(), currentUser(c), strings.Clone(c.Params("id")))
 }
 
-func (h *handler) card(r *store.Report) views.ReportCard {
+func (h *handler) card(c *fiber.Ctx, r *store.Report) views.ReportCard {
+	ctx := c.UserContext()
 	t, _ := hazard.TypeByCode(r.Type)
-	c := views.ReportCard{
-		ID: r.ID, TypeLabel: t.Label, TypeIcon: t.Icon, Severity: r.Severity, Status: string(r.Status),
-		StatusLabel: r.Status.Label(), Description: r.Description, Address: r.Address,
-		TimeAgo: timeAgo(r.CreatedAt), Confirmations: r.Confirmations,
+	sev, _ := hazard.SeverityByCode(r.Severity)
+	card := views.ReportCard{
+		ID: r.ID, TypeLabel: t.Label(ctx), TypeIcon: t.Icon, Severity: r.Severity, SeverityLabel: sev.Words(ctx),
+		Status: string(r.Status), StatusLabel: r.Status.Label(ctx), Description: r.Description,
+		Address: r.Address, AddressLang: r.AddressLang,
+		TimeAgo: i18n.Ago(ctx, r.CreatedAt), Created: r.CreatedAt, Confirmations: r.Confirmations,
 	}
 	if len(r.Photos) > 0 {
-		c.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
+		card.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
 	}
-	return c
+	return card
 }
 
 func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
@@ -270,8 +232,8 @@ func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.Rep
 		if !h.life.CanSee(currentUser(c), r.Report) {
 			continue
 		}
-		card := h.card(r.Report)
-		card.Distance = fmt.Sprintf("%.0f m away", r.Metres)
+		card := h.card(c, r.Report)
+		card.Distance = say(c, "reports.distance", map[string]any{"Metres": i18n.Int(c.UserContext(), int(math.Round(r.Metres)))})
 		out = append(out, card)
 	}
 	return out
@@ -288,7 +250,7 @@ func (h *handler) showReport(c *fiber.Ctx) error {
 
 func (h *handler) reportViewPage(c *fiber.Ctx, r *store.Report) views.Page {
 	t, _ := hazard.TypeByCode(r.Type)
-	p := h.page(c, t.Label+" report")
+	p := h.page(c, say(c, "reports.page_title", map[string]any{"Type": t.Label(c.UserContext())}))
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
 	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/report.js"}
 	return p
@@ -297,8 +259,8 @@ func (h *handler) reportViewPage(c *fiber.Ctx, r *store.Report) views.Page {
 func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) views.ReportView {
 	u := currentUser(c)
 	v := views.ReportView{
-		ReportCard: h.card(r), Lat: r.Lat, Lng: r.Lng, Version: r.Version, DuplicateOf: r.DuplicateOf,
-		CreatedAt: r.CreatedAt.Format("2 Jan 2006 15:04 MST"), Unverified: r.Status == hazard.Pending,
+		ReportCard: h.card(c, r), Lat: r.Lat, Lng: r.Lng, Version: r.Version, DuplicateOf: r.DuplicateOf,
+		CreatedAt: i18n.DateTime(c.UserContext(), r.CreatedAt), Unverified: r.Status == hazard.Pending,
 		Map: views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution},
 	}
 	if r.ShowName {
@@ -311,27 +273,39 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		if ch.Internal { // moderators' own entries (corrections with originals, assignment, abuse flags)
 			continue
 		}
-		item := views.TimelineItem{When: ch.At.Format("2 Jan 2006 15:04 MST"), Note: ch.Note}
-		switch {
-		case ch.From == "":
-			item.Label = "Reported"
-		default:
-			item.Label = "Marked " + strings.ToLower(ch.To.Label())
-		}
+		item := views.TimelineItem{At: ch.At, Label: timelineLabel(c, ch), Note: ch.Note}
 		v.Timeline = append(v.Timeline, item)
 	}
 	if u != nil {
 		confirmed, _ := h.store.Confirmed(c.UserContext(), r.ID, u.ID)
 		v.Confirmed = confirmed
-		v.CanConfirm = !confirmed && r.Status.Active() && u.ID != r.ReporterID
-		v.CanEdit = u.ID == r.ReporterID && r.Status == hazard.Pending
+		v.CanConfirm = !confirmed && lifecycle.CanConfirm(lifecycle.ActorOf(u), r)
+		v.CanEdit = lifecycle.CanEdit(lifecycle.ActorOf(u), r)
 		v.CanFollow = u.ID != r.ReporterID
 		v.Following, _ = h.store.Follows(c.UserContext(), r.ID, u.ID)
 	}
 	if editForm != nil {
 		v.EditForm = editForm.Form
 	}
+	v.Updates = h.updatesView(c, r)
 	return v
+}
+
+// timelineLabel says what one change of a report was.
+func timelineLabel(c *fiber.Ctx, ch store.Change) string {
+	switch {
+	case ch.From == "":
+		return say(c, "reports.timeline.reported")
+	case ch.Action == hazard.Withdraw:
+		return say(c, "reports.timeline.withdrawn")
+	case ch.Action == hazard.Expire:
+		return say(c, "reports.timeline.expired")
+	case ch.Action == "relocate":
+		return say(c, "reports.timeline.relocated")
+	case ch.Action == "recategorise":
+		return say(c, "reports.timeline.recategorised")
+	}
+	return say(c, "reports.timeline.marked", map[string]any{"Status": ch.To.InlineMsg()})
 }
 
 // confirmReport is "I see it too": one per user, not for one's own report.
@@ -345,9 +319,9 @@ func (h *handler) confirmReport(c *fiber.Ctx) error {
 		return err
 	}
 	if first {
-		h.setFlash(c, "success", "Thank you for confirming that it is still there.")
+		h.setFlash(c, "success", i18n.M("reports.flash.confirmed"))
 	} else {
-		h.setFlash(c, "info", "You had already confirmed this report.")
+		h.setFlash(c, "info", i18n.M("reports.flash.already_confirmed"))
 	}
 	return redirect(c, "/reports/"+r.ID)
 }
@@ -373,12 +347,12 @@ func (h *handler) editReport(c *fiber.Ctx) error {
 		return render(c, fiber.StatusUnprocessableEntity, views.ReportPage(h.reportViewPage(c, r), h.reportView(c, r, f)))
 	}
 	if errors.Is(err, lifecycle.ErrChanged) {
-		return fiber.NewError(fiber.StatusConflict, "The report changed while you were editing. Reload the page and try again.")
+		return refuse(fiber.StatusConflict, "reports.edit.changed")
 	}
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "success", "Description saved.")
+	h.setFlash(c, "success", i18n.M("reports.flash.description_saved"))
 	return redirect(c, "/reports/"+r.ID)
 }
 
@@ -389,12 +363,12 @@ func (h *handler) withdrawReport(c *fiber.Ctx) error {
 	}
 	_, err = h.life.Withdraw(c.UserContext(), lifecycle.ActorOf(currentUser(c)), r.ID, formVersion(c))
 	if errors.Is(err, lifecycle.ErrChanged) {
-		return fiber.NewError(fiber.StatusConflict, "The report changed meanwhile. Reload the page to see its state.")
+		return refuse(fiber.StatusConflict, "reports.withdraw.changed")
 	}
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "info", "Your report has been withdrawn.")
+	h.setFlash(c, "info", i18n.M("reports.flash.withdrawn"))
 	return redirect(c, "/reports?mine=1")
 }
 
@@ -402,7 +376,7 @@ func (h *handler) withdrawReport(c *fiber.Ctx) error {
 func (h *handler) nearbyReports(c *fiber.Ctx) error {
 	lat, lng, msg := parsePoint(c)
 	typ, ok := hazard.TypeByCode(c.Query("type"))
-	if msg != "" || !ok {
+	if !msg.IsZero() || !ok {
 		return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), nil))
 	}
 	rs, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.DuplicateRadius, typ.Code)
@@ -420,57 +394,84 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	u := currentUser(c)
 	l := views.ReportListView{
 		Type: c.Query("type"), Status: c.Query("status"), Query: strings.TrimSpace(strings.Clone(c.Query("q"))),
-		Mine: c.Query("mine") == "1" && u != nil, SignedIn: u != nil, Types: typeOptions(),
+		Mine: c.Query("mine") == "1" && u != nil, SignedIn: u != nil, Types: typeOptions(c),
 	}
 	for _, s := range hazard.Statuses {
-		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
+		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label(c.UserContext())})
 	}
-	filter := store.ReportFilter{Keep: func(r *store.Report) bool { return h.life.CanSee(u, r) }}
+	q := store.ListQuery{Limit: perPage}
 	if l.Type != "" {
 		if _, ok := hazard.TypeByCode(l.Type); !ok {
-			return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(l.Type)+".")
+			return refuse(fiber.StatusBadRequest, "errors.unknown_type", "Type", l.Type)
 		}
-		filter.Types = []string{l.Type}
+		q.Types = []string{l.Type}
 	}
+	want := hazard.ActiveStatuses // "current hazards"
 	switch {
 	case l.Status != "" && !hazard.Status(l.Status).Valid():
-		return fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(l.Status)+".")
+		return refuse(fiber.StatusBadRequest, "errors.unknown_status", "Status", l.Status)
 	case l.Status != "":
-		filter.Statuses = []hazard.Status{hazard.Status(l.Status)}
-	case !l.Mine:
-		filter.Statuses = []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
+		want = []hazard.Status{hazard.Status(l.Status)}
+	case l.Mine:
+		want = hazard.Statuses
+	}
+	// The list holds exactly what lifecycle lets this viewer see: their own reports in any
+	// status they may see, everyone's in the statuses the public (or a moderator) may see.
+	if l.Mine {
+		q.Reporter = u.ID
+		q.Statuses = h.life.VisibleStatusesOf(u, want, u.ID)
+	} else {
+		q.Statuses = h.life.VisibleStatuses(u, want)
 	}
 	if len([]rune(l.Query)) > 100 {
-		return fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
+		return refuse(fiber.StatusBadRequest, "errors.search_long", "Max", 100)
 	}
-	filter.Text = l.Query
-	if l.Mine {
-		filter.Reporter = u.ID
+	q.Text = l.Query
+	if l.BBox = c.Query("bbox"); l.BBox != "" {
+		b, msg := parseBBox(l.BBox)
+		if !msg.IsZero() {
+			return refuseMsg(fiber.StatusBadRequest, msg)
+		}
+		q.Box = &b
 	}
 	page, err := strconv.Atoi(c.Query("page", "1"))
 	if err != nil || page < 1 || page > 1000 {
-		return fiber.NewError(fiber.StatusBadRequest, "The page must be a number from 1 to 1000.")
+		return refuse(fiber.StatusBadRequest, "errors.page_number", "Max", 1000)
 	}
-	l.Page = page
-	rs, more, err := h.store.Reports(c.UserContext(), filter, page-1, perPage)
+	l.Page, q.Skip = page, (page-1)*perPage
+	l.Feed = "/feeds/reports.atom"
+	if l.Type != "" {
+		l.Feed += "?type=" + l.Type
+	}
+	if q.Text != "" || q.Box != nil {
+		// A search walks an index and reads documents (up to a cap): bounded, but not cheap.
+		if msg, err := h.overLimit(c, searchLimit(c)); err != nil {
+			return err
+		} else if !msg.IsZero() {
+			return refuseMsg(fiber.StatusTooManyRequests, msg)
+		}
+	}
+	res, err := h.store.List(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		l.Reports = append(l.Reports, h.card(r))
+	more := res.More
+	l.Partial = res.Partial
+	for _, r := range res.Reports {
+		l.Reports = append(l.Reports, h.card(c, r))
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query} {
+	vals := url.Values{}
+	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query, "bbox": l.BBox} {
 		if v != "" {
-			q.Set(k, v)
+			vals.Set(k, v)
 		}
 	}
 	if l.Mine {
-		q.Set("mine", "1")
+		vals.Set("mine", "1")
 	}
 	pageURL := func(n int) string {
-		q.Set("page", strconv.Itoa(n))
-		return "/reports?" + q.Encode()
+		vals.Set("page", strconv.Itoa(n))
+		return "/reports?" + vals.Encode()
 	}
 	if page > 1 {
 		l.PrevURL = pageURL(page - 1)
@@ -478,7 +479,7 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	if more {
 		l.NextURL = pageURL(page + 1)
 	}
-	p := h.page(c, "Reports")
+	p := h.page(c, say(c, "nav.reports"))
 	if isPartial(c) {
 		return render(c, fiber.StatusOK, views.ReportResults(l))
 	}
@@ -506,36 +507,13 @@ func (h *handler) feature(r *store.Report) fiber.Map {
 		"geometry": fiber.Map{"type": "Point", "coordinates": []float64{r.Lng, r.Lat}},
 		"properties": fiber.Map{
 			"id": r.ID, "type": r.Type, "severity": r.Severity, "status": r.Status,
-			"description": r.Description, "address": r.Address,
+			"description": r.Description, "address": r.Address, "address_lang": r.AddressLang,
 			"created_at": r.CreatedAt.Format(time.RFC3339), "updated_at": r.UpdatedAt.Format(time.RFC3339),
 			"confirmations": r.Confirmations, "photos": photos, "url": base + "/reports/" + r.ID,
 		},
 	}
 }
 
-// servePhoto serves stored photos: content-addressed, so cacheable forever.
-func (h *handler) servePhoto(c *fiber.Ctx) error {
-	name := c.Params("name")
-	hash, thumb := strings.TrimSuffix(name, ".jpg"), false
-	if strings.HasSuffix(hash, "_t") {
-		hash, thumb = strings.TrimSuffix(hash, "_t"), true
-	}
-	if !strings.HasSuffix(name, ".jpg") || !photo.ValidHash(hash) {
-		return fiber.ErrNotFound
-	}
-	full, small := photo.Paths(h.photoDir(), hash)
-	path := full
-	if thumb {
-		path = small
-	}
-	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderContentType, "image/jpeg")
-	if err := c.SendFile(path, false); err != nil {
-		return fiber.ErrNotFound
-	}
-	if c.Response().StatusCode() == fiber.StatusNotFound {
-		return fiber.ErrNotFound
-	}
-	return nil
-}
+// searchLimit bounds the list requests that walk indexes (text, an area, Open311 listings) per
+// client address: each is bounded, but a crowd of them would slow everyone's map.
+func searchLimit(c *fiber.Ctx) rule { return rule{"search-ip", c.IP(), 120, time.Minute} }

@@ -32,31 +32,31 @@ func (h *handler) assignReport(c *fiber.Ctx) error {
 		assignee = actor.ID
 	}
 	r, err := h.life.Assign(c.UserContext(), actor, id, v, assignee)
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.assign", assignee, i18n.T(c.UserContext(), "moderation.flash.assigned"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.assign", assignee, i18n.M("moderation.flash.assigned"))
 }
 
 func (h *handler) prioritiseReport(c *fiber.Ctx) error {
 	id, v, f, actor := staffForm(c, "priority")
 	r, err := h.life.SetPriority(c.UserContext(), actor, id, v, f.Values["priority"])
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.priority", f.Values["priority"], i18n.T(c.UserContext(), "moderation.flash.priority"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.priority", f.Values["priority"], i18n.M("moderation.flash.priority"))
 }
 
 func (h *handler) editDescription(c *fiber.Ctx) error {
 	id, v, f, actor := staffForm(c, "description", "reason")
 	r, err := h.life.EditDescription(c.UserContext(), actor, id, v, f.Values["description"], f.Values["reason"])
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.edit", f.Values["reason"], i18n.T(c.UserContext(), "moderation.flash.corrected"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.edit", f.Values["reason"], i18n.M("moderation.flash.corrected"))
 }
 
 func (h *handler) hidePhoto(c *fiber.Ctx) error {
 	id, v, f, actor := staffForm(c, "photo", "reason")
 	r, err := h.life.HidePhoto(c.UserContext(), actor, id, v, f.Values["photo"], f.Values["reason"])
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.hide_photo", f.Values["photo"]+": "+f.Values["reason"], i18n.T(c.UserContext(), "moderation.flash.corrected"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.hide_photo", f.Values["photo"]+": "+f.Values["reason"], i18n.M("moderation.flash.corrected"))
 }
 
 func (h *handler) recategoriseReport(c *fiber.Ctx) error {
 	id, v, f, actor := staffForm(c, "type", "reason")
 	r, err := h.life.Recategorise(c.UserContext(), actor, id, v, f.Values["type"], f.Values["reason"])
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.recategorise", f.Values["type"]+": "+f.Values["reason"], i18n.T(c.UserContext(), "moderation.flash.corrected"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.recategorise", f.Values["type"]+": "+f.Values["reason"], i18n.M("moderation.flash.corrected"))
 }
 
 func (h *handler) relocateReport(c *fiber.Ctx) error {
@@ -64,17 +64,16 @@ func (h *handler) relocateReport(c *fiber.Ctx) error {
 	lat, err1 := strconv.ParseFloat(strings.TrimSpace(f.Values["lat"]), 64)
 	lng, err2 := strconv.ParseFloat(strings.TrimSpace(f.Values["lng"]), 64)
 	if err1 != nil || err2 != nil {
-		msg := i18n.T(c.UserContext(), "moderation.err.place")
-		return h.staffDone(c, id, f.Values["back"], nil, &lifecycle.Error{Kind: lifecycle.Invalid, Msg: msg}, "", "", "")
+		return h.staffDone(c, id, f.Values["back"], nil, &lifecycle.Error{Kind: lifecycle.Invalid, Msg: i18n.M("moderation.err.place")}, "", "", i18n.Msg{})
 	}
 	r, err := h.life.Relocate(c.UserContext(), actor, id, v, lat, lng, f.Values["reason"])
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.relocate", f.Values["lat"]+","+f.Values["lng"]+": "+f.Values["reason"], i18n.T(c.UserContext(), "moderation.flash.corrected"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.relocate", f.Values["lat"]+","+f.Values["lng"]+": "+f.Values["reason"], i18n.M("moderation.flash.corrected"))
 }
 
 func (h *handler) dismissAbuse(c *fiber.Ctx) error {
 	id, v, f, actor := staffForm(c, "note")
 	r, err := h.life.DismissAbuse(c.UserContext(), actor, id, v, f.Values["note"])
-	return h.staffDone(c, id, f.Values["back"], r, err, "report.abuse_dismiss", f.Values["note"], i18n.T(c.UserContext(), "moderation.flash.dismissed"))
+	return h.staffDone(c, id, f.Values["back"], r, err, "report.abuse_dismiss", f.Values["note"], i18n.M("moderation.flash.dismissed"))
 }
 
 // rowPanel is GET /moderation/reports/{id}/panel: a row with its staff panel open (htmx loads it
@@ -180,7 +179,7 @@ func historyLabel(ctx context.Context, ch store.Change, name func(string) string
 	case ch.Action == lifecycle.ActAbuseDismiss:
 		return i18n.T(ctx, "moderation.history.abuse_dismissed")
 	}
-	return i18n.T(ctx, "moderation.history.status", map[string]any{"Status": hazard.Status(ch.To).Label()})
+	return i18n.T(ctx, "moderation.history.status", map[string]any{"Status": hazard.Status(ch.To).Label(ctx)})
 }
 
 // setShortcuts is POST /account/shortcuts (staff): the review queue's keyboard shortcuts on or
@@ -191,9 +190,9 @@ func (h *handler) setShortcuts(c *fiber.Ctx) error {
 	if err := h.store.SetShortcuts(c.UserContext(), u.ID, on); err != nil {
 		return err
 	}
-	msg := i18n.T(c.UserContext(), "moderation.shortcuts.off_saved")
+	msg := i18n.M("moderation.shortcuts.off_saved")
 	if on {
-		msg = i18n.T(c.UserContext(), "moderation.shortcuts.on_saved")
+		msg = i18n.M("moderation.shortcuts.on_saved")
 	}
 	h.setFlash(c, "success", msg)
 	return redirect(c, "/account")

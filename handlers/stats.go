@@ -30,10 +30,10 @@ func (h *handler) stats(c *fiber.Ctx) error {
 	v := views.StatsView{Days: statsDays, Reported: st.Created, Resolved: st.Resolved, Open: st.Open, Reporters: st.Reporters30d,
 		Resolutions: st.Resolutions, FirstActions: st.FirstActions}
 	if st.Resolutions > 0 {
-		v.MedianResolve = humanDuration(st.MedianResolve)
+		v.MedianResolve = i18n.Duration(ctx, st.MedianResolve)
 	}
 	if st.FirstActions > 0 {
-		v.MedianFirst = humanDuration(st.MedianFirstAction)
+		v.MedianFirst = i18n.Duration(ctx, st.MedianFirstAction)
 	}
 	var labels []string
 	var created, resolved []int64
@@ -49,8 +49,7 @@ func (h *handler) stats(c *fiber.Ctx) error {
 		}
 		v.Rows = append(v.Rows, row)
 	}
-	chart, _ := json.Marshal(map[string]any{"labels": labels, "created": created, "resolved": resolved,
-		"names": []string{i18n.T(ctx, "moderation.stats.reported"), i18n.T(ctx, "moderation.stats.resolved")}})
+	chart, _ := json.Marshal(map[string]any{"labels": labels, "created": created, "resolved": resolved})
 	v.Chart = string(chart)
 	if u := currentUser(c); u.Role == store.RoleAdmin {
 		v.ShowStaff = true

@@ -58,19 +58,19 @@ func (h *handler) saveTemplate(c *fiber.Ctx) error {
 	t := store.Template{ID: f.Values["id"], Action: f.Values["action"], Title: strings.TrimSpace(f.Values["title"]),
 		Text: strings.TrimSpace(strings.ReplaceAll(f.Values["text"], "\r\n", "\n"))}
 	if !slices.Contains(lifecycle.ModeratorActions, hazard.Action(t.Action)) {
-		f.fail("action", i18n.T(ctx, "moderation.templates.err.action"))
+		f.fail("action", i18n.M("moderation.templates.err.action"))
 	}
 	if n := utf8.RuneCountInString(t.Title); n == 0 || n > 80 || !printable(t.Title, false) {
-		f.fail("title", i18n.T(ctx, "moderation.templates.err.title"))
+		f.fail("title", i18n.M("moderation.templates.err.title"))
 	}
 	if n := utf8.RuneCountInString(t.Text); n == 0 || n > 500 || !printable(t.Text, true) {
-		f.fail("text", i18n.T(ctx, "moderation.templates.err.text"))
+		f.fail("text", i18n.M("moderation.templates.err.text"))
 	}
 	if f.ok() {
 		err := h.store.SaveTemplate(ctx, &t)
 		switch {
 		case errors.Is(err, store.ErrTooMany):
-			f.fail("", i18n.T(ctx, "moderation.templates.err.full"))
+			f.fail("", i18n.M("moderation.templates.err.full"))
 		case errors.Is(err, store.ErrNotFound):
 			return fiber.ErrNotFound
 		case err != nil:
@@ -85,7 +85,7 @@ func (h *handler) saveTemplate(c *fiber.Ctx) error {
 		return render(c, fiber.StatusUnprocessableEntity, views.TemplatesPage(h.templatesPage(c), v))
 	}
 	h.audit(c, "template.save", t.ID, t.Action+": "+t.Title)
-	h.setFlash(c, "success", i18n.T(ctx, "moderation.templates.saved"))
+	h.setFlash(c, "success", i18n.M("moderation.templates.saved"))
 	return redirect(c, "/admin/templates")
 }
 
@@ -98,7 +98,7 @@ func (h *handler) deleteTemplate(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "template.delete", id, "")
-	h.setFlash(c, "success", i18n.T(c.UserContext(), "moderation.templates.deleted"))
+	h.setFlash(c, "success", i18n.M("moderation.templates.deleted"))
 	return redirect(c, "/admin/templates")
 }
 

@@ -60,55 +60,53 @@ func staffChange(actor Actor, now time.Time, r *store.Report, a hazard.Action, n
 
 // plainText checks a moderator's or the public's short text: at most 500 characters, no control
 // characters but line breaks.
-func plainText(ctx context.Context, field, text string) (string, error) {
+func plainText(field, text string) (string, error) {
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
 	if utf8.RuneCountInString(text) > 500 || !utf8.ValidString(text) || strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
-		msg := i18n.T(ctx, "moderation.err.note_too_long")
-		return "", &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{field: msg}}
+		return "", invalidField(field, i18n.M("moderation.err.note_too_long"))
 	}
 	return text, nil
 }
 
 // staffReason checks the reason a correction needs (the reporter reads it).
-func staffReason(ctx context.Context, reason string) (string, error) {
-	reason, err := plainText(ctx, "reason", reason)
+func staffReason(reason string) (string, error) {
+	reason, err := plainText("reason", reason)
 	if err != nil {
 		return "", err
 	}
 	if reason == "" {
-		msg := i18n.T(ctx, "moderation.err.reason_needed")
-		return "", &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"reason": msg}}
+		return "", invalidField("reason", i18n.M("moderation.err.reason_needed"))
 	}
 	return reason, nil
 }
 
-func errSame(ctx context.Context) error {
-	return &Error{Kind: Invalid, Msg: i18n.T(ctx, "moderation.err.nothing_changed")}
+func errSame() error {
+	return fail(Invalid, "moderation.err.nothing_changed")
 }
 
-func (s *Service) staffOnly(ctx context.Context, actor Actor) error {
+func (s *Service) staffOnly(actor Actor) error {
 	if !actor.moderator() {
-		return fail(Forbidden, i18n.T(ctx, "moderation.err.only_moderators"))
+		return fail(Forbidden, "errors.moderators_only")
 	}
 	return nil
 }
 
 // EditDescription replaces what a citizen wrote (personal data, abuse) with a reason.
 func (s *Service) EditDescription(ctx context.Context, actor Actor, id string, version int64, text, reason string) (*store.Report, error) {
-	if err := s.staffOnly(ctx, actor); err != nil {
+	if err := s.staffOnly(actor); err != nil {
 		return nil, err
 	}
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
-	if msg := DescriptionProblem(text); msg != "" {
-		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"description": msg}}
+	if msg := DescriptionProblem(text); !msg.IsZero() {
+		return nil, invalidField("description", msg)
 	}
-	reason, err := staffReason(ctx, reason)
+	reason, err := staffReason(reason)
 	if err != nil {
 		return nil, err
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if r.Description == text {
-			return nil, errSame(ctx)
+			return nil, errSame()
 		}
 		r.History = append(r.History, staffChange(actor, now, r, ActEdit, reason, r.Description))
 		r.Description = text
@@ -120,18 +118,17 @@ func (s *Service) EditDescription(ctx context.Context, actor Actor, id string, v
 // HidePhoto takes a photo off the report (a face, a number plate...) with a reason; moderators
 // still see it.
 func (s *Service) HidePhoto(ctx context.Context, actor Actor, id string, version int64, photo, reason string) (*store.Report, error) {
-	if err := s.staffOnly(ctx, actor); err != nil {
+	if err := s.staffOnly(actor); err != nil {
 		return nil, err
 	}
-	reason, err := staffReason(ctx, reason)
+	reason, err := staffReason(reason)
 	if err != nil {
 		return nil, err
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		i := slices.Index(r.Photos, photo)
 		if i < 0 {
-			msg := i18n.T(ctx, "moderation.err.no_such_photo")
-			return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"photo": msg}}
+			return nil, invalidField("photo", i18n.M("moderation.err.no_such_photo"))
 		}
 		r.Photos = slices.Delete(slices.Clone(r.Photos), i, i+1)
 		r.HiddenPhotos = append(slices.Clone(r.HiddenPhotos), photo)
@@ -143,21 +140,20 @@ func (s *Service) HidePhoto(ctx context.Context, actor Actor, id string, version
 
 // Assign gives a report to a moderator or admin ("" takes it back): the "mine" tab of the queue.
 func (s *Service) Assign(ctx context.Context, actor Actor, id string, version int64, assignee string) (*store.Report, error) {
-	if err := s.staffOnly(ctx, actor); err != nil {
+	if err := s.staffOnly(actor); err != nil {
 		return nil, err
 	}
 	if assignee != "" {
 		u, err := s.st.UserByID(ctx, assignee)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (!u.Role.AtLeast(store.RoleModerator) || u.Disabled)) {
-			msg := i18n.T(ctx, "moderation.err.assign_staff")
-			return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"assignee": msg}}
+			return nil, invalidField("assignee", i18n.M("moderation.err.assign_staff"))
 		} else if err != nil {
 			return nil, err
 		}
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if r.Assignee == assignee {
-			return nil, errSame(ctx)
+			return nil, errSame()
 		}
 		r.History = append(r.History, staffChange(actor, now, r, ActAssign, assignee, r.Assignee))
 		data := map[string]string{"from": r.Assignee, "to": assignee, "staff": "1"}
@@ -169,16 +165,15 @@ func (s *Service) Assign(ctx context.Context, actor Actor, id string, version in
 // SetPriority sets the staff's priority, P1 (most urgent) to P3, or none (""). It moves the report
 // in the queue's urgency order (store.Urgency).
 func (s *Service) SetPriority(ctx context.Context, actor Actor, id string, version int64, priority string) (*store.Report, error) {
-	if err := s.staffOnly(ctx, actor); err != nil {
+	if err := s.staffOnly(actor); err != nil {
 		return nil, err
 	}
 	if priority != "" && !slices.Contains(Priorities, priority) {
-		msg := i18n.T(ctx, "moderation.err.priority")
-		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"priority": msg}}
+		return nil, invalidField("priority", i18n.M("moderation.err.priority"))
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if r.Priority == priority {
-			return nil, errSame(ctx)
+			return nil, errSame()
 		}
 		r.History = append(r.History, staffChange(actor, now, r, ActPriority, priority, r.Priority))
 		data := map[string]string{"from": r.Priority, "to": priority, "staff": "1"}
@@ -194,12 +189,12 @@ func (s *Service) FlagAbuse(ctx context.Context, actor Actor, viewer *store.User
 	if _, err := s.Load(ctx, viewer, id); err != nil {
 		return err
 	}
-	reason, err := plainText(ctx, "reason", reason)
+	reason, err := plainText("reason", reason)
 	if err != nil {
 		return err
 	}
 	if len(update) > 64 || strings.ContainsFunc(update, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') }) {
-		return fail(NotFound, i18n.T(ctx, "moderation.err.no_such_update"))
+		return fail(NotFound, "moderation.err.no_such_update")
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		_, err = s.change(ctx, id, 0, func(r *store.Report, now time.Time) ([]store.Event, error) {
@@ -225,16 +220,16 @@ func (s *Service) FlagAbuse(ctx context.Context, actor Actor, viewer *store.User
 // DismissAbuse closes the public's abuse flags on a report when a moderator finds nothing to do
 // (any workflow action closes them too).
 func (s *Service) DismissAbuse(ctx context.Context, actor Actor, id string, version int64, note string) (*store.Report, error) {
-	if err := s.staffOnly(ctx, actor); err != nil {
+	if err := s.staffOnly(actor); err != nil {
 		return nil, err
 	}
-	note, err := plainText(ctx, "note", note)
+	note, err := plainText("note", note)
 	if err != nil {
 		return nil, err
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if len(r.Abuse) == 0 {
-			return nil, errSame(ctx)
+			return nil, errSame()
 		}
 		r.Abuse = nil
 		r.History = append(r.History, staffChange(actor, now, r, ActAbuseDismiss, note, ""))
@@ -259,12 +254,11 @@ type BulkResult struct {
 // on its own: one report changed by someone else, or not in a state the action fits, does not
 // stop the others.
 func (s *Service) BulkTransition(ctx context.Context, actor Actor, items []BulkItem, a hazard.Action, note string) ([]BulkResult, error) {
-	if err := s.staffOnly(ctx, actor); err != nil {
+	if err := s.staffOnly(actor); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(BulkActions, a) {
-		msg := i18n.T(ctx, "moderation.err.bulk_action")
-		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"action": msg}}
+		return nil, invalidField("action", i18n.M("moderation.err.bulk_action"))
 	}
 	out := make([]BulkResult, 0, len(items))
 	for _, it := range items {
@@ -273,7 +267,7 @@ func (s *Service) BulkTransition(ctx context.Context, actor Actor, items []BulkI
 		if err != nil && !errors.As(err, &le) {
 			return out, err // Redis trouble: stop, say what was done
 		}
-		if le != nil && le.Kind == Invalid && len(le.Fields["note"]) > 0 {
+		if le != nil && le.Kind == Invalid && !le.Fields["note"].IsZero() {
 			return nil, err // the note is wrong for all of them
 		}
 		out = append(out, BulkResult{ID: it.ID, Report: r, Err: err})

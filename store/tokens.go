@@ -21,6 +21,7 @@ type TokenKind string
 const (
 	TokenReset  TokenKind = "reset"  // password reset link
 	TokenVerify TokenKind = "verify" // email verification link
+	TokenAnswer TokenKind = "answer" // a "has it been fixed?" questionnaire link
 )
 
 // NewToken issues a one-time token for uid: 256 random bits, returned to be mailed, stored only

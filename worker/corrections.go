@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"hazardwatch/hazard"
 	"hazardwatch/i18n"
@@ -39,7 +38,7 @@ func notifyCorrection(ctx context.Context, d Deps, e store.Event) error {
 	t, _ := hazard.TypeByCode(r.Type)
 	data := mail.CorrectedData{
 		ReportData: mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: d.BaseURL + "/account"},
-			Type: strings.ToLower(t.Label), Link: d.BaseURL + "/reports/" + r.ID},
+			Type: t.Label(ctx), Link: d.BaseURL + "/reports/" + r.ID},
 		What: correctionWords(ctx, e.Data["correction"]), Reason: e.Note,
 	}
 	return Enqueue(ctx, d.Store, e.EID+":"+u.ID, u.Email, mail.Corrected, data)

@@ -8,7 +8,11 @@
   if (!el || !window.L) return;
   var d = el.dataset;
   var start = [parseFloat(d.lat), parseFloat(d.lng)];
-  var map = L.map(el).setView(start, parseInt(d.zoom, 10));
+  var rtl = document.documentElement.dir === "rtl";
+  var map = L.map(el, { zoomControl: false }).setView(start, parseInt(d.zoom, 10));
+  // Controls sit on the side a reader starts from: the left in English, the right in Hebrew.
+  L.control.zoom({ position: rtl ? "topright" : "topleft" }).addTo(map);
+  map.attributionControl.setPosition(rtl ? "bottomleft" : "bottomright");
   L.tileLayer(d.tileUrl, { maxZoom: 19, attribution: d.attribution }).addTo(map);
   if (d.readonly === "true") {
     L.marker(start, { keyboard: false }).addTo(map);
@@ -25,7 +29,7 @@
   function setPin(lat, lng, zoom) {
     var ll = L.latLng(lat, lng);
     if (!pin) {
-      pin = L.marker(ll, { draggable: true, keyboard: true, title: "Hazard location (drag to adjust)" }).addTo(map);
+      pin = L.marker(ll, { draggable: true, keyboard: true, title: hwT("js.report.pin_title") }).addTo(map);
       pin.on("dragend", function () { var p = pin.getLatLng(); fill(p.lat, p.lng); });
     } else {
       pin.setLatLng(ll);
@@ -50,7 +54,7 @@
       if (!isNaN(lat) && !isNaN(lng) && Math.abs(lat) <= 90 && Math.abs(lng) <= 180) setPin(lat, lng, 17);
     });
   });
-  document.addEventListener("hw:place", function (e) { setPin(e.detail.lat, e.detail.lng, 17); say("Pin placed at " + e.detail.label + ". Drag it to the exact spot."); });
+  document.addEventListener("hw:place", function (e) { setPin(e.detail.lat, e.detail.lng, 17); say(hwT("js.report.pin_placed", { Place: e.detail.label })); });
   // The address box ranks places near what this map shows, and offers the map when it finds nothing.
   var placeBox = document.getElementById("place-q");
   function near() {
@@ -62,20 +66,19 @@
   document.addEventListener("hw:use-map", function () {
     el.scrollIntoView({ block: "center" });
     el.focus();
-    say("Tap the map where the hazard is, then drag the pin to the exact spot.");
+    say(hwT("js.report.tap_map"));
   });
 
   var locate = document.getElementById("use-location");
   if (locate) {
     if (!navigator.geolocation) { locate.hidden = true; }
     locate.addEventListener("click", function () {
-      say("Finding your location…");
+      say(hwT("js.report.finding"));
       navigator.geolocation.getCurrentPosition(function (pos) {
         setPin(pos.coords.latitude, pos.coords.longitude, 17);
-        say("Pin placed at your location (within about " + Math.round(pos.coords.accuracy) + " m). Drag it if needed.");
+        say(hwT("js.report.located", { Metres: Math.round(pos.coords.accuracy) }));
       }, function (err) {
-        say(err.code === 1 ? "Location permission was refused. Tap the map or search for the place instead." :
-          "Your location could not be found. Tap the map or search for the place instead.");
+        say(hwT(err.code === 1 ? "js.report.denied" : "js.report.not_found"));
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
   }
