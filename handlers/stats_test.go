@@ -69,7 +69,7 @@ func TestStatsPage(t *testing.T) {
 	if !strings.Contains(last, now.Format("2006-01-02")) || !strings.Contains(body, "near Haifa") {
 		t.Fatalf("today's row %q / busiest areas missing", last)
 	}
-	if v, _ := d.Find("#stats-chart").Attr("data-chart"); !strings.Contains(v, `"created":[`) || !strings.Contains(v, `"names":["Reported","Resolved"]`) {
+	if v, _ := d.Find("#stats-chart").Attr("data-chart"); !strings.Contains(v, `"created":[`) || !strings.Contains(v, `"resolved":[`) {
 		t.Fatalf("chart data %q", v)
 	}
 	if d.Find(`[data-testid="staff-table"]`).Length() != 0 {
