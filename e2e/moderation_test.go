@@ -28,7 +28,7 @@ func TestModeratorApproves(t *testing.T) {
 
 	mod := open(t)
 	mod.signIn(modEmail, pw)
-	mod.goto_("/moderation")
+	mod.goto_(queueAround(r.Lat, r.Lng))
 	row := mod.page.Locator("#mod-" + r.ID)
 	if err := expect.Locator(row).ToContainText("Lamp out by the park gate"); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,10 @@ func (h *handler) accountView(c *fiber.Ctx, f *form) (views.AccountPage, error) 
 		HasPassword: u.PasswordHash != "", GoogleLinked: u.GoogleSub != "", Notify: !u.NoMail,
 		Lang: u.Lang, Langs: i18n.Languages,
 	}
+	if u.Role.AtLeast(store.RoleModerator) {
+		on := !u.NoShortcuts
+		a.Shortcuts = &on
+	}
 	for _, s := range sessions {
 		a.Sessions = append(a.Sessions, views.SessionRow{
 			ID: s.ID, Device: deviceName(c, s.UserAgent), IP: s.IP, LastSeen: s.LastSeen,

@@ -23,7 +23,7 @@ func (h *handler) home(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p := h.page(c, say(c, "map.title"))
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
-	p.Scripts = []string{"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet-heat.js", "js/map.js", "js/search.js"}
+	p.Scripts = []string{"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet-heat.js", "js/grid.js", "js/map.js", "js/search.js"}
 	m := views.MapView{
 		TileURL:     h.cfg.MapTileURL,
 		Attribution: h.cfg.MapAttribution,

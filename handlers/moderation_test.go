@@ -232,22 +232,3 @@ func TestModerationQueueFilters(t *testing.T) {
 		}
 	}
 }
-
-// Each queue row says how many similar active reports are close by (likely duplicates).
-func TestQueueShowsLikelyDuplicates(t *testing.T) {
-	e := newEnv(t)
-	mod, _ := e.signedIn(t, "Mod", store.RoleModerator)
-	now := time.Now().UTC()
-	for i, typ := range []string{"pothole", "pothole", "crack"} {
-		r := &store.Report{ID: store.NewReportID(), Type: typ, Severity: "low", Lat: 32.8 + float64(i)*0.0001, Lng: 35.0,
-			Status: hazard.Pending, ReporterID: "u", Photos: []string{}, CreatedAt: now.Add(time.Duration(i) * time.Second), UpdatedAt: now}
-		if _, _, err := e.store.CreateReport(t.Context(), r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, body := mod.get("/moderation")
-	rows := doc(t, body).Find(`[data-testid="queue-item"]`)
-	if rows.Length() != 3 || strings.Count(rows.Text(), "1 similar open report nearby") != 2 {
-		t.Fatalf("rows: %q", rows.Text())
-	}
-}

@@ -270,6 +270,9 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		v.Photos = append(v.Photos, views.PhotoView{Full: "/photos/" + ph + ".jpg", Thumb: "/photos/" + ph + "_t.jpg"})
 	}
 	for _, ch := range r.History {
+		if ch.Internal { // moderators' own entries (corrections with originals, assignment, abuse flags)
+			continue
+		}
 		item := views.TimelineItem{At: ch.At, Label: timelineLabel(c, ch), Note: ch.Note}
 		v.Timeline = append(v.Timeline, item)
 	}

@@ -1,27 +1,39 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
 	"hazardwatch/i18n"
+	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
-// stats is /admin/stats (moderators and admins): figures kept at write time, never a scan.
+const statsDays = 30
+
+// stats is /admin/stats (moderators and admins): every figure from the counters kept at write
+// time (never a scan), and the headline's figures over the period are the table's column sums, so
+// the two cannot disagree. Actions per moderator are for admins only.
 func (h *handler) stats(c *fiber.Ctx) error {
-	st, err := h.store.Statistics(c.UserContext(), time.Now(), 30)
+	ctx := c.UserContext()
+	st, err := h.store.Statistics(ctx, time.Now(), statsDays)
 	if err != nil {
 		return err
 	}
-	v := views.StatsView{Open: st.Open, Resolved: st.Resolved, Reporters: st.Reporters30d, Resolutions: st.Resolutions}
+	v := views.StatsView{Days: statsDays, Reported: st.Created, Resolved: st.Resolved, Open: st.Open, Reporters: st.Reporters30d,
+		Resolutions: st.Resolutions, FirstActions: st.FirstActions}
 	if st.Resolutions > 0 {
-		v.Median = i18n.Duration(c.UserContext(), st.MedianResolve)
+		v.MedianResolve = i18n.Duration(ctx, st.MedianResolve)
+	}
+	if st.FirstActions > 0 {
+		v.MedianFirst = i18n.Duration(ctx, st.MedianFirstAction)
 	}
 	var labels []string
 	var created, resolved []int64
@@ -35,20 +47,40 @@ func (h *handler) stats(c *fiber.Ctx) error {
 				row.Types += fmt.Sprintf("%s %d  ", t.Icon, n)
 			}
 		}
-		v.Days = append(v.Days, row)
+		v.Rows = append(v.Rows, row)
 	}
 	chart, _ := json.Marshal(map[string]any{"labels": labels, "created": created, "resolved": resolved})
 	v.Chart = string(chart)
-	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	if u := currentUser(c); u.Role == store.RoleAdmin {
+		v.ShowStaff = true
+		v.Staff = h.staffCounts(ctx, st.ByStaff)
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for _, a := range st.BusiestAreas {
 		label := fmt.Sprintf("%.2f, %.2f", a.Lat, a.Lng)
-		if p, err := h.geo.Reverse(ctx, a.Lat, a.Lng); err == nil {
+		if p, err := h.geo.Reverse(actx, a.Lat, a.Lng); err == nil {
 			label = p.Label
 		}
 		v.Areas = append(v.Areas, views.StatsArea{Label: label, Count: a.Count, Href: fmt.Sprintf("/?lat=%.4f&lng=%.4f&z=13", a.Lat, a.Lng)})
 	}
-	p := h.page(c, say(c, "admin.stats.title"))
+	p := h.page(c, i18n.T(ctx, "moderation.stats.title"))
 	p.Scripts = []string{"vendor/chart.umd.min.js", "js/stats.js"}
 	return render(c, fiber.StatusOK, views.StatsPage(p, v))
+}
+
+// staffCounts names the moderators behind the actions counted, most active first.
+func (h *handler) staffCounts(ctx context.Context, by map[string]int64) []views.StatsStaff {
+	out := make([]views.StatsStaff, 0, len(by))
+	for uid, n := range by {
+		name := uid
+		if u, err := h.store.UserByID(ctx, uid); err == nil {
+			name = u.Name
+		}
+		out = append(out, views.StatsStaff{Name: name, Actions: n})
+	}
+	slices.SortFunc(out, func(a, b views.StatsStaff) int {
+		return cmp.Or(cmp.Compare(b.Actions, a.Actions), cmp.Compare(a.Name, b.Name))
+	})
+	return out
 }

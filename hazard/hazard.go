@@ -7,6 +7,7 @@ package hazard
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"hazardwatch/i18n"
@@ -202,3 +203,26 @@ const (
 	DuplicateRadius = 50.0 // metres: open reports of the same type listed while filling the form
 	TooCloseRadius  = 15.0 // metres: a submit this close asks "is it a different hazard?"
 )
+
+// relatedTypes groups the types one hazard is often reported as: a moderator looking for the
+// original of a duplicate is offered reports of the same group, not only of the same type.
+var relatedTypes = [][]string{
+	{"pothole", "crack", "surface", "manhole"},
+	{"debris", "tree"},
+	{"flooding", "ice"},
+	{"signal", "sign", "streetlight"},
+}
+
+// Related reports whether reports of types a and b may describe the same hazard: the same type,
+// types of one group, or either one "other".
+func Related(a, b string) bool {
+	if a == b || a == "other" || b == "other" {
+		return true
+	}
+	for _, g := range relatedTypes {
+		if slices.Contains(g, a) && slices.Contains(g, b) {
+			return true
+		}
+	}
+	return false
+}

@@ -418,7 +418,7 @@ func (s *Service) Transition(ctx context.Context, actor Actor, id string, versio
 	} else {
 		dupOf = ""
 	}
-	r, err := s.move(ctx, actor.ID, id, version, a, note, dupOf)
+	r, err := s.moveAs(ctx, true, actor.ID, id, version, a, note, dupOf)
 	if err != nil {
 		return nil, err
 	}
@@ -450,13 +450,19 @@ func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report
 
 // move applies a workflow action and records it on the timeline.
 func (s *Service) move(ctx context.Context, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+	return s.moveAs(ctx, false, by, id, version, a, note, dupOf)
+}
+
+// moveAs is move; staff marks a moderator's action (statistics, and it settles the public's abuse
+// flags: each is on the moderators-only history already).
+func (s *Service) moveAs(ctx context.Context, staff bool, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		next, ok := hazard.Next(r.Status, a)
 		if !ok {
 			return nil, fail(Conflict, "errors.moderation.step_impossible", "Status", r.Status.InlineMsg())
 		}
 		from := r.Status
-		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note})
+		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note, Staff: staff})
 		r.Status, r.FixedBy = next, nil
 		switch a {
 		case hazard.MarkDuplicate:
@@ -467,6 +473,10 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 		data := map[string]string{"action": string(a), "from": string(from), "to": string(next)}
 		if dupOf != "" {
 			data["duplicate_of"] = dupOf
+		}
+		if staff {
+			data["staff"] = "1"
+			r.Abuse = nil
 		}
 		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
 		evs = append(evs, setAttention(r, by, "")...) // the public's flag is answered
@@ -495,6 +505,9 @@ func (s *Service) linkDuplicate(ctx context.Context, by string, dup *store.Repor
 		if KindOf(err) != Conflict {
 			return err
 		}
+	}
+	if err := s.st.MoveFollowers(ctx, dup.ID, origID); err != nil {
+		return err
 	}
 	return s.st.MoveConfirmations(ctx, dup.ID, origID, dup.ReporterID)
 }
@@ -549,8 +562,9 @@ func ownPending(actor Actor, r *store.Report) error {
 	return nil
 }
 
-// Relocate moves a report's pin (a moderator correcting a reporter), with the reason on the
-// timeline.
+// Relocate moves a report's pin (a moderator correcting a reporter), with a reason. The old
+// place stays in the history for moderators; the indexes and the map's counts follow the event,
+// and the reporter is told.
 func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version int64, lat, lng float64, reason string) (*store.Report, error) {
 	if !actor.moderator() {
 		return nil, fail(Forbidden, "errors.moderators_only")
@@ -558,16 +572,25 @@ func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version 
 	if msg := PlaceProblem(lat, lng); !msg.IsZero() {
 		return nil, invalidField("lat", msg)
 	}
+	reason, err := staffReason(reason)
+	if err != nil {
+		return nil, err
+	}
 	address, addressLang := s.address(ctx, lat, lng)
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
-		data := map[string]string{"from": fmt.Sprintf("%.6f,%.6f", r.Lat, r.Lng), "to": fmt.Sprintf("%.6f,%.6f", lat, lng)}
+		was := fmt.Sprintf("%.6f,%.6f", r.Lat, r.Lng)
+		data := map[string]string{"from": was, "to": fmt.Sprintf("%.6f,%.6f", lat, lng), "staff": "1", "correction": CorrectedPlace}
+		if r.Address != "" {
+			was += " " + r.Address
+		}
 		r.Lat, r.Lng, r.Address, r.AddressLang = lat, lng, address, addressLang
-		r.History = append(r.History, store.Change{At: now, By: actor.ID, Action: "relocate", From: r.Status, To: r.Status, Note: reason})
+		r.History = append(r.History, staffChange(actor, now, r, ActRelocate, reason, was))
 		return []store.Event{{Kind: Relocated, Actor: actor.ID, Note: reason, Data: data}}, nil
 	})
 }
 
-// Recategorise changes a report's type (a moderator correcting a reporter).
+// Recategorise changes a report's type (a moderator correcting a reporter), with a reason; as
+// Relocate.
 func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, version int64, typ, reason string) (*store.Report, error) {
 	if !actor.moderator() {
 		return nil, fail(Forbidden, "errors.moderators_only")
@@ -576,15 +599,22 @@ func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, vers
 	if !ok {
 		return nil, invalidField("type", i18n.M("errors.report.choose_type"))
 	}
+	reason, err := staffReason(reason)
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
-		data := map[string]string{"from": r.Type, "to": t.Code}
+		if r.Type == t.Code {
+			return nil, errSame()
+		}
+		data := map[string]string{"from": r.Type, "to": t.Code, "staff": "1", "correction": CorrectedType}
+		r.History = append(r.History, staffChange(actor, now, r, ActRecategorise, reason, r.Type))
 		r.Type = t.Code
 		if t.Transient && r.ExpiresAt.IsZero() && r.Status.Active() {
 			r.ExpiresAt = now.Add(s.cfg.ReportExpiry)
 		} else if !t.Transient {
 			r.ExpiresAt = time.Time{}
 		}
-		r.History = append(r.History, store.Change{At: now, By: actor.ID, Action: "recategorise", From: r.Status, To: r.Status, Note: reason})
 		return []store.Event{{Kind: Recategorised, Actor: actor.ID, Note: reason, Data: data}}, nil
 	})
 }

@@ -37,10 +37,12 @@ const (
 	Update Kind = "update"
 	// Questionnaire asks a reporter whether the hazard was fixed (QuestionnaireData).
 	Questionnaire Kind = "questionnaire"
+	// Corrected tells a reporter that a moderator corrected their report (CorrectedData).
+	Corrected Kind = "corrected"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire, Body}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire, Body, Corrected}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -127,6 +129,12 @@ type BodyData struct {
 
 // MainLink is the one action a mail asks for.
 func (d BodyData) MainLink() string { return d.Link }
+
+// CorrectedData fills Corrected: what a moderator changed (in the recipient's words) and why.
+type CorrectedData struct {
+	ReportData
+	What, Reason string
+}
 
 //go:embed templates
 var files embed.FS
@@ -248,6 +256,7 @@ func Samples(ctx context.Context, base string) map[Kind]any {
 			AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
 		Update:        UpdateData{ReportData: rep, Text: "Still there this morning, and deeper.", Reporter: true},
 		Questionnaire: QuestionnaireData{ReportData: rep, Answer: base + "/questionnaire/sample"},
+		Corrected:     CorrectedData{ReportData: rep, What: "the description", Reason: "We removed a phone number."},
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"hazardwatch/hazard"
 )
 
 // auditKey is the audit log: a stream capped near auditCap entries (XADD MAXLEN ~), so the
@@ -81,19 +79,4 @@ func auditEntry(m redis.XMessage) AuditEntry {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
 	ms, _ := strconv.ParseInt(strings.SplitN(m.ID, "-", 2)[0], 10, 64)
 	return AuditEntry{ID: m.ID, At: time.UnixMilli(ms).UTC(), Actor: str("actor"), Action: str("action"), Target: str("target"), IP: str("ip"), Note: str("note")}
-}
-
-// ModerationQueue lists reports of one status, oldest first (the review order).
-func (s *Store) ModerationQueue(ctx context.Context, status string, page, per int) ([]*Report, bool, error) {
-	start := int64(page * per)
-	ids, err := s.rdb.ZRange(ctx, statusIndexKey(hazard.Status(status)), start, start+int64(per)).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("store: unable to read the queue: %w", err)
-	}
-	more := len(ids) > per
-	if more {
-		ids = ids[:per]
-	}
-	rs, err := s.reports(ctx, ids)
-	return rs, more, err
 }

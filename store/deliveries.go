@@ -53,10 +53,10 @@ type Delivery struct {
 	ExtUpdated time.Time `json:"ext_updated,omitzero"`
 }
 
-// queueScript records a new job for a body unless the report already has (or is getting) it.
+// deliveryScript records a new job for a body unless the report already has (or is getting) it.
 // KEYS: the deliveries hash. ARGV: body, reason, record, force ("1": replace even a sent one).
 // Answers {1} recorded, {2, state} this very job exists (a repeat), {0, state} the body has it.
-var queueScript = redis.NewScript(`#!lua
+var deliveryScript = redis.NewScript(`#!lua
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local d = cjson.decode(cur)
@@ -82,7 +82,7 @@ func (s *Store) QueueDelivery(ctx context.Context, rid string, d Delivery, force
 	if force {
 		f = "1"
 	}
-	res, err := queueScript.Run(ctx, s.rdb, []string{reportDeliveriesKey(rid)}, d.Body, d.Reason, doc, f).Slice()
+	res, err := deliveryScript.Run(ctx, s.rdb, []string{reportDeliveriesKey(rid)}, d.Body, d.Reason, doc, f).Slice()
 	if err != nil {
 		return false, fmt.Errorf("store: unable to queue a delivery: %w", err)
 	}

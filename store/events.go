@@ -210,6 +210,9 @@ func (s *Store) converge(ctx context.Context, r *Report, stale []Marker) error {
 		if err := s.writeIndexes(ctx, r, stale); err != nil {
 			return err
 		}
+		if err := s.indexQueue(ctx, r); err != nil {
+			return err
+		}
 		cur, err := s.Report(ctx, r.ID)
 		if errors.Is(err, ErrNotFound) {
 			return nil

@@ -41,16 +41,7 @@ type GeoPoint struct {
 func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, limit int64) (pts []GeoPoint, complete bool, err error) {
 	b = b.clampGeo()
 	clat, clng := (b.MinLat+b.MaxLat)/2, (b.MinLng+b.MaxLng)/2
-	const kmPerDeg = 111.32
-	height := (b.MaxLat - b.MinLat) * kmPerDeg
-	// Widest at the latitude nearest the equator within the box.
-	nearEq := 0.0
-	if b.MinLat > 0 {
-		nearEq = b.MinLat
-	} else if b.MaxLat < 0 {
-		nearEq = b.MaxLat
-	}
-	width := (b.MaxLng - b.MinLng) * kmPerDeg * math.Cos(nearEq*math.Pi/180)
+	width, height := b.searchKm()
 	classes := geoClasses(statuses)
 	cmds := make([]*redis.GeoSearchLocationCmd, len(classes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -58,7 +49,7 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 			cmds[i] = p.GeoSearchLocation(ctx, geoKey(class), &redis.GeoSearchLocationQuery{
 				GeoSearchQuery: redis.GeoSearchQuery{
 					Longitude: clng, Latitude: clat,
-					BoxWidth: width*1.02 + 0.01, BoxHeight: height*1.02 + 0.01, BoxUnit: "km",
+					BoxWidth: width, BoxHeight: height, BoxUnit: "km",
 					Count: int(limit), CountAny: limit > 0,
 				},
 				WithHash: true, // decoded here: cheaper for Redis and for us than formatted coordinates
@@ -85,6 +76,22 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 		}
 	}
 	return out, complete, nil
+}
+
+// searchKm is the size of a GEOSEARCH box round b's centre that covers b: Redis measures its box
+// in kilometres, so it is drawn a little wider, and callers check the exact degree bounds.
+func (b BBox) searchKm() (width, height float64) {
+	const kmPerDeg = 111.32
+	height = (b.MaxLat - b.MinLat) * kmPerDeg
+	// Widest at the latitude nearest the equator within the box.
+	nearEq := 0.0
+	if b.MinLat > 0 {
+		nearEq = b.MinLat
+	} else if b.MaxLat < 0 {
+		nearEq = b.MaxLat
+	}
+	width = (b.MaxLng - b.MinLng) * kmPerDeg * math.Cos(nearEq*math.Pi/180)
+	return width*1.02 + 0.01, height*1.02 + 0.01
 }
 
 // CellPoints lists the reports in finest-level cells (GridMaxLevel) that keep accepts, with their
@@ -238,30 +245,4 @@ func (s *Store) CreatedTimes(ctx context.Context, ids []string) ([]time.Time, er
 // ReportsByID loads documents for ids (missing ones skipped), in order.
 func (s *Store) ReportsByID(ctx context.Context, ids []string) ([]*Report, error) {
 	return s.reports(ctx, ids)
-}
-
-// NearbyCounts counts, for each report, the other active reports of its type within radius
-// metres: one pipeline for the whole list (the review queue), reading no documents.
-func (s *Store) NearbyCounts(ctx context.Context, rs []*Report, radius float64) (map[string]int, error) {
-	cmds := make([]*redis.StringSliceCmd, len(rs))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, r := range rs {
-			cmds[i] = p.GeoSearch(ctx, geoKey(geoClass(hazard.Open)), &redis.GeoSearchQuery{
-				Longitude: r.Lng, Latitude: r.Lat, Radius: radius, RadiusUnit: "m", Count: 500,
-			})
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: unable to count nearby reports: %w", err)
-	}
-	out := make(map[string]int, len(rs))
-	for i, r := range rs {
-		for _, name := range cmds[i].Val() {
-			if _, typ, _, id, ok := parseGeoMember(name); ok && typ == r.Type && id != r.ID {
-				out[r.ID]++
-			}
-		}
-	}
-	return out, nil
 }

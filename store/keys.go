@@ -92,6 +92,30 @@ func statsAppliedKey(day string) string   { return "hw:stats:{stats}:applied:" +
 const (
 	statsResolutionKey = "hw:stats:{stats}:resolution"
 	statsAreasKey      = "hw:stats:{stats}:areas"
+	statsNowKey        = "hw:stats:{stats}:now"
+	statsFirstKey      = "hw:stats:{stats}:first_action"
+)
+
+// The review queue: every index in one slot ({queue}), so one read-only script intersects a tab
+// with its filters, and one script moves a report between them (see queue.go).
+func queueStatusKey(s hazard.Status) string { return "hw:queue:{queue}:status:" + string(s) }
+func queueFlagKey(flag string) string       { return "hw:queue:{queue}:flag:" + flag }
+func queueAssigneeKey(uid string) string    { return "hw:queue:{queue}:assignee:" + uid }
+func queueTypeKey(t string) string          { return "hw:queue:{queue}:type:" + t }
+func queueSeverityKey(sev string) string    { return "hw:queue:{queue}:severity:" + sev }
+
+const (
+	queueStateKey     = "hw:queue:{queue}:state"
+	queueTimeKey      = "hw:queue:{queue}:time"
+	queueGeoKey       = "hw:queue:{queue}:geo"
+	queueReportersKey = "hw:queue:{queue}:reporters"
+	queueScanPattern  = "hw:queue:{queue}:*"
+)
+
+// Staff: the accounts reports can be assigned to, and the moderators' response templates.
+const (
+	staffKey     = "hw:staff"
+	templatesKey = "hw:templates"
 )
 
 // Area alerts: a user's alerts and waiting digest live in the user's slot (the 20-alert limit is
@@ -173,6 +197,9 @@ var keyFamilies = []string{
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
 	gridSeenKey("<p>:<bx>:<by>"), gridPointsKey("17:<bx>:<by>"),
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
+	statsNowKey, statsFirstKey,
+	queueStatusKey("<status>"), queueFlagKey("<flag>"), queueAssigneeKey("<uid>"), queueTypeKey("<type>"), queueSeverityKey("<severity>"),
+	queueStateKey, queueTimeKey, queueGeoKey, queueReportersKey, staffKey, templatesKey,
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex,

@@ -94,7 +94,8 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 			markers[r.ID] = MarkerOf(r)
 			words[r.ID], photos[r.ID] = Words(r.Description+" "+r.Address), r.PhotoHashes()
 			all = append(all, &Report{ID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, Lat: r.Lat, Lng: r.Lng,
-				CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ReporterID: r.ReporterID, History: r.History})
+				CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ReporterID: r.ReporterID, History: r.History,
+				Attention: r.Attention, Assignee: r.Assignee, Priority: r.Priority, Abuse: r.Abuse, Confirmations: r.Confirmations})
 			if s.indexed(ctx, r) {
 				continue
 			}
@@ -130,6 +131,9 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 	}
 	rep.GridKeys = len(gridKeys)
 	if err := s.rebuildStats(ctx, all); err != nil {
+		return rep, err
+	}
+	if err := s.rebuildQueue(ctx, all); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -170,6 +174,11 @@ func (s *Store) repairUsers(ctx context.Context, users []string, rep *RepairRepo
 			if added, _ := s.rdb.SAdd(ctx, adminsKey, u.ID).Result(); added == 1 {
 				rep.AdminsIndexed++
 			}
+		}
+		if u.Role.AtLeast(RoleModerator) {
+			s.rdb.SAdd(ctx, staffKey, u.ID) // accounts made before the staff list existed
+		} else {
+			s.rdb.SRem(ctx, staffKey, u.ID)
 		}
 	}
 	return nil
@@ -317,57 +326,61 @@ func (s *Store) indexed(ctx context.Context, r *Report) bool {
 	return len(p) == 1 && p[0] != nil && pos.Val() == m.String() && slices.Contains(strings.Split(cell.Val(), "|"), entry)
 }
 
-// rebuildStats recounts the statistics from the documents and replaces the counters.
+// rebuildStats recounts the statistics from the documents (countsOf, as seeding counts) and
+// replaces the counters.
 func (s *Store) rebuildStats(ctx context.Context, rs []*Report) error {
 	days := map[string]map[string]int64{}
 	reporters := map[string][]any{}
 	areas := map[string]float64{}
-	resolution := []redis.Z{}
-	bump := func(d, field string) {
-		if days[d] == nil {
-			days[d] = map[string]int64{}
-		}
-		days[d][field]++
-	}
+	now := map[string]int64{}
+	var resolution, first []redis.Z
 	for _, r := range rs {
-		if r.Status == hazard.Unconfirmed {
+		c, ok := countsOf(r)
+		if !ok {
 			continue
 		}
-		d := day(r.CreatedAt)
-		bump(d, "created")
-		bump(d, "created:"+r.Type)
-		reporters[d] = append(reporters[d], r.ReporterID)
-		areas[areaCell(r.Lat, r.Lng)]++
-		for _, h := range r.History {
-			if h.From != "" && h.From != hazard.Unconfirmed && h.From != h.To {
-				bump(day(h.At), "status:"+string(h.To))
+		for d, fields := range c.days {
+			if days[d] == nil {
+				days[d] = map[string]int64{}
+			}
+			for f, n := range fields {
+				days[d][f] += n
 			}
 		}
-		if r.Status == hazard.Resolved {
-			for i := len(r.History) - 1; i >= 0; i-- {
-				if r.History[i].To == hazard.Resolved && r.History[i].From != hazard.Resolved {
-					resolution = append(resolution, redis.Z{Score: r.History[i].At.Sub(r.CreatedAt).Seconds(), Member: r.ID})
-					break
-				}
-			}
+		reporters[c.reporterDay] = append(reporters[c.reporterDay], r.ReporterID)
+		areas[c.area]++
+		now[string(c.now)]++
+		if c.resolution >= 0 {
+			resolution = append(resolution, redis.Z{Score: c.resolution, Member: r.ID})
+		}
+		if c.firstAction >= 0 {
+			first = append(first, redis.Z{Score: c.firstAction, Member: r.ID})
 		}
 	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, statsAreasKey, statsResolutionKey)
+		p.Del(ctx, statsAreasKey, statsResolutionKey, statsFirstKey, statsNowKey)
 		for d, fields := range days {
 			p.Del(ctx, statsDayKey(d), statsReportersKey(d))
 			for f, n := range fields {
 				p.HSet(ctx, statsDayKey(d), f, n)
 			}
 			p.Expire(ctx, statsDayKey(d), statsTTL)
-			p.PFAdd(ctx, statsReportersKey(d), reporters[d]...)
-			p.Expire(ctx, statsReportersKey(d), statsTTL)
+			if len(reporters[d]) > 0 {
+				p.PFAdd(ctx, statsReportersKey(d), reporters[d]...)
+				p.Expire(ctx, statsReportersKey(d), statsTTL)
+			}
 		}
 		for cell, n := range areas {
 			p.ZAdd(ctx, statsAreasKey, redis.Z{Score: n, Member: cell})
 		}
+		for st, n := range now {
+			p.HSet(ctx, statsNowKey, st, n)
+		}
 		if len(resolution) > 0 {
 			p.ZAdd(ctx, statsResolutionKey, resolution...)
+		}
+		if len(first) > 0 {
+			p.ZAdd(ctx, statsFirstKey, first...)
 		}
 		return nil
 	})

@@ -44,6 +44,13 @@ type Report struct {
 	// Attention asks moderators to look again (hazard.ReportedFixed...); cleared by their action.
 	Attention hazard.Attention `json:"attention,omitempty"`
 	History   []Change         `json:"history"`
+	// Staff tools, for moderators only: who works on it, the staff's own priority (separate from
+	// the reporter's severity), photos a moderator hid, and the public's abuse flags waiting for a
+	// moderator.
+	Assignee     string      `json:"assignee,omitempty"`
+	Priority     string      `json:"priority,omitempty"` // "p1" (most urgent) to "p3"; "" none
+	HiddenPhotos []string    `json:"hidden_photos,omitempty"`
+	Abuse        []AbuseFlag `json:"abuse,omitempty"`
 	// Updates are what the public added after the report (lifecycle.AddUpdate), oldest first.
 	Updates []Update `json:"updates,omitempty"`
 	// FixedBy are the people (not the reporter) who said "it is fixed" since it was last opened.
@@ -63,8 +70,21 @@ type Change struct {
 	From   hazard.Status `json:"from"`
 	To     hazard.Status `json:"to"`
 	Note   string        `json:"note,omitempty"`
+	// Staff marks a moderator's change (statistics: time to first action, actions per moderator);
+	// Internal ones are shown to moderators only, with Was, the value a correction replaced.
+	Staff    bool   `json:"staff,omitempty"`
+	Internal bool   `json:"internal,omitempty"`
+	Was      string `json:"was,omitempty"`
 	// Public says a change was the public's, not a moderator's: "reporter" or "public".
 	Public string `json:"public,omitempty"`
+}
+
+// AbuseFlag is one "report abuse" from the public: on the report, or on one of its updates.
+type AbuseFlag struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by,omitempty"` // user id; "" for someone signed out
+	Reason string    `json:"reason,omitempty"`
+	Update string    `json:"update,omitempty"` // the update it is about ("" the report itself)
 }
 
 // Update is one public update on a report's timeline: text, an optional photo, "I think this is
@@ -185,8 +205,10 @@ func (s *Store) pipelineScripts(ctx context.Context, fill func(redis.Pipeliner))
 		if err == nil || attempt == 1 || !strings.Contains(err.Error(), "NOSCRIPT") {
 			return err
 		}
-		if err := cellScript.Load(ctx, s.rdb).Err(); err != nil {
-			return err
+		for _, sc := range []*redis.Script{cellScript, queueScript} {
+			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -320,6 +342,12 @@ func (s *Store) Confirm(ctx context.Context, id, uid string, extend time.Duratio
 			return false, 0, fmt.Errorf("store: unable to extend expiry: %w", err)
 		}
 	}
+	if added.Val() == 1 { // confirmations count in the queue's urgency
+		r.Confirmations = count.Val()
+		if err := s.indexQueue(ctx, r); err != nil {
+			return false, 0, err
+		}
+	}
 	return added.Val() == 1, count.Val(), nil
 }
 
@@ -425,8 +453,10 @@ func (s *Store) TryLock(ctx context.Context, job string, ttl time.Duration) (boo
 // and a batch retried after an error can count twice in the statistics.
 func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 	now := time.Now().UTC()
-	if err := cellScript.Load(ctx, s.rdb).Err(); err != nil { // a retried batch would count twice
-		return fmt.Errorf("store: unable to seed reports: %w", err)
+	for _, sc := range []*redis.Script{cellScript, queueScript} { // a retried batch would count twice
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("store: unable to seed reports: %w", err)
+		}
 	}
 	docs := make([][]byte, len(rs))
 	for i, r := range rs {
@@ -441,6 +471,10 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 		for i, r := range rs {
 			p.SetNX(ctx, reportKey(r.ID), docs[i], 0)
 			indexCmds(ctx, p, r, nil)
+			if e, ok := queueEntryOf(r); ok {
+				keys, args := queueArgs(r.ID, "", &e)
+				queueScript.EvalSha(ctx, p, keys, args...)
+			}
 			statsCreated(ctx, p, r)
 		}
 	})
@@ -485,6 +519,26 @@ func (s *Store) MoveConfirmations(ctx context.Context, dupID, origID, dupReporte
 	}
 	if err := s.rdb.SAdd(ctx, reportConfirmsKey(origID), move...).Err(); err != nil {
 		return fmt.Errorf("store: unable to move confirmations: %w", err)
+	}
+	return s.refreshQueue(ctx, origID)
+}
+
+// MoveFollowers makes a duplicate's followers follow its original too (SADD: a repeat is
+// harmless; the sets sit in two slots, so read one, add to the other).
+func (s *Store) MoveFollowers(ctx context.Context, dupID, origID string) error {
+	members, err := s.rdb.SMembers(ctx, reportFollowersKey(dupID)).Result()
+	if err != nil {
+		return fmt.Errorf("store: unable to read followers: %w", err)
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	move := make([]any, len(members))
+	for i, m := range members {
+		move[i] = m
+	}
+	if err := s.rdb.SAdd(ctx, reportFollowersKey(origID), move...).Err(); err != nil {
+		return fmt.Errorf("store: unable to move followers: %w", err)
 	}
 	return nil
 }

@@ -29,14 +29,79 @@ func areaCell(lat, lng float64) string {
 	return fmt.Sprintf("%.2f,%.2f", math.Floor(lat*20)/20, math.Floor(lng*20)/20)
 }
 
-func statsCreated(ctx context.Context, p redis.Pipeliner, r *Report) {
+// reportCounts is what one report adds to the statistics, read from its document: what a
+// seeded report writes at once and what `redis repair` recounts. The stats worker reaches the
+// same numbers change by change from events (ApplyStats); TestStatsAgreeWithThemselves holds the
+// two together.
+type reportCounts struct {
+	days        map[string]map[string]int64 // day -> field -> count
+	reporterDay string
+	area        string
+	now         hazard.Status
+	resolution  float64 // seconds to resolution, when resolved (-1: not)
+	firstAction float64 // seconds to the first moderator's action (-1: none yet)
+}
+
+// countsOf reads a report's counts from its document (false: a report nobody may see yet).
+func countsOf(r *Report) (reportCounts, bool) {
+	if r.Status == hazard.Unconfirmed {
+		return reportCounts{}, false
+	}
+	c := reportCounts{days: map[string]map[string]int64{}, reporterDay: day(r.CreatedAt), area: areaCell(r.Lat, r.Lng),
+		now: r.Status, resolution: -1, firstAction: -1}
+	bump := func(d, field string) {
+		if c.days[d] == nil {
+			c.days[d] = map[string]int64{}
+		}
+		c.days[d][field]++
+	}
 	d := day(r.CreatedAt)
-	p.HIncrBy(ctx, statsDayKey(d), "created", 1)
-	p.HIncrBy(ctx, statsDayKey(d), "created:"+r.Type, 1)
-	p.Expire(ctx, statsDayKey(d), statsTTL)
-	p.PFAdd(ctx, statsReportersKey(d), r.ReporterID)
-	p.Expire(ctx, statsReportersKey(d), statsTTL)
-	p.ZIncrBy(ctx, statsAreasKey, 1, areaCell(r.Lat, r.Lng))
+	bump(d, "created")
+	bump(d, "created:"+r.Type)
+	for _, h := range r.History {
+		if h.From != "" && h.From != hazard.Unconfirmed && h.From != h.To {
+			bump(day(h.At), "status:"+string(h.To))
+		}
+		if h.Staff {
+			bump(day(h.At), "by:"+h.By)
+			if c.firstAction < 0 {
+				c.firstAction = h.At.Sub(r.CreatedAt).Seconds()
+			}
+		}
+	}
+	if r.Status == hazard.Resolved {
+		for i := len(r.History) - 1; i >= 0; i-- {
+			if r.History[i].To == hazard.Resolved && r.History[i].From != hazard.Resolved {
+				c.resolution = r.History[i].At.Sub(r.CreatedAt).Seconds()
+				break
+			}
+		}
+	}
+	return c, true
+}
+
+// statsCreated counts a seeded report (its whole history at once).
+func statsCreated(ctx context.Context, p redis.Pipeliner, r *Report) {
+	c, ok := countsOf(r)
+	if !ok {
+		return
+	}
+	for d, fields := range c.days {
+		for f, n := range fields {
+			p.HIncrBy(ctx, statsDayKey(d), f, n)
+		}
+		p.Expire(ctx, statsDayKey(d), statsTTL)
+	}
+	p.PFAdd(ctx, statsReportersKey(c.reporterDay), r.ReporterID)
+	p.Expire(ctx, statsReportersKey(c.reporterDay), statsTTL)
+	p.ZIncrBy(ctx, statsAreasKey, 1, c.area)
+	p.HIncrBy(ctx, statsNowKey, string(c.now), 1)
+	if c.resolution >= 0 {
+		p.ZAdd(ctx, statsResolutionKey, redis.Z{Score: c.resolution, Member: r.ID})
+	}
+	if c.firstAction >= 0 {
+		p.ZAddNX(ctx, statsFirstKey, redis.Z{Score: c.firstAction, Member: r.ID})
+	}
 }
 
 // onceScript runs a list of commands unless the event id is already in the applied set:
@@ -88,8 +153,9 @@ func (s *Store) runOnce(ctx context.Context, o *once) (bool, error) {
 }
 
 // ApplyStats counts one report change in the statistics, once per report version (a
-// redelivered event, or a second event of the same change, counts nothing twice): creations per day and type, reporters, status changes per day, time to
-// resolution and the busiest areas.
+// redelivered event, or a second event of the same change, counts nothing twice): creations per
+// day and type, reporters, status changes per day, reports per status now, time to resolution,
+// time to the first moderator's action, actions per moderator per day, and the busiest areas.
 func (s *Store) ApplyStats(ctx context.Context, e Event) error {
 	before, after := e.Markers()
 	// Counted once per change (a version), whatever events it has.
@@ -106,11 +172,14 @@ func (s *Store) ApplyStats(ctx context.Context, e Event) error {
 			o.cmd("EXPIRE", statsReportersKey(d), int64(statsTTL.Seconds()))
 		}
 		o.cmd("ZINCRBY", statsAreasKey, 1, areaCell(after.Lat, after.Lng))
+		o.cmd("HINCRBY", statsNowKey, string(after.Status), 1)
 	case before.mapped() && after.mapped():
 		if before.Status != after.Status {
 			d := day(e.At)
 			o.cmd("HINCRBY", statsDayKey(d), "status:"+string(after.Status), 1)
 			o.cmd("EXPIRE", statsDayKey(d), int64(statsTTL.Seconds()))
+			o.cmd("HINCRBY", statsNowKey, string(before.Status), -1)
+			o.cmd("HINCRBY", statsNowKey, string(after.Status), 1)
 			if after.Status == hazard.Resolved {
 				o.cmd("ZADD", statsResolutionKey, e.At.Sub(after.Created).Seconds(), e.Report)
 			} else {
@@ -121,6 +190,12 @@ func (s *Store) ApplyStats(ctx context.Context, e Event) error {
 			o.cmd("ZINCRBY", statsAreasKey, -1, a)
 			o.cmd("ZINCRBY", statsAreasKey, 1, b)
 		}
+	}
+	if e.Data["staff"] == "1" && after.mapped() {
+		d := day(e.At)
+		o.cmd("HINCRBY", statsDayKey(d), "by:"+e.Actor, 1)
+		o.cmd("EXPIRE", statsDayKey(d), int64(statsTTL.Seconds()))
+		o.cmd("ZADD", statsFirstKey, "NX", e.At.Sub(after.Created).Seconds(), e.Report)
 	}
 	if len(o.keys) == 1 {
 		return nil // nothing to count
@@ -137,17 +212,24 @@ type DayStats struct {
 	Created   int64
 	ByType    map[string]int64
 	ByStatus  map[string]int64 // status changes into each status that day
+	ByStaff   map[string]int64 // user id -> moderator actions that day
 	Reporters int64            // distinct (HyperLogLog)
 }
 
-// Stats is what the statistics page shows.
+// Stats is what the statistics page shows. The figures over the period are sums of Days, so the
+// headline and the table cannot disagree.
 type Stats struct {
-	Days           []DayStats // oldest first
-	Open, Resolved int64      // now
-	MedianResolve  time.Duration
-	Resolutions    int64
-	BusiestAreas   []AreaCount
-	Reporters30d   int64
+	Days              []DayStats // oldest first
+	Created, Resolved int64      // over the days read: sums of the table's columns
+	ByStaff           map[string]int64
+	Now               map[hazard.Status]int64 // reports in each status now
+	Open              int64                   // active now: pending, open, in progress
+	MedianResolve     time.Duration
+	Resolutions       int64
+	MedianFirstAction time.Duration
+	FirstActions      int64 // reports a moderator has acted on
+	BusiestAreas      []AreaCount
+	Reporters30d      int64
 }
 
 // AreaCount is a cell with its number of reports.
@@ -156,7 +238,8 @@ type AreaCount struct {
 	Count    int64
 }
 
-// Statistics reads the last n days (one pipeline, one slot).
+// Statistics reads the last n days and the current figures: one pipeline in one slot, reading no
+// report.
 func (s *Store) Statistics(ctx context.Context, now time.Time, n int) (*Stats, error) {
 	days := make([]string, n)
 	for i := range days {
@@ -164,10 +247,9 @@ func (s *Store) Statistics(ctx context.Context, now time.Time, n int) (*Stats, e
 	}
 	hashes := make([]*redis.MapStringStringCmd, n)
 	hlls := make([]*redis.IntCmd, n)
-	var all *redis.IntCmd
-	var resCount *redis.IntCmd
+	var all, resCount, firstCount *redis.IntCmd
 	var areas *redis.ZSliceCmd
-	var open, inProgress, pending, resolved *redis.IntCmd
+	var current *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		keys := make([]string, n)
 		for i, d := range days {
@@ -177,45 +259,55 @@ func (s *Store) Statistics(ctx context.Context, now time.Time, n int) (*Stats, e
 		}
 		all = p.PFCount(ctx, keys...)
 		resCount = p.ZCard(ctx, statsResolutionKey)
+		firstCount = p.ZCard(ctx, statsFirstKey)
 		areas = p.ZRevRangeWithScores(ctx, statsAreasKey, 0, 9)
+		current = p.HGetAll(ctx, statsNowKey)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read statistics: %w", err)
 	}
-	// Current counts come from the status indexes (other slots: a second pipeline).
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		pending = p.ZCard(ctx, statusIndexKey(hazard.Pending))
-		open = p.ZCard(ctx, statusIndexKey(hazard.Open))
-		inProgress = p.ZCard(ctx, statusIndexKey(hazard.InProgress))
-		resolved = p.ZCard(ctx, statusIndexKey(hazard.Resolved))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to count statuses: %w", err)
+	st := &Stats{Reporters30d: all.Val(), Resolutions: resCount.Val(), FirstActions: firstCount.Val(),
+		Now: map[hazard.Status]int64{}, ByStaff: map[string]int64{}}
+	for k, v := range current.Val() {
+		c, _ := strconv.ParseInt(v, 10, 64)
+		st.Now[hazard.Status(k)] = c
+		if hazard.Status(k).Active() {
+			st.Open += c
+		}
 	}
-	st := &Stats{Open: pending.Val() + open.Val() + inProgress.Val(), Resolved: resolved.Val(), Reporters30d: all.Val(), Resolutions: resCount.Val()}
 	for i, d := range days {
-		ds := DayStats{Day: d, ByType: map[string]int64{}, ByStatus: map[string]int64{}, Reporters: hlls[i].Val()}
+		ds := DayStats{Day: d, ByType: map[string]int64{}, ByStatus: map[string]int64{}, ByStaff: map[string]int64{}, Reporters: hlls[i].Val()}
 		for k, v := range hashes[i].Val() {
-			n, _ := strconv.ParseInt(v, 10, 64)
+			c, _ := strconv.ParseInt(v, 10, 64)
 			switch {
 			case k == "created":
-				ds.Created = n
+				ds.Created = c
 			case strings.HasPrefix(k, "created:"):
-				ds.ByType[strings.TrimPrefix(k, "created:")] = n
+				ds.ByType[strings.TrimPrefix(k, "created:")] = c
 			case strings.HasPrefix(k, "status:"):
-				ds.ByStatus[strings.TrimPrefix(k, "status:")] = n
+				ds.ByStatus[strings.TrimPrefix(k, "status:")] = c
+			case strings.HasPrefix(k, "by:"):
+				ds.ByStaff[strings.TrimPrefix(k, "by:")] = c
+				st.ByStaff[strings.TrimPrefix(k, "by:")] += c
 			}
 		}
+		st.Created += ds.Created
+		st.Resolved += ds.ByStatus[string(hazard.Resolved)]
 		st.Days = append(st.Days, ds)
 	}
-	if st.Resolutions > 0 {
-		mid, err := s.rdb.ZRangeWithScores(ctx, statsResolutionKey, st.Resolutions/2, st.Resolutions/2).Result()
-		if err == nil && len(mid) == 1 {
-			st.MedianResolve = time.Duration(mid[0].Score * float64(time.Second))
+	median := func(key string, count int64) time.Duration {
+		if count == 0 {
+			return 0
 		}
+		mid, err := s.rdb.ZRangeWithScores(ctx, key, count/2, count/2).Result()
+		if err != nil || len(mid) != 1 {
+			return 0
+		}
+		return time.Duration(mid[0].Score * float64(time.Second))
 	}
+	st.MedianResolve = median(statsResolutionKey, st.Resolutions)
+	st.MedianFirstAction = median(statsFirstKey, st.FirstActions)
 	for _, z := range areas.Val() {
 		var lat, lng float64
 		if _, err := fmt.Sscanf(z.Member.(string), "%f,%f", &lat, &lng); err == nil {

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +60,7 @@ type User struct {
 	PasswordVersion int64  // bumped by every password change; voids reset links and other sessions
 	NoMail          bool   // the user switched status mails off
 	Lang            string // the language the user chose (i18n tag; "" = not chosen)
+	NoShortcuts     bool   // a moderator switched the queue's keyboard shortcuts off
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -120,6 +123,11 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 			return fmt.Errorf("store: unable to index admin: %w", err)
 		}
 	}
+	if u.Role.AtLeast(RoleModerator) {
+		if err := s.rdb.SAdd(ctx, staffKey, u.ID).Err(); err != nil {
+			return fmt.Errorf("store: unable to index staff: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -175,6 +183,7 @@ func parseUser(m map[string]string) (*User, error) {
 		ID: m["id"], Email: m["email"], Name: m["name"], PasswordHash: m["pwhash"], Role: Role(m["role"]),
 		GoogleSub: m["google_sub"], EmailVerified: m["email_verified"] == "1", Disabled: m["disabled"] == "1",
 		PasswordVersion: pv, CreatedAt: ms("created_at"), UpdatedAt: ms("updated_at"), NoMail: m["no_mail"] == "1", Lang: m["lang"],
+		NoShortcuts: m["no_shortcuts"] == "1",
 	}, nil
 }
 
@@ -261,7 +270,37 @@ func (s *Store) SetRole(ctx context.Context, id string, role Role) error {
 	if err != nil {
 		return fmt.Errorf("store: unable to index admin: %w", err)
 	}
+	if role.AtLeast(RoleModerator) {
+		err = s.rdb.SAdd(ctx, staffKey, id).Err()
+	} else {
+		err = s.rdb.SRem(ctx, staffKey, id).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("store: unable to index staff: %w", err)
+	}
 	return nil
+}
+
+// Staff lists the moderators and admins (reports can be assigned to them), by name.
+func (s *Store) Staff(ctx context.Context) ([]*User, error) {
+	ids, err := s.rdb.SMembers(ctx, staffKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list staff: %w", err)
+	}
+	var out []*User
+	for _, id := range ids {
+		u, err := s.UserByID(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if u.Role.AtLeast(RoleModerator) && !u.Disabled {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b *User) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) })
+	return out, nil
 }
 
 // SetDisabled blocks or unblocks sign-in; disabling also ends every session of the user.

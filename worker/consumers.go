@@ -229,6 +229,9 @@ func publishLive(ctx context.Context, d Deps, e store.Event) error {
 // Each mail is queued under the event id and the recipient, so a redelivered event sends nothing
 // twice.
 func notify(ctx context.Context, d Deps, e store.Event) error {
+	if e.Data["correction"] != "" {
+		return notifyCorrection(ctx, d, e)
+	}
 	if e.Kind != lifecycle.StatusChanged {
 		return nil
 	}

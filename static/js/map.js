@@ -56,24 +56,7 @@
     if (since && since.value) q.set("since", since.value);
     return q;
   }
-  function boxParam(b) {
-    var clamp = function (v, lo, hi) { return Math.max(lo, Math.min(hi, v)); };
-    // Every digit: a box aligned to the server's grid must arrive exactly on its cells' edges.
-    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
-      .map(String).join(",");
-  }
-  // The server keeps its counts on a grid (the GEO sets' geohash, every other level from 3 to
-  // 17); a box widened to whole cells of the level it reads at this zoom is answered from the
-  // counts alone, without reading the reports on its edges one by one.
-  function aligned(b, zoom) {
-    var p = Math.min(Math.max(zoom + 2, 3), 17);
-    if ((p - 3) % 2) p++;
-    var south = -85.05112878, n = Math.pow(2, p), w = (180 - -180) / n, h = (-south - south) / n; // as the server computes them
-    var snap = function (v, origin, size, up) { var c = (v - origin) / size; return origin + size * (up ? Math.ceil(c) : Math.floor(c)); };
-    return L.latLngBounds(
-      [Math.max(south, snap(b.getSouth(), south, h, false)), Math.max(-180, snap(b.getWest(), -180, w, false))],
-      [Math.min(-south, snap(b.getNorth(), south, h, true)), Math.min(180, snap(b.getEast(), -180, w, true))]);
-  }
+  var boxParam = HW.boxParam, aligned = HW.alignBox; // grid.js
   function ago(iso) { return window.hwAgo(new Date(iso)); }
 
   // --- Markers and clusters ---------------------------------------------------------------
