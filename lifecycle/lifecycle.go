@@ -165,6 +165,9 @@ type Draft struct {
 	MediaURL     string
 	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
 	AllowClose bool
+	// GuestEmail makes a guest's report (no ReporterID): stored unconfirmed until the link
+	// mailed to this address is opened (guest.go).
+	GuestEmail string
 }
 
 // Check says what is wrong with a draft, field by field (nil: nothing).
@@ -186,6 +189,11 @@ func Check(d *Draft) map[string]string {
 	default:
 		if msg := PlaceProblem(d.Lat, d.Lng); msg != "" {
 			bad["lat"] = msg
+		}
+	}
+	if d.GuestEmail != "" {
+		if msg := store.EmailProblem(d.GuestEmail); msg != "" {
+			bad["email"] = msg
 		}
 	}
 	if len(d.Photos) > hazard.MaxPhotos {
@@ -257,12 +265,16 @@ func (s *Service) Create(ctx context.Context, d Draft) (*store.Report, bool, err
 // build makes the document of a checked draft.
 func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Report {
 	t, _ := hazard.TypeByCode(d.Type)
+	status := hazard.Pending
+	if d.GuestEmail != "" {
+		status, d.ReporterID = hazard.Unconfirmed, ""
+	}
 	r := &store.Report{
 		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
-		Lat: d.Lat, Lng: d.Lng, Address: s.address(ctx, d.Lat, d.Lng), Photos: d.Photos, Status: hazard.Pending,
-		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL,
+		Lat: d.Lat, Lng: d.Lng, Address: s.address(ctx, d.Lat, d.Lng), Photos: d.Photos, Status: status,
+		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, GuestEmail: d.GuestEmail,
 		CreatedAt: now, UpdatedAt: now,
-		History: []store.Change{{At: now, By: d.ReporterID, To: hazard.Pending}},
+		History: []store.Change{{At: now, By: d.ReporterID, To: status}},
 	}
 	if r.Photos == nil {
 		r.Photos = []string{}

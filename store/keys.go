@@ -18,6 +18,10 @@ func tokenKey(kind TokenKind, hash string) string {
 }
 func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + subject + "}" }
 
+// draftKey is a report form parked while its author signs in or registers, by the browser's
+// draft cookie (hashed: the cookie is a secret).
+func draftKey(hash string) string { return "hw:draft:{" + hash + "}" }
+
 const (
 	usersKey      = "hw:users"
 	adminsKey     = "hw:admins"
@@ -29,6 +33,10 @@ func reportKey(rid string) string          { return "hw:report:{" + rid + "}" }
 func reportConfirmsKey(rid string) string  { return "hw:report:{" + rid + "}:confirms" }
 func reportFollowersKey(rid string) string { return "hw:report:{" + rid + "}:followers" }
 func outboxKey(rid string) string          { return "hw:report:{" + rid + "}:outbox" }
+
+// photoRefsKey is the set of reports naming a stored photo: a photo file may go only when it is
+// empty.
+func photoRefsKey(hash string) string { return "hw:photo:{" + hash + "}" }
 
 // Reports: global indexes, each its own key (and slot).
 func statusIndexKey(s hazard.Status) string { return "hw:reports:status:" + string(s) }
@@ -115,9 +123,10 @@ const eventsChannel = "events:reports"
 // keyFamilies is every family above, with placeholders for its variable parts.
 var keyFamilies = []string{
 	userKey("<uid>"), userSessionsKey("<uid>"), userReportsKey("<uid>"), emailKey("<email>"), googleKey("<subject>"),
-	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), rateKey("<scope>", "<sha256(subject)>"),
+	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), tokenKey(TokenGuest, "<sha256(token)>"),
+	rateKey("<scope>", "<sha256(subject)>"), draftKey("<sha256(cookie)>"),
 	usersKey, adminsKey, sessionPrefix + "<id>",
-	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"),
+	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"), photoRefsKey("<photo>"),
 	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<class>"), posKey("<c>"),
 	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),

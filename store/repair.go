@@ -32,7 +32,7 @@ func (r RepairReport) String() string {
 }
 
 // Repair rebuilds everything derived from the documents: every report's index entries (time,
-// status, type, reporter, GEO, position, expiry), removing entries the documents contradict;
+// status, type, reporter, photos, GEO, position, expiry), removing entries the documents contradict;
 // unrelayed outboxes; the map's counts and the statistics (recounted, replacing what was there);
 // and the user lists. It walks the keyspace with SCAN on every master, so it is an operator's
 // command (run with the admin Redis user, best while writes are paused), never a request path.
@@ -254,9 +254,13 @@ func (s *Store) indexed(ctx context.Context, r *Report) bool {
 	var t, st, ty *redis.FloatCmd
 	var geo *redis.GeoPosCmd
 	var pos, cell *redis.StringCmd
+	photos := make([]*redis.BoolCmd, len(r.Photos))
 	m := MarkerOf(r)
 	cellKey, cellField := cellOf(m)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, ph := range r.Photos {
+			photos[i] = p.SIsMember(ctx, photoRefsKey(ph), r.ID)
+		}
 		t = p.ZScore(ctx, reportsByTimeKey, r.ID)
 		st = p.ZScore(ctx, statusIndexKey(r.Status), r.ID)
 		ty = p.ZScore(ctx, typeIndexKey(r.Type), r.ID)
@@ -267,6 +271,11 @@ func (s *Store) indexed(ctx context.Context, r *Report) bool {
 	})
 	if t.Err() != nil || st.Err() != nil || ty.Err() != nil {
 		return false
+	}
+	for _, named := range photos {
+		if !named.Val() {
+			return false
+		}
 	}
 	if !m.mapped() {
 		return true

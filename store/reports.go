@@ -42,7 +42,10 @@ type Report struct {
 	MediaURL     string        `json:"media_url,omitempty"` // a link an API client gave (never fetched)
 	// Attention asks moderators to look again (hazard.ReportedFixed...); cleared by their action.
 	Attention hazard.Attention `json:"attention,omitempty"`
-	History   []Change         `json:"history"`
+	// GuestEmail is where a guest's confirmation link went; kept only while the report is
+	// unconfirmed (confirming it finds the account, if any, by this address).
+	GuestEmail string   `json:"guest_email,omitempty"`
+	History    []Change `json:"history"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
 	Confirmations int64 `json:"-"`
@@ -185,7 +188,12 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
 	p.ZAdd(ctx, statusIndexKey(r.Status), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
 	p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
-	p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
+	if r.ReporterID != "" { // a guest's report is nobody's until its link finds an account
+		p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
+	}
+	for _, ph := range r.Photos {
+		p.SAdd(ctx, photoRefsKey(ph), r.ID)
+	}
 	if m.mapped() {
 		p.GeoAdd(ctx, geoKey(geoClass(r.Status)), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
 		p.HSet(ctx, posKey(posShard(r.ID)), r.ID, m.String())
