@@ -143,7 +143,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			tuning.ClaimAfter = cfg.WorkerClaimAfter
 		}
 		wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
-			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg)})
+			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), PhotoDir: filepath.Join(cfg.DataDir, "photos")})
 		a.bg.Add(1)
 		go func() { defer a.bg.Done(); wait() }()
 	}

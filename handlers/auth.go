@@ -21,7 +21,7 @@ import (
 const badCredentials = "That email and password do not match an account."
 
 func (h *handler) authPage(c *fiber.Ctx, f *form) views.AuthPage {
-	a := views.AuthPage{Next: localPath(c.Query("next", c.FormValue("next")))}
+	a := views.AuthPage{Next: h.afterSignIn(c, localPath(c.Query("next", c.FormValue("next"))))}
 	if f != nil {
 		a.Form = f.Form
 	}

@@ -15,8 +15,9 @@ import (
 // form collects submitted values (copied: fasthttp reuses its buffers) and errors by field.
 type form struct{ views.Form }
 
+// newForm reads fields, in the order the page shows them (the error summary lists them so).
 func newForm(c *fiber.Ctx, fields ...string) *form {
-	f := &form{views.Form{Values: map[string]string{}, Errors: map[string]string{}}}
+	f := &form{views.Form{Values: map[string]string{}, Errors: map[string]string{}, Order: fields}}
 	for _, name := range fields {
 		f.Values[name] = strings.Clone(c.FormValue(name))
 	}

@@ -467,6 +467,6 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	if err := h.store.Audit(c.UserContext(), store.AuditEntry{Actor: "apikey:" + key.ID[:16], Action: "report.create.open311", Target: r.ID, IP: c.IP(), Note: key.Name}); err != nil {
 		h.log.Error("audit entry lost", "err", err)
 	}
-	out := []o311Created{{ID: r.ID, ServiceNotice: h.moderationNote()}}
+	out := []o311Created{{ID: r.ID, ServiceNotice: h.moderationNote(c)}}
 	return open311Write(c, fiber.StatusCreated, format, out, o311CreatedList{Requests: out})
 }

@@ -1,14 +1,9 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"mime/multipart"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,9 +16,6 @@ import (
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
-
-// maxUpload bounds POST /reports: five photos of 10 MB and the fields.
-const maxUpload = hazard.MaxPhotos*photo.MaxBytes + 1<<20
 
 func (h *handler) photoDir() string { return filepath.Join(h.cfg.DataDir, "photos") }
 
@@ -43,209 +35,6 @@ func severityOptions() []views.Option {
 	return out
 }
 
-func newIdemKey() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (h *handler) reportFormView(f *form, photos []string) views.ReportFormView {
-	m := views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng, Zoom: h.cfg.MapZoom}
-	return views.ReportFormView{
-		Form: f.Form, Types: typeOptions(), Severities: severityOptions(), Photos: photos,
-		MaxPhotos: hazard.MaxPhotos, Map: m,
-	}
-}
-
-func (h *handler) reportPage(c *fiber.Ctx) views.Page {
-	p := h.page(c, "Report a hazard")
-	p.Styles = []string{"vendor/leaflet/leaflet.css"}
-	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/search.js", "js/report.js"}
-	return p
-}
-
-// newReport shows the empty form; ?lat=&lng= (from a pin on the map) pre-fills the place.
-func (h *handler) newReport(c *fiber.Ctx) error {
-	f := &form{views.Form{Values: map[string]string{"idem": newIdemKey(), "severity": "medium"}, Errors: map[string]string{}}}
-	if lat, lng, msg := parsePoint(c); msg == "" {
-		f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(lat, 'f', 6, 64), strconv.FormatFloat(lng, 'f', 6, 64)
-	}
-	if t := c.Query("type"); t != "" {
-		if _, ok := hazard.TypeByCode(t); ok {
-			f.Values["type"] = t
-		}
-	}
-	v := h.reportFormView(f, nil)
-	if f.Values["lat"] != "" {
-		v.Map.Lat, v.Map.Lng, v.Map.Zoom = mustFloat(f.Values["lat"]), mustFloat(f.Values["lng"]), 17
-	}
-	return render(c, fiber.StatusOK, views.ReportFormPage(h.reportPage(c), v))
-}
-
-func mustFloat(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
-
-// createReport validates everything, keeps every photo that was good (so a failed submit loses
-// nothing), and stores the report once: the form's idempotency key makes retries harmless.
-func (h *handler) createReport(c *fiber.Ctx) error {
-	u := currentUser(c)
-	mf, _ := c.MultipartForm() // nil for an urlencoded post, which is fine: no photos then
-	f := newForm(c, "type", "severity", "description", "lat", "lng", "idem", "show_name", "confirm_distinct", "use_photo_location")
-	if f.Values["idem"] == "" {
-		f.Values["idem"] = newIdemKey()
-	} else if r, err := h.store.Report(c.UserContext(), store.ReportID(u.ID, f.Values["idem"])); err == nil {
-		return redirect(c, "/reports/"+r.ID) // a repeated submit: the report exists already
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if p := f.Values["use_photo_location"]; p != "" {
-		f.Values["lat"], f.Values["lng"], _ = strings.Cut(p, ",")
-	}
-	d := lifecycle.Draft{
-		ID: store.ReportID(u.ID, f.Values["idem"]), ReporterID: u.ID, ReporterName: u.Name, ShowName: f.Values["show_name"] == "1",
-		Type: f.Values["type"], Severity: f.Values["severity"], Description: f.Values["description"],
-		AllowClose: f.Values["confirm_distinct"] == "1",
-	}
-	d.Lat, d.Lng, d.HasPlace = formPoint(f)
-	photos, gps := h.formPhotos(c, mf, f)
-	d.Photos = photos
-	for field, msg := range lifecycle.Check(&d) {
-		f.fail(field, msg)
-	}
-	f.Values["description"] = d.Description
-
-	again := func(status int, tooClose []views.ReportCard) error {
-		v := h.reportFormView(f, photos)
-		v.TooClose = tooClose
-		if !d.HasPlace && gps != nil {
-			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
-		}
-		if d.HasPlace {
-			v.Map.Lat, v.Map.Lng, v.Map.Zoom = d.Lat, d.Lng, 17
-		}
-		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
-	}
-	if !f.ok() {
-		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
-		return err
-	} else if msg != "" {
-		f.fail("", msg)
-		return again(fiber.StatusTooManyRequests, nil)
-	}
-	saved, created, err := h.life.Create(c.UserContext(), d)
-	var le *lifecycle.Error
-	if errors.As(err, &le) {
-		if cards := h.nearbyCards(c, le.Close); len(cards) > 0 {
-			f.fail("", le.Msg)
-			return again(fiber.StatusConflict, cards)
-		}
-		for field, msg := range le.Fields {
-			f.fail(field, msg)
-		}
-		if f.ok() {
-			f.fail("", le.Msg)
-		}
-		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	if err != nil {
-		return err
-	}
-	if created {
-		h.setFlash(c, "success", "Thank you: your report is in. "+h.moderationNote())
-	}
-	return redirect(c, "/reports/"+saved.ID)
-}
-
-func (h *handler) moderationNote() string {
-	if h.cfg.Moderation == "pre" {
-		return "It will appear on the map once a moderator has checked it."
-	}
-	return "It shows on the map now, marked unverified until a moderator checks it."
-}
-
-// formPoint reads lat/lng as numbers; whether they make a place is lifecycle's to say.
-func formPoint(f *form) (float64, float64, bool) {
-	ls, gs := strings.TrimSpace(f.Values["lat"]), strings.TrimSpace(f.Values["lng"])
-	f.Values["lat"], f.Values["lng"] = ls, gs
-	if ls == "" && gs == "" {
-		return 0, 0, false
-	}
-	lat, err1 := strconv.ParseFloat(ls, 64)
-	lng, err2 := strconv.ParseFloat(gs, 64)
-	if err1 != nil || err2 != nil {
-		f.fail("lat", "Latitude and longitude must be decimal numbers, like 32.8191 and 34.9983.")
-		return 0, 0, true
-	}
-	return lat, lng, true
-}
-
-// formPhotos processes new uploads and re-validates kept ones. Good photos are saved at once, so
-// a form that fails for another reason keeps them; the report only ever names saved files.
-func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]string, *photo.Point) {
-	var kept []string
-	var files []*multipart.FileHeader
-	if mf != nil {
-		for _, hash := range mf.Value["photo_keep"] {
-			if photo.Exists(h.photoDir(), hash) && !slices.Contains(kept, hash) {
-				kept = append(kept, hash)
-			}
-		}
-		for _, fh := range mf.File["photos"] {
-			if fh.Size > 0 || fh.Filename != "" {
-				files = append(files, fh)
-			}
-		}
-	}
-	if len(kept)+len(files) > hazard.MaxPhotos {
-		f.fail("photos", fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(kept)+len(files)))
-		return kept, nil
-	}
-	var gps *photo.Point
-	var problems []string
-	for _, fh := range files {
-		file, err := fh.Open()
-		if err != nil {
-			problems = append(problems, fh.Filename+": could not be read")
-			continue
-		}
-		p, err := photo.Process(file)
-		file.Close()
-		var pe *photo.Error
-		if errors.As(err, &pe) {
-			problems = append(problems, displayName(fh.Filename)+": "+pe.Msg)
-			continue
-		} else if err != nil {
-			problems = append(problems, displayName(fh.Filename)+": could not be processed")
-			h.log.Error("photo processing failed", "err", err)
-			continue
-		}
-		if err := photo.Save(h.photoDir(), p); err != nil {
-			h.log.Error("photo save failed", "err", err)
-			problems = append(problems, displayName(fh.Filename)+": could not be stored; please try again")
-			continue
-		}
-		if gps == nil {
-			gps = p.GPS
-		}
-		if !slices.Contains(kept, p.Hash) {
-			kept = append(kept, p.Hash)
-		}
-	}
-	if len(problems) > 0 {
-		f.fail("photos", strings.Join(problems, " "))
-	}
-	return kept, gps
-}
-
-func displayName(name string) string {
-	name = filepath.Base(name)
-	if r := []rune(name); len(r) > 60 {
-		name = string(r[:60]) + "…"
-	}
-	return name
-}
-
 // loadVisible finds a report the current user may see (lifecycle's rule; others are 404).
 func (h *handler) loadVisible(c *fiber.Ctx) (*store.Report, error) {
 	return h.life.Load(c.UserContext(), currentUser(c), strings.Clone(c.Params("id")))
@@ -262,19 +51,6 @@ func (h *handler) card(r *store.Report) views.ReportCard {
 		c.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
 	}
 	return c
-}
-
-func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
-	var out []views.ReportCard
-	for _, r := range rs {
-		if !h.life.CanSee(currentUser(c), r.Report) {
-			continue
-		}
-		card := h.card(r.Report)
-		card.Distance = fmt.Sprintf("%.0f m away", r.Metres)
-		out = append(out, card)
-	}
-	return out
 }
 
 // showReport is /reports/{id}.
@@ -393,20 +169,6 @@ func (h *handler) withdrawReport(c *fiber.Ctx) error {
 	}
 	h.setFlash(c, "info", "Your report has been withdrawn.")
 	return redirect(c, "/reports?mine=1")
-}
-
-// nearbyReports is the htmx partial of similar open reports near the place on the form.
-func (h *handler) nearbyReports(c *fiber.Ctx) error {
-	lat, lng, msg := parsePoint(c)
-	typ, ok := hazard.TypeByCode(c.Query("type"))
-	if msg != "" || !ok {
-		return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), nil))
-	}
-	rs, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.DuplicateRadius, typ.Code)
-	if err != nil {
-		return err
-	}
-	return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), h.nearbyCards(c, rs)))
 }
 
 const perPage = 20

@@ -24,6 +24,8 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/events", h.events)
 	app.Get(static.Prefix+"*", static.Handler)
 	app.Get("/photos/:name", h.servePhoto)
+	app.Get("/manifest.webmanifest", h.manifest)
+	app.Get("/sw.js", h.serviceWorker)
 
 	// Open311 (API-key clients, no cookies): before the session and CSRF middleware.
 	o := app.Group("/open311/v2")
@@ -44,10 +46,15 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/api/reports/:id", h.apiReport)
 
 	app.Get("/reports", h.listReports)
-	app.Get("/reports/new", signedIn, h.newReport)
-	app.Get("/reports/nearby", signedIn, h.nearbyReports)
+	app.Get("/reports/new", h.newReport)
+	app.Get("/reports/nearby", h.nearbyReports)
 	app.Get("/reports/in-view", h.inView)
-	app.Post("/reports", signedIn, h.createReport)
+	app.Post("/reports", h.createReport)
+	app.Post("/reports/draft", h.saveDraft)
+	app.Get("/reports/sent", h.reportSentPage)
+	app.Get("/reports/confirm", h.confirmForm)
+	app.Post("/reports/confirm", h.confirm)
+	app.Get("/reports/waiting", h.waitingReports)
 	app.Get("/reports/:id", h.showReport)
 	app.Post("/reports/:id/confirm", signedIn, h.confirmReport)
 	app.Post("/reports/:id/edit", signedIn, h.editReport)

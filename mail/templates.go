@@ -27,10 +27,13 @@ const (
 	Registered Kind = "registered"
 	// Disabled answers a reset request for a disabled account (Common).
 	Disabled Kind = "disabled"
+	// GuestConfirm carries a guest report's confirmation link (GuestData); the same words
+	// whether or not the address has an account.
+	GuestConfirm Kind = "guestconfirm"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, GuestConfirm}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -67,6 +70,12 @@ type StatusData struct {
 type DuplicateData struct {
 	ReportData
 	OriginalLink, Note string
+}
+
+// GuestData fills GuestConfirm: the report as the guest wrote it and the link that publishes it.
+type GuestData struct {
+	Name                             string // as the guest gave it, or ""
+	Type, Description, Address, Link string
 }
 
 //go:embed templates
@@ -148,11 +157,16 @@ func Samples(base string) map[Kind]any {
 		Expired:    rep,
 		Registered: VerifyData{Common: c, Link: base + "/password/forgot"},
 		Disabled:   c,
+		GuestConfirm: GuestData{Name: "Dana", Type: "Pothole", Description: "Deep hole in the right lane.", Address: "Herzl Street, Haifa",
+			Link: base + "/reports/confirm?token=sample"},
 	}
 }
 
 // MainLink is the one action a mail asks for (logged by the file sender).
 func (d VerifyData) MainLink() string { return d.Link }
+
+// MainLink is the one action a mail asks for.
+func (d GuestData) MainLink() string { return d.Link }
 
 // MainLink is the one action a mail asks for.
 func (d ResetData) MainLink() string { return d.Link }

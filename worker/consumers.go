@@ -15,6 +15,7 @@ import (
 	"hazardwatch/lifecycle"
 	"hazardwatch/live"
 	"hazardwatch/mail"
+	"hazardwatch/photo"
 	"hazardwatch/store"
 )
 
@@ -42,6 +43,7 @@ type Deps struct {
 	Consumer string     // this process's consumer name, unique
 	Tuning   Tuning     // zero: production timings
 	Extra    []Consumer // reactions later features add (routing to bodies, area alerts...)
+	PhotoDir string     // where photos are stored: the unconfirmed-report cleanup deletes some
 	Done     func(group string, err error)
 }
 
@@ -96,7 +98,20 @@ func Start(ctx context.Context, d Deps) (wait func()) {
 	run(func() {
 		jobLoop(ctx, d.Log, "expiry", expiry, func(ctx context.Context) (int, error) { return d.Life.ExpireDue(ctx, time.Now(), expiry) })
 	})
+	cleanup := 30 * every
+	run(func() {
+		jobLoop(ctx, d.Log, "unconfirmed report cleanup", cleanup, func(ctx context.Context) (int, error) {
+			return d.Life.CleanupUnconfirmed(ctx, time.Now(), cleanup, d.removePhoto)
+		})
+	})
 	return wg.Wait
+}
+
+func (d Deps) removePhoto(hash string) error {
+	if d.PhotoDir == "" {
+		return nil // no photo directory given: leave the files to the photo collector
+	}
+	return photo.Remove(d.PhotoDir, hash)
 }
 
 // EventRunner is the runner of one event consumer.
