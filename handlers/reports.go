@@ -84,7 +84,10 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		v.Photos = append(v.Photos, views.PhotoView{Full: "/photos/" + ph + ".jpg", Thumb: "/photos/" + ph + "_t.jpg"})
 	}
 	for _, ch := range r.History {
-		item := views.TimelineItem{When: ch.At.Format("2 Jan 2006 15:04 MST"), Note: ch.Note}
+		if ch.Action == hazard.ConfirmEmail {
+			continue // a guest's own link: the report counts from when it was made
+		}
+		item := views.TimelineItem{When: ch.At.Format("2 Jan 2006 15:04 MST"), WhenISO: ch.At.Format(time.RFC3339), Note: ch.Note}
 		switch {
 		case ch.From == "":
 			item.Label = "Reported"

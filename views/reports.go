@@ -72,6 +72,7 @@ type PhotoView struct{ Full, Thumb string }
 // TimelineItem is one public change of a report.
 type TimelineItem struct {
 	When, Label, Note string
+	WhenISO           string // RFC 3339: the page shows it in the viewer's time zone
 }
 
 // ReportListView is /reports with its filters.
