@@ -12,6 +12,15 @@
   var d = el.dataset;
   var words = JSON.parse(d.labels || "{}");
   var MAX_ZOOM = 19;
+  // A page the service worker kept for offline use was made without this link's view: the link
+  // says where to look.
+  var q = new URLSearchParams(location.search);
+  if (!d.fromUrl && isFinite(parseFloat(q.get("lat"))) && isFinite(parseFloat(q.get("lng")))) {
+    d.lat = q.get("lat");
+    d.lng = q.get("lng");
+    if (isFinite(parseInt(q.get("z"), 10))) d.zoom = q.get("z");
+    d.fromUrl = "true";
+  }
   var map = L.map(el, { maxZoom: MAX_ZOOM }).setView([parseFloat(d.lat), parseFloat(d.lng)], parseInt(d.zoom, 10));
   L.tileLayer(d.tileUrl, { maxZoom: MAX_ZOOM, attribution: d.attribution }).addTo(map);
   var layer = L.layerGroup().addTo(map);

@@ -174,8 +174,6 @@
       if (problems) text.push(plural(el, "data-problems", problems));
       document.getElementById("outbox-text").textContent = text.join(" ");
       el.hidden = !recs.length;
-      el.dataset.waiting = String(waiting);
-      el.dataset.problems = String(problems);
       return list(recs);
     }).catch(function () {});
   }
