@@ -328,3 +328,29 @@ func TestManifestAndServiceWorker(t *testing.T) {
 		}
 	}
 }
+
+// "Sign in with Google" from the report form: the flow comes back to the form, and what was
+// typed, the pin and the photo are there.
+func TestDraftSurvivesGoogleSignIn(t *testing.T) {
+	e, f := newGoogleEnv(t)
+	f.next("g-draft", "walker@example.org", "Walker", true)
+	c := e.client(t)
+	fields := guestFields("", 32.8191, 34.9983)
+	fields.Set("description", "Broken kerb by the school gate")
+	fields.Set("then", "google")
+	resp, _ := c.postMultipart("/reports/draft", fields, upload{"kerb.jpg", phototest.JPEGWithEXIF(t, phototest.RedBlue(40, 30), 1, 0, 0)})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/auth/google?next=%2Freports%2Fnew" {
+		t.Fatalf("draft: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = googleSignInNext(t, c, "/reports/new", nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/reports/new" || c.who() != "Walker" {
+		t.Fatalf("after Google: %d %s, signed in as %q", resp.StatusCode, resp.Header.Get("Location"), c.who())
+	}
+	_, form := c.get("/reports/new")
+	d := doc(t, form)
+	lat, _ := d.Find(`input[name="lat"]`).Attr("value")
+	if lat != "32.8191" || d.Find(`textarea[name="description"]`).Text() != "Broken kerb by the school gate" ||
+		d.Find(`input[name="photo_keep"]`).Length() != 1 || d.Find(`input[name="email"]`).Length() != 0 {
+		t.Fatalf("the form after Google: lat %q, %q, %d photos", lat, d.Find(`textarea[name="description"]`).Text(), d.Find(`input[name="photo_keep"]`).Length())
+	}
+}
