@@ -225,6 +225,10 @@ func TestOfflineReportSentOnceBackOnline(t *testing.T) {
 		t.Fatal("the page does not say the report is waiting: ", err)
 	}
 	s.see("submit-status", "kept on this device")
+	// Offline is no error: the nearby-reports lookup that failed on the way says nothing.
+	if err := expect.Locator(s.page.Locator("#flash .flash-error")).ToHaveCount(0); err != nil {
+		t.Fatal("an error for being offline: ", err)
+	}
 	if err := expect.Locator(s.page.GetByLabel("Describe it")).ToHaveValue(""); err != nil {
 		t.Fatal("the form was not emptied for the next report: ", err)
 	}

@@ -13,6 +13,7 @@
     area.replaceChildren(div);
   }
   document.addEventListener("htmx:sendError", function () {
+    if (!navigator.onLine) return; // offline: the offline note says so, and the form keeps reports
     flash("Could not reach Hazard Watch. Check your connection and try again.");
   });
   document.addEventListener("htmx:timeout", function () {
