@@ -49,6 +49,7 @@ func guestFields(email string, lat, lng float64) url.Values {
 // A guest's report (issue 18): the form asks for an address; the report waits unconfirmed, on
 // no map and on no page, until the mailed link's button publishes it; the link works once.
 func TestGuestReportConfirmedByMail(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "DATA_DIR", t.TempDir())
 	c := e.client(t)
 	_, form := c.get("/reports/new")
@@ -143,6 +144,7 @@ func TestGuestReportConfirmedByMail(t *testing.T) {
 // Whether the address has an account changes neither the answer nor the mail; the confirmed
 // report then belongs to that account (which nobody was signed into).
 func TestGuestReportRevealsNoAccount(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	owner := e.createUser(t, "Hana", "hana@example.org", goodPassword, store.RoleCitizen)
 	answers := map[string]string{}
@@ -185,6 +187,7 @@ func TestGuestReportRevealsNoAccount(t *testing.T) {
 
 // Guest reports are limited per address and per client, each with a message on the form.
 func TestGuestReportLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	for i := range 6 {
@@ -213,6 +216,7 @@ func TestGuestReportLimits(t *testing.T) {
 // "Create an account" parks the form, photo included; after registering, confirming the address
 // and signing in, the form opens where it was.
 func TestDraftSurvivesRegistration(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "DATA_DIR", t.TempDir())
 	c := e.client(t)
 	fields := guestFields("", 32.8191, 34.9983)
@@ -259,6 +263,7 @@ func TestDraftSurvivesRegistration(t *testing.T) {
 
 // The emergency notice names the deployment's numbers.
 func TestEmergencyNumbersOnTheForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "EMERGENCY_NUMBERS", "100,101,102")
 	_, form := e.client(t).get("/reports/new")
 	if got := doc(t, form).Find(`[data-testid="emergency"]`).Text(); !strings.Contains(got, "Call 100 / 101 / 102 now") {
@@ -269,6 +274,7 @@ func TestEmergencyNumbersOnTheForm(t *testing.T) {
 // Every form sent back with errors starts with the summary, its title with "Error:" (the report
 // form here, sign-in and registration through FormError).
 func TestErrorSummaryOnEveryForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	for _, tc := range []struct {
@@ -303,6 +309,7 @@ func TestErrorSummaryOnEveryForm(t *testing.T) {
 
 // The installable app: a manifest and a service worker at the root, under the strict CSP.
 func TestManifestAndServiceWorker(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	resp, body := c.get("/manifest.webmanifest?lang=he")
@@ -332,6 +339,7 @@ func TestManifestAndServiceWorker(t *testing.T) {
 // "Sign in with Google" from the report form: the flow comes back to the form, and what was
 // typed, the pin and the photo are there.
 func TestDraftSurvivesGoogleSignIn(t *testing.T) {
+	t.Parallel()
 	e, f := newGoogleEnv(t)
 	f.next("g-draft", "walker@example.org", "Walker", true)
 	c := e.client(t)
