@@ -17,6 +17,7 @@ import (
 	"hazardwatch/hazard"
 	"hazardwatch/photo/phototest"
 	"hazardwatch/store"
+	"hazardwatch/store/redistest"
 )
 
 // postMultipart submits fields and photos to path as the report form does.
@@ -340,7 +341,9 @@ func TestManifestAndServiceWorker(t *testing.T) {
 // typed, the pin and the photo are there.
 func TestDraftSurvivesGoogleSignIn(t *testing.T) {
 	t.Parallel()
-	e, f := newGoogleEnv(t)
+	f := newFakeGoogle(t)
+	e := newEnvOn(t, redistest.Start(t), f.client(), "GOOGLE_CLIENT_ID", "test-client", "GOOGLE_CLIENT_SECRET", "test-secret",
+		"DATA_DIR", t.TempDir())
 	f.next("g-draft", "walker@example.org", "Walker", true)
 	c := e.client(t)
 	fields := guestFields("", 32.8191, 34.9983)
