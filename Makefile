@@ -7,9 +7,9 @@ run: deps-run
 	./scripts/run.sh
 
 test: deps lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
 	@echo "store, lifecycle and map tests again, on a three-master Redis Cluster:"
-	HW_TEST_REDIS=cluster $(GO) test -count=1 ./store ./lifecycle ./mapview
+	HW_TEST_REDIS=cluster $(GO) test -count=1 -timeout 20m ./store ./lifecycle ./mapview
 
 deps:
 	./scripts/deps.sh test

@@ -100,7 +100,8 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 	mon := store.NewMonitor(monRDB, st)
 	ctx, stop := context.WithCancel(context.Background())
 	hub := live.NewHub(st.LiveUpdates(ctx))
-	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, log)
+	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius,
+		FixedByPublic: cfg.FixedByPublic}, log)
 	reg := &metrics.Registry{}
 	reg.NewFunc("hazardwatch_live_events_total", "Report events relayed to browsers (sent) or dropped for slow ones.", "counter",
 		[]string{"result"}, func() map[string]float64 {
@@ -143,7 +144,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Options) (*App, error) {
 			tuning.ClaimAfter = cfg.WorkerClaimAfter
 		}
 		wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: sender, BaseURL: cfg.BaseURL.String(), Log: log,
-			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), PhotoDir: filepath.Join(cfg.DataDir, "photos")})
+			Consumer: consumerName(), Tuning: tuning, Done: workerMetrics(reg), PhotoDir: cfg.PhotoDir(), QuestionnaireAfter: cfg.QuestionnaireAfter})
 		a.bg.Add(1)
 		go func() { defer a.bg.Done(); wait() }()
 	}

@@ -76,7 +76,8 @@ func TestAppWithCacheInstance(t *testing.T) {
 	cache := redistest.Start(t, redistest.Options{Role: "cache", Vars: map[string]string{"BIND": "127.0.0.1", "ACLFILE": acl.File},
 		Username: "admin", Password: acl.Passwords["admin"]})
 	main := redistest.Start(t, redistest.Options{ConfigFile: primaryConf()})
-	_, base, _ := appWith(t, map[string]string{"REDIS_URL": main.URL(),
+	// A remote geocoder: only remote answers are cached (TestOnlyRemoteGeocodersAreCached).
+	_, base, _ := appWith(t, map[string]string{"REDIS_URL": main.URL(), "GEOCODER": "nominatim", "NOMINATIM_URL": fakeNominatim(t),
 		"CACHE_REDIS_URL": "redis://app:" + acl.Passwords["app"] + "@" + cache.Addr + "/0"})
 	if got := status(t, base+"/api/geocode?q=haifa"); got != 200 {
 		t.Fatalf("geocode with the cache instance: %d", got)

@@ -12,9 +12,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // TIME_ZONE works on machines without a zoneinfo database
 )
 
 // Config is every setting the app reads from the environment.
@@ -58,6 +60,11 @@ type Config struct {
 	// form tells people to call when life is in danger: the place's, e.g. 999,112 in the UK or
 	// 100,101,102 in Israel.
 	EmergencyNumbers []string
+	// QuestionnaireAfter (QUESTIONNAIRE_AFTER, 672h): how long after a report became open its
+	// reporter is asked "has it been fixed?". FixedByPublic (FIXED_BY_PUBLIC, 3): how many people
+	// saying "it is fixed" resolve a report.
+	QuestionnaireAfter time.Duration
+	FixedByPublic      int
 
 	// MonitorRedisURL (MONITOR_REDIS_URL) is a connection for INFO and SLOWLOG with a monitoring
 	// ACL user; empty: a separate connection with the main settings.
@@ -87,6 +94,13 @@ type Config struct {
 
 	LogFormat       string        // LOG_FORMAT: text or json
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may take at stop
+
+	// TimeZone (TIME_ZONE, an IANA name; default UTC) is the zone pages and mails give times in
+	// when the browser cannot say its own (no JavaScript; mails).
+	TimeZone *time.Location
+	// I18nPseudo (I18N_PSEUDO=on; default off) offers the pseudo-locale en-XA, for finding
+	// clipped layouts and untranslated strings in development.
+	I18nPseudo bool
 }
 
 // Redis says how to reach the main Redis: exactly one of URL, Sentinel (Addrs+MasterName) or
@@ -222,12 +236,18 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		{"GEOCODE_MISS_TTL", "1h", &c.GeocodeMissTTL},
 		{"REPORT_EXPIRY", "48h", &c.ReportExpiry},
 		{"WORKER_CLAIM_AFTER", "30s", &c.WorkerClaimAfter},
+		{"QUESTIONNAIRE_AFTER", "672h", &c.QuestionnaireAfter},
 	} {
 		v, err := parseDuration(get(d.name, d.def))
 		if err != nil || v <= 0 {
 			return nil, bad(d.name, "want a positive duration such as 15s, 30m, 12h or 7d, got %q", get(d.name, d.def))
 		}
 		*d.dst = v
+	}
+	if n, err := strconv.Atoi(get("FIXED_BY_PUBLIC", "3")); err != nil || n < 1 || n > 100 {
+		return nil, bad("FIXED_BY_PUBLIC", "want a whole number from 1 to 100, got %q", get("FIXED_BY_PUBLIC", "3"))
+	} else {
+		c.FixedByPublic = n
 	}
 	if c.WorkerClaimAfter < time.Second {
 		return nil, bad("WORKER_CLAIM_AFTER", "must be at least 1s")
@@ -332,6 +352,19 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	c.MetricsToken = get("METRICS_TOKEN", "")
+
+	tz, err := time.LoadLocation(get("TIME_ZONE", "UTC"))
+	if err != nil {
+		return nil, bad("TIME_ZONE", "want an IANA time zone name such as Asia/Jerusalem or Europe/London, got %q", get("TIME_ZONE", ""))
+	}
+	c.TimeZone = tz
+	switch v := get("I18N_PSEUDO", "off"); v {
+	case "on":
+		c.I18nPseudo = true
+	case "off":
+	default:
+		return nil, bad("I18N_PSEUDO", "want on or off, got %q", v)
+	}
 
 	if err := loadRedis(c, get, bad); err != nil {
 		return nil, err
@@ -447,3 +480,6 @@ func mailAddress(from string) string {
 	}
 	return from
 }
+
+// PhotoDir is where photos are stored (under DATA_DIR; shared by instances on one disk).
+func (c *Config) PhotoDir() string { return filepath.Join(c.DataDir, "photos") }

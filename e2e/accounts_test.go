@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"mime"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -94,7 +95,11 @@ func mailLink(t *testing.T, to, subject string, after int) (string, int) {
 				continue
 			}
 			m, err := mail.ReadMessage(strings.NewReader(string(b)))
-			if err != nil || m.Header.Get("To") != to || !strings.Contains(m.Header.Get("Subject"), subject) {
+			if err != nil || m.Header.Get("To") != to {
+				continue
+			}
+			// Subjects outside ASCII (Hebrew) are encoded words.
+			if subj, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil || !strings.Contains(subj, subject) {
 				continue
 			}
 			body, _ := io.ReadAll(m.Body)

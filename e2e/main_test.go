@@ -79,6 +79,7 @@ func setup(m *testing.M) (int, error) {
 		"MAP_TILE_URL": tiles.URL + "/{z}/{x}/{y}.png",
 		"DATA_DIR":     h.TempDir(),
 		"MAIL_DIR":     mailDir,
+		"I18N_PSEUDO":  "on", // the pseudo-locale overflow test
 	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 )
 
@@ -49,7 +50,8 @@ type cached struct {
 
 func (c *Cached) Search(ctx context.Context, q string, limit int, near ...Point) ([]Place, error) {
 	norm := NormalizeQuery(q)
-	key := fmt.Sprintf("%d|%s", limit, norm)
+	// Answers differ by language (Nominatim is asked in the reader's).
+	key := fmt.Sprintf("%d|%s|%s", limit, i18n.From(ctx).Lang().Tag, norm)
 	if len(near) > 0 {
 		// About 10 km: views of one town share answers; the provider sees the rounded point, so
 		// what is cached is what it would answer.
@@ -67,6 +69,9 @@ func (c *Cached) Reverse(ctx context.Context, lat, lng float64) (Place, error) {
 	// About 10 m: nearby pins share an answer.
 	lat, lng = math.Round(lat*1e4)/1e4, math.Round(lng*1e4)/1e4
 	id := fmt.Sprintf("%.4f,%.4f", lat, lng)
+	if tag := i18n.From(ctx).Lang().Tag; tag != i18n.Languages[0].Tag {
+		id += ":" + tag // answers differ by language; the source language's keep their old keys
+	}
 	places, err := c.lookup(ctx, "geo:rev", id, func(ctx context.Context) ([]Place, error) {
 		p, err := c.P.Reverse(ctx, lat, lng)
 		if errors.Is(err, ErrNoResult) {

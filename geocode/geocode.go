@@ -7,10 +7,11 @@ package geocode
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
+
+	"hazardwatch/i18n"
 )
 
 // Place is one answer: a readable label and a point. Approximate marks answers from the offline
@@ -20,6 +21,7 @@ type Place struct {
 	Lat         float64 `json:"lat"`
 	Lng         float64 `json:"lng"`
 	Approximate bool    `json:"approximate,omitempty"`
+	Lang        string  `json:"lang,omitempty"` // the language Label is in (BCP 47), as far as the provider says
 }
 
 // Point is a position, such as the centre of the map someone searches from.
@@ -47,38 +49,38 @@ const (
 // NormalizeQuery is the form queries are cached under: trimmed, lower-cased, white space folded.
 func NormalizeQuery(q string) string { return strings.ToLower(strings.Join(strings.Fields(q), " ")) }
 
-// CheckQuery says what is wrong with a search text, or "".
-func CheckQuery(q string) string {
+// CheckQuery says what is wrong with a search text (the zero Msg: nothing).
+func CheckQuery(q string) i18n.Msg {
 	n := len([]rune(strings.TrimSpace(q)))
 	switch {
 	case n < MinQuery:
-		return fmt.Sprintf("Type at least %d characters to search.", MinQuery)
+		return i18n.M("errors.geo.query_short", "Min", MinQuery)
 	case n > MaxQuery:
-		return fmt.Sprintf("Keep the search to %d characters or fewer.", MaxQuery)
+		return i18n.M("errors.geo.query_long", "Max", MaxQuery)
 	}
-	return ""
+	return i18n.Msg{}
 }
 
-// CheckPoint says what is wrong with coordinates, or "".
-func CheckPoint(lat, lng float64) string {
+// CheckPoint says what is wrong with coordinates (the zero Msg: nothing).
+func CheckPoint(lat, lng float64) i18n.Msg {
 	switch {
 	case math.IsNaN(lat) || math.IsNaN(lng) || math.IsInf(lat, 0) || math.IsInf(lng, 0):
-		return "Coordinates must be numbers."
+		return i18n.M("errors.geo.not_numbers")
 	case lat < -90 || lat > 90:
-		return "Latitude must be between -90 and 90."
+		return i18n.M("errors.geo.latitude")
 	case lng < -180 || lng > 180:
-		return "Longitude must be between -180 and 180."
+		return i18n.M("errors.geo.longitude")
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // ParsePoint reads "lat,lng" (the near= parameter), or says what is wrong with it.
-func ParsePoint(s string) (Point, string) {
+func ParsePoint(s string) (Point, i18n.Msg) {
 	la, ln, ok := strings.Cut(s, ",")
 	lat, err1 := strconv.ParseFloat(strings.TrimSpace(la), 64)
 	lng, err2 := strconv.ParseFloat(strings.TrimSpace(ln), 64)
 	if !ok || err1 != nil || err2 != nil {
-		return Point{}, "Give the point as lat,lng in decimal degrees, e.g. 51.5074,-0.1278."
+		return Point{}, i18n.M("errors.geo.point_format")
 	}
 	return Point{lat, lng}, CheckPoint(lat, lng)
 }

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"hazardwatch/i18n"
 )
 
 // Nominatim asks a Nominatim server (https://nominatim.org/release-docs/latest/api/), politely:
@@ -37,7 +39,8 @@ type nominatimPlace struct {
 }
 
 func (n *Nominatim) Search(ctx context.Context, q string, limit int, near ...Point) ([]Place, error) {
-	v := url.Values{"q": {q}, "format": {"jsonv2"}, "limit": {strconv.Itoa(limit)}}
+	lang := i18n.From(ctx).Lang().Tag
+	v := url.Values{"q": {q}, "format": {"jsonv2"}, "limit": {strconv.Itoa(limit)}, "accept-language": {lang}}
 	if len(near) > 0 {
 		// A box of about 100 km round the point: Nominatim prefers places inside it but, without
 		// bounded=1, still finds the rest of the world.
@@ -56,6 +59,7 @@ func (n *Nominatim) Search(ctx context.Context, q string, limit int, near ...Poi
 	out := make([]Place, 0, len(raw))
 	for _, r := range raw {
 		if p, ok := r.place(); ok {
+			p.Lang = lang
 			out = append(out, p)
 		}
 	}
@@ -63,7 +67,8 @@ func (n *Nominatim) Search(ctx context.Context, q string, limit int, near ...Poi
 }
 
 func (n *Nominatim) Reverse(ctx context.Context, lat, lng float64) (Place, error) {
-	v := url.Values{"lat": {strconv.FormatFloat(lat, 'f', 6, 64)}, "lon": {strconv.FormatFloat(lng, 'f', 6, 64)}, "format": {"jsonv2"}}
+	lang := i18n.From(ctx).Lang().Tag
+	v := url.Values{"lat": {strconv.FormatFloat(lat, 'f', 6, 64)}, "lon": {strconv.FormatFloat(lng, 'f', 6, 64)}, "format": {"jsonv2"}, "accept-language": {lang}}
 	var raw nominatimPlace
 	if err := n.get(ctx, "reverse", v, &raw); err != nil {
 		n.Log.Warn("nominatim reverse failed; answering from the offline gazetteer", "err", err)
@@ -78,6 +83,7 @@ func (n *Nominatim) Reverse(ctx context.Context, lat, lng float64) (Place, error
 	if !ok {
 		return Place{}, ErrNoResult
 	}
+	p.Lang = lang
 	return p, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hazardwatch/config"
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
 )
@@ -62,8 +63,12 @@ func newFakeNominatim(t *testing.T) *fakeNominatim {
 				{"display_name": "Upstream result for " + q, "lat": "32.8", "lon": "35.0"},
 			})
 		case "/reverse":
+			name := "12 Test Street, Testville"
+			if r.URL.Query().Get("accept-language") == "he" {
+				name = "רחוב הניסיון 12, ניסיונית"
+			}
 			_ = json.NewEncoder(w).Encode(map[string]string{
-				"display_name": "12 Test Street, Testville", "lat": r.URL.Query().Get("lat"), "lon": r.URL.Query().Get("lon"),
+				"display_name": name, "lat": r.URL.Query().Get("lat"), "lon": r.URL.Query().Get("lon"),
 			})
 		default:
 			http.NotFound(w, r)
@@ -306,4 +311,31 @@ func BenchmarkCachedSearch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Nominatim is asked in the reader's language; the answer says which language it is in, and
+// answers in one language are not served to readers of another.
+func TestNominatimAskedInTheReadersLanguage(t *testing.T) {
+	srv := redistest.Start(t)
+	f := newFakeNominatim(t)
+	c, _ := instance(t, srv, f, 2*time.Second)
+	heCtx := i18n.With(context.Background(), i18n.For("he"))
+	p, err := c.Reverse(heCtx, 32.81234, 34.98765)
+	if err != nil || p.Label != "רחוב הניסיון 12, ניסיונית" || p.Lang != "he" {
+		t.Fatalf("Hebrew reverse: %+v %v", p, err)
+	}
+	p, err = c.Reverse(context.Background(), 32.81234, 34.98765)
+	if err != nil || p.Label != "12 Test Street, Testville" || p.Lang != "en" {
+		t.Fatalf("English reverse after a Hebrew one: %+v %v", p, err)
+	}
+	places, err := c.Search(heCtx, "haifa", 5)
+	if err != nil || len(places) != 1 || places[0].Lang != "he" {
+		t.Fatalf("Hebrew search: %+v %v", places, err)
+	}
+	f.mu.Lock()
+	asked := f.queries[len(f.queries)-1].Get("accept-language")
+	f.mu.Unlock()
+	if asked != "he" {
+		t.Fatalf("search asked Nominatim in %q", asked)
+	}
 }

@@ -228,7 +228,7 @@ scan:
 	out := make([]Place, len(best))
 	for i, h := range best {
 		c := &o.cities[h.idx]
-		out[i] = Place{Label: c.label(home), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng))}
+		out[i] = Place{Label: c.label(home), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng)), Lang: gazetteerLang}
 	}
 	return out, nil
 }
@@ -250,7 +250,7 @@ func (o *Offline) Reverse(_ context.Context, lat, lng float64) (Place, error) {
 	if c == nil {
 		return Place{}, ErrNoResult
 	}
-	return Place{Label: "near " + c.label(""), Lat: lat, Lng: lng}, nil
+	return Place{Label: "near " + c.label(""), Lat: lat, Lng: lng, Lang: gazetteerLang}, nil
 }
 
 // nearest searches grid rings outwards until no unsearched ring can hold anything closer.
@@ -296,3 +296,6 @@ func abs(n int) int {
 }
 
 func round5(f float64) float64 { return math.Round(f*1e5) / 1e5 }
+
+// gazetteerLang is the language of the gazetteer's names (GeoNames' ASCII and English names).
+const gazetteerLang = "en"

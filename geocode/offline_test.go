@@ -202,10 +202,10 @@ func TestFold(t *testing.T) {
 }
 
 func TestChecks(t *testing.T) {
-	if CheckQuery("a") == "" || CheckQuery(strings.Repeat("x", 201)) == "" || CheckQuery("ab") != "" {
+	if CheckQuery("a").IsZero() || CheckQuery(strings.Repeat("x", 201)).IsZero() || !CheckQuery("ab").IsZero() {
 		t.Error("query limits")
 	}
-	if CheckPoint(91, 0) == "" || CheckPoint(0, -181) == "" || CheckPoint(math.NaN(), 0) == "" || CheckPoint(45, 90) != "" {
+	if CheckPoint(91, 0).IsZero() || CheckPoint(0, -181).IsZero() || CheckPoint(math.NaN(), 0).IsZero() || !CheckPoint(45, 90).IsZero() {
 		t.Error("point limits")
 	}
 	if NormalizeQuery("  Haifa   Port ") != "haifa port" {

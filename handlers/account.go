@@ -2,12 +2,11 @@ package handlers
 
 import (
 	"errors"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/password"
 	"hazardwatch/store"
 	"hazardwatch/views"
@@ -20,17 +19,21 @@ func (h *handler) accountView(c *fiber.Ctx, f *form) (views.AccountPage, error) 
 		return views.AccountPage{}, err
 	}
 	a := views.AccountPage{
-		Name: u.Name, Email: u.Email, Role: string(u.Role), EmailVerified: u.EmailVerified,
+		Name: u.Name, Email: u.Email, Role: say(c, "account.role."+string(u.Role)), EmailVerified: u.EmailVerified,
 		HasPassword: u.PasswordHash != "", GoogleLinked: u.GoogleSub != "", Notify: !u.NoMail,
+		Lang: u.Lang, Langs: i18n.Languages,
 	}
 	for _, s := range sessions {
 		a.Sessions = append(a.Sessions, views.SessionRow{
-			ID: s.ID, Device: deviceName(s.UserAgent), IP: s.IP, LastSeen: timeAgo(s.LastSeen),
+			ID: s.ID, Device: deviceName(c, s.UserAgent), IP: s.IP, LastSeen: s.LastSeen,
 			Current: s.ID == currentSessionID(c),
 		})
 	}
 	if f != nil {
 		a.PasswordForm = f.Form
+	}
+	if a.Alerts, err = h.alertRows(c, u.ID); err != nil {
+		return views.AccountPage{}, err
 	}
 	return a, nil
 }
@@ -40,7 +43,23 @@ func (h *handler) account(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.Account(h.page(c, "Your account"), a))
+	return render(c, fiber.StatusOK, views.Account(h.page(c, say(c, "account.title")), a))
+}
+
+// setLanguage stores the language of the account's pages and mails, and shows it at once.
+func (h *handler) setLanguage(c *fiber.Ctx) error {
+	l, ok := i18n.ByTag(c.FormValue("lang"))
+	if !ok {
+		return refuse(fiber.StatusUnprocessableEntity, "account.language.unknown")
+	}
+	if err := h.store.SetLanguage(c.UserContext(), currentUser(c).ID, l.Tag); err != nil {
+		return err
+	}
+	// The lang cookie (from an earlier ?lang=) would otherwise outrank the choice just made.
+	h.rememberLanguage(c, l.Tag)
+	c.SetUserContext(i18n.With(c.UserContext(), i18n.For(l.Tag)))
+	h.setFlash(c, "success", i18n.M("account.language.saved"))
+	return redirect(c, "/account")
 }
 
 // changePassword sets a new password (checking the current one, if the account has one) and
@@ -55,9 +74,9 @@ func (h *handler) changePassword(c *fiber.Ctx) error {
 		if retry, err := h.limited(c, checks); err != nil {
 			return err
 		} else if retry > 0 {
-			f.fail("current_password", "Too many wrong current passwords: try again in "+humanDuration(retry)+".")
+			f.fail("current_password", i18n.M("account.password.too_many", "Wait", i18n.DurationMsg(retry)))
 		} else if ok, err := password.Check(f.Values["current_password"], u.PasswordHash); err != nil || !ok {
-			f.fail("current_password", "That is not your current password.")
+			f.fail("current_password", i18n.M("account.password.wrong"))
 		} else if err := h.store.ClearHits(c.UserContext(), checks.scope, checks.subject); err != nil {
 			return err
 		}
@@ -68,7 +87,7 @@ func (h *handler) changePassword(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return render(c, fiber.StatusUnprocessableEntity, views.Account(h.page(c, "Your account"), a))
+		return render(c, fiber.StatusUnprocessableEntity, views.Account(h.page(c, say(c, "account.title")), a))
 	}
 	hash, err := password.Hash(pw)
 	if err != nil {
@@ -86,7 +105,7 @@ func (h *handler) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "user.password_change", u.ID, "")
-	h.setFlash(c, "success", "Password saved. Your other devices have been signed out.")
+	h.setFlash(c, "success", i18n.M("account.password.saved"))
 	return redirect(c, "/account")
 }
 
@@ -94,24 +113,25 @@ func (h *handler) revokeSession(c *fiber.Ctx) error {
 	u := currentUser(c)
 	sid := strings.Clone(c.Params("id"))
 	if sid == currentSessionID(c) {
-		return fiber.NewError(fiber.StatusUnprocessableEntity, "To end this session, sign out.")
+		return refuse(fiber.StatusUnprocessableEntity, "account.sessions.this_one")
 	}
 	err := h.store.RevokeSession(c.UserContext(), u.ID, sid)
 	if errors.Is(err, store.ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, "That session has already ended.")
+		return refuse(fiber.StatusNotFound, "account.sessions.ended")
 	} else if err != nil {
 		return err
 	}
 	if isPartial(c) {
 		return c.SendString("") // htmx swaps the row away
 	}
-	h.setFlash(c, "success", "That device has been signed out.")
+	h.setFlash(c, "success", i18n.M("account.sessions.revoked"))
 	return c.Redirect("/account", fiber.StatusSeeOther)
 }
 
 // deviceName turns a User-Agent into something a person recognises ("Chrome on Android").
-func deviceName(ua string) string {
-	browser := "Unknown browser"
+// Product names stay as they are; the words round them are the reader's.
+func deviceName(c *fiber.Ctx, ua string) string {
+	browser := say(c, "account.sessions.unknown_browser")
 	for _, b := range []struct{ token, name string }{
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"HeadlessChrome", "Chrome (headless)"},
 		{"Chrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Safari/", "Safari"}, {"curl/", "curl"},
@@ -126,30 +146,8 @@ func deviceName(ua string) string {
 		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
 	} {
 		if strings.Contains(ua, o.token) {
-			return browser + " on " + o.name
+			return say(c, "account.sessions.device", map[string]any{"Browser": browser, "System": o.name})
 		}
 	}
 	return browser
-}
-
-// timeAgo says how long ago t was, in words.
-func timeAgo(t time.Time) string {
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return plural(int(d.Minutes()), "minute") + " ago"
-	case d < 24*time.Hour:
-		return plural(int(d.Hours()), "hour") + " ago"
-	default:
-		return plural(int(d.Hours()/24), "day") + " ago"
-	}
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
 }

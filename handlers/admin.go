@@ -7,6 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -28,12 +30,12 @@ func (h *handler) admin(c *fiber.Ctx) error {
 			return err
 		default:
 			v.Users = []views.UserRow{h.userRow(c, u)}
-			rs, _, err := h.store.Reports(c.UserContext(), store.ReportFilter{Reporter: u.ID}, 0, 20)
+			res, err := h.store.List(c.UserContext(), store.ListQuery{Reporter: u.ID, Statuses: hazard.Statuses, Limit: 20})
 			if err != nil {
 				return err
 			}
-			for _, r := range rs {
-				v.Reports = append(v.Reports, h.card(r))
+			for _, r := range res.Reports {
+				v.Reports = append(v.Reports, h.card(c, r))
 			}
 		}
 	} else {
@@ -46,9 +48,9 @@ func (h *handler) admin(c *fiber.Ctx) error {
 		}
 	}
 	for _, r := range store.Roles {
-		v.Roles = append(v.Roles, views.Option{Value: string(r), Label: string(r)})
+		v.Roles = append(v.Roles, views.Option{Value: string(r), Label: say(c, "account.role."+string(r))})
 	}
-	return render(c, fiber.StatusOK, views.AdminPage(h.page(c, "People"), v))
+	return render(c, fiber.StatusOK, views.AdminPage(h.page(c, say(c, "admin.people.title")), v))
 }
 
 // lastAdmin refuses to leave the system without an admin.
@@ -61,7 +63,7 @@ func (h *handler) lastAdmin(c *fiber.Ctx, u *store.User) error {
 		return err
 	}
 	if n <= 1 {
-		return fiber.NewError(fiber.StatusConflict, "This is the last admin account: make someone else admin first.")
+		return refuse(fiber.StatusConflict, "admin.people.last_admin")
 	}
 	return nil
 }
@@ -69,7 +71,7 @@ func (h *handler) lastAdmin(c *fiber.Ctx, u *store.User) error {
 func (h *handler) adminTarget(c *fiber.Ctx) (*store.User, error) {
 	u, err := h.store.UserByID(c.UserContext(), strings.Clone(c.Params("id")))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fiber.NewError(fiber.StatusNotFound, "No such user.")
+		return nil, refuse(fiber.StatusNotFound, "admin.people.no_user")
 	}
 	return u, err
 }
@@ -81,7 +83,7 @@ func (h *handler) setUserRole(c *fiber.Ctx) error {
 	}
 	role, err := store.ParseRole(c.FormValue("role"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusUnprocessableEntity, "Choose citizen, moderator or admin.")
+		return refuse(fiber.StatusUnprocessableEntity, "admin.people.choose_role")
 	}
 	if role != store.RoleAdmin {
 		if err := h.lastAdmin(c, u); err != nil {
@@ -92,7 +94,7 @@ func (h *handler) setUserRole(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "user.role", u.ID, string(u.Role)+" -> "+string(role))
-	h.setFlash(c, "success", u.Name+" is now "+string(role)+".")
+	h.setFlash(c, "success", i18n.M("admin.people.role_set", "Name", u.Name, "Role", i18n.M("account.role."+string(role))))
 	return redirect(c, "/admin?email="+url.QueryEscape(u.Email))
 }
 
@@ -110,9 +112,9 @@ func (h *handler) setUserDisabled(disabled bool) fiber.Handler {
 		if err := h.store.SetDisabled(c.UserContext(), u.ID, disabled); err != nil {
 			return err
 		}
-		action, msg := "user.enable", u.Name+" can sign in again."
+		action, msg := "user.enable", i18n.M("admin.people.enabled", "Name", u.Name)
 		if disabled {
-			action, msg = "user.disable", u.Name+" is disabled and signed out everywhere."
+			action, msg = "user.disable", i18n.M("admin.people.disabled", "Name", u.Name)
 		}
 		h.audit(c, action, u.ID, "")
 		h.setFlash(c, "success", msg)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -37,7 +38,7 @@ func (h *handler) apiKeys(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.APIKeysPage(h.page(c, "API keys"), v))
+	return render(c, fiber.StatusOK, views.APIKeysPage(h.page(c, say(c, "admin.keys.title")), v))
 }
 
 // createAPIKey makes a key and shows it once; only its hash is kept.
@@ -46,21 +47,21 @@ func (h *handler) createAPIKey(c *fiber.Ctx) error {
 	name := store.CleanName(f.Values["name"])
 	f.Values["name"] = name
 	if n := len([]rune(name)); n == 0 || n > 80 {
-		f.fail("name", "Name the key after its client (1 to 80 characters).")
+		f.fail("name", i18n.M("admin.keys.name_invalid"))
 	}
 	per, err := defaultPerHour, error(nil)
 	if v := strings.TrimSpace(f.Values["per_hour"]); v != "" {
 		per, err = strconv.Atoi(v)
 	}
 	if err != nil || per < 1 || per > 100000 {
-		f.fail("per_hour", "Give the hourly limit as a whole number from 1 to 100000.")
+		f.fail("per_hour", i18n.M("admin.keys.per_hour_invalid"))
 	}
 	if !f.ok() {
 		v, err := h.apiKeysView(c, f, "")
 		if err != nil {
 			return err
 		}
-		return render(c, fiber.StatusUnprocessableEntity, views.APIKeysPage(h.page(c, "API keys"), v))
+		return render(c, fiber.StatusUnprocessableEntity, views.APIKeysPage(h.page(c, say(c, "admin.keys.title")), v))
 	}
 	key, k, err := h.store.CreateAPIKey(c.UserContext(), name, per)
 	if err != nil {
@@ -71,17 +72,17 @@ func (h *handler) createAPIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusCreated, views.APIKeysPage(h.page(c, "API keys"), v))
+	return render(c, fiber.StatusCreated, views.APIKeysPage(h.page(c, say(c, "admin.keys.title")), v))
 }
 
 func (h *handler) revokeAPIKey(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	if err := h.store.RevokeAPIKey(c.UserContext(), id); errors.Is(err, store.ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, "No such API key.")
+		return refuse(fiber.StatusNotFound, "admin.keys.no_key")
 	} else if err != nil {
 		return err
 	}
 	h.audit(c, "apikey.revoke", id, "")
-	h.setFlash(c, "success", "The key is revoked; requests with it now get 403.")
+	h.setFlash(c, "success", i18n.M("admin.keys.revoked"))
 	return redirect(c, "/admin/api-keys")
 }

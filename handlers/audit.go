@@ -19,10 +19,10 @@ func (h *handler) auditLog(c *fiber.Ctx) error {
 	v := views.AuditView{Actor: strings.TrimSpace(c.Query("actor")), Action: strings.TrimSpace(c.Query("action")), Target: strings.TrimSpace(c.Query("target"))}
 	before := c.Query("before")
 	if len(v.Actor) > 40 || len(v.Action) > 40 || len(v.Target) > 40 || len(before) > 40 {
-		return fiber.NewError(fiber.StatusBadRequest, "Filters are limited to 40 characters.")
+		return refuse(fiber.StatusBadRequest, "admin.audit.filters_long", "Max", 40)
 	}
 	if before != "" && !streamID.MatchString(before) {
-		return fiber.NewError(fiber.StatusBadRequest, "That page link is not valid: start again from the newest entries.")
+		return refuse(fiber.StatusBadRequest, "admin.audit.bad_page")
 	}
 	entries, next, err := h.store.AuditLog(c.UserContext(), store.AuditFilter{Actor: v.Actor, Action: v.Action, Target: v.Target}, before, 100)
 	if err != nil {
@@ -40,5 +40,5 @@ func (h *handler) auditLog(c *fiber.Ctx) error {
 		}
 		v.NextURL = "/admin/audit?" + q.Encode()
 	}
-	return render(c, fiber.StatusOK, views.AuditPage(h.page(c, "Audit log"), v))
+	return render(c, fiber.StatusOK, views.AuditPage(h.page(c, say(c, "admin.audit.title")), v))
 }

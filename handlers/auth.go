@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/mail"
 	"hazardwatch/password"
 	"hazardwatch/store"
@@ -18,7 +20,7 @@ import (
 	"hazardwatch/worker"
 )
 
-const badCredentials = "That email and password do not match an account."
+var badCredentials = i18n.M("auth.bad_credentials")
 
 func (h *handler) authPage(c *fiber.Ctx, f *form) views.AuthPage {
 	a := views.AuthPage{Next: h.afterSignIn(c, localPath(c.Query("next", c.FormValue("next"))))}
@@ -38,22 +40,28 @@ func (h *handler) registerForm(c *fiber.Ctx) error {
 	if currentUser(c) != nil {
 		return c.Redirect("/account", fiber.StatusSeeOther)
 	}
-	return render(c, fiber.StatusOK, views.Register(h.page(c, "Create an account"), h.authPage(c, nil)))
+	return render(c, fiber.StatusOK, views.Register(h.page(c, say(c, "auth.register.title")), h.authPage(c, nil)))
 }
 
 func (h *handler) register(c *fiber.Ctx) error {
-	f := newForm(c, "name", "email", "password")
+	f := newForm(c, "name", "email", "password", "lang")
 	name, email := f.name("name"), f.email("email")
 	pw := f.newPassword("password", email, name)
+	// The language chosen on the form (it starts at the page's own) is the account's, for its
+	// pages and mails.
+	tag := lang(c).Tag
+	if l, ok := i18n.ByTag(f.Values["lang"]); ok {
+		tag = l.Tag
+	}
 	again := func(status int) error {
-		return render(c, status, views.Register(h.page(c, "Create an account"), h.authPage(c, f)))
+		return render(c, status, views.Register(h.page(c, say(c, "auth.register.title")), h.authPage(c, f)))
 	}
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity)
 	}
 	if msg, err := h.overLimit(c, rule{"register-ip", c.IP(), 10, time.Hour}); err != nil {
 		return err
-	} else if msg != "" {
+	} else if !msg.IsZero() {
 		f.fail("", msg)
 		return again(fiber.StatusTooManyRequests)
 	}
@@ -63,14 +71,14 @@ func (h *handler) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u := &store.User{Email: email, Name: name, PasswordHash: hash}
+	u := &store.User{Email: email, Name: name, PasswordHash: hash, Lang: tag}
 	switch err := h.store.CreateUser(c.UserContext(), u); {
 	case errors.Is(err, store.ErrEmailTaken):
 		owner, err := h.store.UserByEmail(c.UserContext(), email)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		} else if owner != nil {
-			if err := h.queueMail(c, "registered", newIdemKey(), owner.Email, mail.Registered, mail.VerifyData{
+			if err := h.queueMail(c, owner, "registered", newIdemKey(), mail.Registered, mail.VerifyData{
 				Common: h.mailCommon(owner), Link: h.cfg.BaseURL.String() + "/password/forgot",
 			}); err != nil {
 				return err
@@ -85,7 +93,7 @@ func (h *handler) register(c *fiber.Ctx) error {
 	}
 	a := h.authPage(c, nil)
 	a.Email = email
-	return render(c, fiber.StatusOK, views.RegisterSent(h.page(c, "Check your email"), a))
+	return render(c, fiber.StatusOK, views.RegisterSent(h.page(c, say(c, "auth.sent.title")), a))
 }
 
 func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
@@ -93,7 +101,7 @@ func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
 	if err != nil {
 		return err
 	}
-	return h.queueMail(c, "verify", token, u.Email, mail.Verify, mail.VerifyData{
+	return h.queueMail(c, u, "verify", token, mail.Verify, mail.VerifyData{
 		Common: h.mailCommon(u), Link: h.cfg.BaseURL.String() + "/verify-email?token=" + token,
 	})
 }
@@ -101,7 +109,7 @@ func (h *handler) sendVerification(c *fiber.Ctx, u *store.User) error {
 func (h *handler) verifyEmail(c *fiber.Ctx) error {
 	uid, _, err := h.store.ConsumeToken(c.UserContext(), store.TokenVerify, c.Query("token"))
 	if errors.Is(err, store.ErrNotFound) {
-		h.setFlash(c, "error", "That confirmation link has expired or was already used.")
+		h.setFlash(c, "error", i18n.M("auth.verify.expired"))
 		return c.Redirect("/account", fiber.StatusSeeOther)
 	} else if err != nil {
 		return err
@@ -110,10 +118,10 @@ func (h *handler) verifyEmail(c *fiber.Ctx) error {
 		return err
 	}
 	if currentUser(c) == nil {
-		h.setFlash(c, "success", "Thank you: your email address is confirmed. Sign in to start reporting.")
+		h.setFlash(c, "success", i18n.M("auth.verify.done_sign_in"))
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
-	h.setFlash(c, "success", "Thank you: your email address is confirmed.")
+	h.setFlash(c, "success", i18n.M("auth.verify.done"))
 	return c.Redirect("/account", fiber.StatusSeeOther)
 }
 
@@ -121,7 +129,7 @@ func (h *handler) loginForm(c *fiber.Ctx) error {
 	if currentUser(c) != nil {
 		return c.Redirect(localPath(c.Query("next")), fiber.StatusSeeOther)
 	}
-	return render(c, fiber.StatusOK, views.Login(h.page(c, "Sign in"), h.authPage(c, nil)))
+	return render(c, fiber.StatusOK, views.Login(h.page(c, say(c, "auth.login.title")), h.authPage(c, nil)))
 }
 
 func (h *handler) login(c *fiber.Ctx) error {
@@ -129,10 +137,10 @@ func (h *handler) login(c *fiber.Ctx) error {
 	email := f.email("email")
 	pw := f.Values["password"]
 	if pw == "" {
-		f.fail("password", "Enter your password.")
+		f.fail("password", i18n.M("auth.login.enter_password"))
 	}
 	again := func(status int) error {
-		return render(c, status, views.Login(h.page(c, "Sign in"), h.authPage(c, f)))
+		return render(c, status, views.Login(h.page(c, say(c, "auth.login.title")), h.authPage(c, f)))
 	}
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity)
@@ -141,7 +149,7 @@ func (h *handler) login(c *fiber.Ctx) error {
 	// count against the account or this device (device.go), and a success clears them.
 	if msg, err := h.overLimit(c, rule{"login-ip", c.IP(), 50, 15 * time.Minute}); err != nil {
 		return err
-	} else if msg != "" {
+	} else if !msg.IsZero() {
 		f.fail("", msg)
 		return again(fiber.StatusTooManyRequests)
 	}
@@ -157,8 +165,7 @@ func (h *handler) login(c *fiber.Ctx) error {
 	if retry, err := h.limited(c, failures); err != nil {
 		return err
 	} else if retry > 0 {
-		f.fail("", "Too many failed sign-ins for this account: try again in "+humanDuration(retry)+
-			". A device you have signed in with before still works, and so does resetting your password.")
+		f.fail("", i18n.M("auth.login.locked", "Wait", i18n.DurationMsg(retry)))
 		return again(fiber.StatusTooManyRequests)
 	}
 	// A missing account, one without a password and a disabled one get the wrong-password answer
@@ -188,12 +195,12 @@ func (h *handler) logout(c *fiber.Ctx) error {
 	if err := h.signOut(c); err != nil {
 		return err
 	}
-	h.setFlash(c, "info", "You are signed out.")
+	h.setFlash(c, "info", i18n.M("auth.signed_out"))
 	return redirect(c, "/")
 }
 
 func (h *handler) forgotForm(c *fiber.Ctx) error {
-	return render(c, fiber.StatusOK, views.Forgot(h.page(c, "Reset your password"), h.authPage(c, nil)))
+	return render(c, fiber.StatusOK, views.Forgot(h.page(c, say(c, "auth.forgot.title")), h.authPage(c, nil)))
 }
 
 // forgot answers the same way whether or not the address has an account; the link only ever
@@ -202,7 +209,7 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 	f := newForm(c, "email")
 	email := f.email("email")
 	again := func(status int) error {
-		return render(c, status, views.Forgot(h.page(c, "Reset your password"), h.authPage(c, f)))
+		return render(c, status, views.Forgot(h.page(c, say(c, "auth.forgot.title")), h.authPage(c, f)))
 	}
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity)
@@ -210,7 +217,7 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 	if msg, err := h.overLimit(c, rule{"reset-ip", c.IP(), 10, time.Hour},
 		rule{"reset-email", store.NormalizeEmail(email), 3, time.Hour}); err != nil {
 		return err
-	} else if msg != "" {
+	} else if !msg.IsZero() {
 		f.fail("", msg)
 		return again(fiber.StatusTooManyRequests)
 	}
@@ -222,7 +229,7 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 	case u != nil && u.Disabled:
 		// The sign-in page does not say that an account is disabled (it would tell anyone who
 		// typed the address); its owner's mailbox does.
-		if err := h.queueMail(c, "disabled", newIdemKey(), u.Email, mail.Disabled, h.mailCommon(u)); err != nil {
+		if err := h.queueMail(c, u, "disabled", newIdemKey(), mail.Disabled, h.mailCommon(u)); err != nil {
 			return err
 		}
 	case u != nil:
@@ -230,9 +237,9 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		err = h.queueMail(c, "reset", token, u.Email, mail.Reset, mail.ResetData{
+		err = h.queueMail(c, u, "reset", token, mail.Reset, mail.ResetData{
 			Common: h.mailCommon(u), Link: h.cfg.BaseURL.String() + "/password/reset?token=" + token,
-			Valid: fmt.Sprintf("%d minutes", int(h.cfg.ResetTokenTTL.Minutes())),
+			Minutes: int(h.cfg.ResetTokenTTL.Minutes()),
 		})
 		if err != nil {
 			return err
@@ -240,7 +247,7 @@ func (h *handler) forgot(c *fiber.Ctx) error {
 	}
 	a := h.authPage(c, nil)
 	a.Email, a.TTLMinutes = email, int(h.cfg.ResetTokenTTL.Minutes())
-	return render(c, fiber.StatusOK, views.ForgotSent(h.page(c, "Check your email"), a))
+	return render(c, fiber.StatusOK, views.ForgotSent(h.page(c, say(c, "auth.sent.title")), a))
 }
 
 // resetUser finds the user a reset token belongs to, if the token is live and was issued since
@@ -276,11 +283,11 @@ func (h *handler) resetForm(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if u == nil {
-		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
+		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, say(c, "auth.reset.expired_title"))))
 	}
 	a := h.authPage(c, nil)
 	a.Token = token
-	return render(c, fiber.StatusOK, views.Reset(h.page(c, "Choose a new password"), a))
+	return render(c, fiber.StatusOK, views.Reset(h.page(c, say(c, "auth.reset.title")), a))
 }
 
 func (h *handler) reset(c *fiber.Ctx) error {
@@ -292,13 +299,13 @@ func (h *handler) reset(c *fiber.Ctx) error {
 		return err
 	}
 	if u == nil {
-		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
+		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, say(c, "auth.reset.expired_title"))))
 	}
 	pw := f.newPassword("password", u.Email, u.Name)
 	if !f.ok() {
 		a := h.authPage(c, f)
 		a.Token = token
-		return render(c, fiber.StatusUnprocessableEntity, views.Reset(h.page(c, "Choose a new password"), a))
+		return render(c, fiber.StatusUnprocessableEntity, views.Reset(h.page(c, say(c, "auth.reset.title")), a))
 	}
 	hash, err := password.Hash(pw)
 	if err != nil {
@@ -308,7 +315,7 @@ func (h *handler) reset(c *fiber.Ctx) error {
 	if u, err = h.resetUser(c, token, true); err != nil {
 		return err
 	} else if u == nil {
-		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, "Link expired")))
+		return render(c, fiber.StatusNotFound, views.ResetInvalid(h.page(c, say(c, "auth.reset.expired_title"))))
 	}
 	if err := h.store.SetPassword(c.UserContext(), u.ID, hash); err != nil {
 		return err
@@ -321,7 +328,7 @@ func (h *handler) reset(c *fiber.Ctx) error {
 		return err
 	}
 	h.audit(c, "user.password_reset", u.ID, "")
-	h.setFlash(c, "success", "Your password has been changed. Sign in with the new one.")
+	h.setFlash(c, "success", i18n.M("auth.reset.done"))
 	return redirect(c, "/login")
 }
 
@@ -335,12 +342,12 @@ type rule struct {
 // overLimit counts a hit against each rule (unless RATE_LIMITS=off) and returns a message saying
 // when to retry if any is exceeded; it sets Retry-After. Callers re-render their form with the
 // message and status 429, so nothing typed is lost.
-func (h *handler) overLimit(c *fiber.Ctx, rules ...rule) (string, error) {
+func (h *handler) overLimit(c *fiber.Ctx, rules ...rule) (i18n.Msg, error) {
 	retry, err := h.limited(c, rules...)
 	if err != nil || retry == 0 {
-		return "", err
+		return i18n.Msg{}, err
 	}
-	return "Too many attempts. Please try again in " + humanDuration(retry) + ".", nil
+	return i18n.M("errors.rate_limited", "Wait", i18n.DurationMsg(retry)), nil
 }
 
 // limited is overLimit's count: how long until the exceeded rule's window ends, 0 if none is.
@@ -362,27 +369,26 @@ func (h *handler) limited(c *fiber.Ctx, rules ...rule) (time.Duration, error) {
 	return 0, nil
 }
 
-func humanDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds())+1)
-	case d < 2*time.Minute:
-		return "a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes())+1)
-	default:
-		return fmt.Sprintf("%d hours", int(d.Hours())+1)
-	}
-}
-
 // mailCommon is what every mail to u says.
 func (h *handler) mailCommon(u *store.User) mail.Common {
 	return mail.Common{Name: u.Name, AccountURL: h.cfg.BaseURL.String() + "/account"}
 }
 
-// queueMail queues a mail through the Redis mail stream, so it survives a crash of this process.
-// Its key is what the mail is for (a kind and a token, hashed: secrets never name keys).
-func (h *handler) queueMail(c *fiber.Ctx, kind, token, to string, k mail.Kind, data any) error {
+// queueMail queues a mail to u through the Redis mail stream, so it survives a crash of this
+// process. Its key is what the mail is for (a kind and a token, hashed: secrets never name keys).
+// It speaks u's language, not the language of whoever made the request (someone registering
+// with a known address, say); the request's only when u has not chosen one.
+func (h *handler) queueMail(c *fiber.Ctx, u *store.User, kind, token string, k mail.Kind, data any) error {
 	sum := sha256.Sum256([]byte(token))
-	return worker.Enqueue(c.UserContext(), h.store, kind+":"+hex.EncodeToString(sum[:12]), to, k, data)
+	return worker.Enqueue(recipientContext(c, u.Lang), h.store, kind+":"+hex.EncodeToString(sum[:12]), u.Email, k, data)
+}
+
+// recipientContext is the request's context speaking the recipient's language (tag), or the
+// request's own when the recipient has none (an address without an account, an account that
+// never chose).
+func recipientContext(c *fiber.Ctx, tag string) context.Context {
+	if l, ok := i18n.ByTag(tag); ok {
+		return i18n.With(c.UserContext(), i18n.For(l.Tag))
+	}
+	return c.UserContext()
 }

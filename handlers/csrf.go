@@ -13,7 +13,8 @@ import (
 // The token is rotated at sign-in and sign-out. Cross-site requests are refused outright when
 // the browser says so (Sec-Fetch-Site), whatever they carry.
 
-const csrfMessage = "This form has expired or came from another site. Reload the page and try again."
+// csrfRefused is the answer to an unsafe request without the right token.
+func csrfRefused() error { return refuse(fiber.StatusForbidden, "errors.csrf") }
 
 func (h *handler) csrfCookie() string { return cookieName(h.cfg.Secure(), "hw_csrf") }
 
@@ -60,14 +61,14 @@ func (h *handler) csrf(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if c.Get("Sec-Fetch-Site") == "cross-site" {
-		return fiber.NewError(fiber.StatusForbidden, csrfMessage)
+		return csrfRefused()
 	}
 	sent := c.Get("X-CSRF-Token")
 	if sent == "" {
 		sent = bodyValue(c, "_csrf")
 	}
 	if cookie == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(cookie)) != 1 {
-		return fiber.NewError(fiber.StatusForbidden, csrfMessage)
+		return csrfRefused()
 	}
 	return c.Next()
 }

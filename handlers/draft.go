@@ -47,11 +47,15 @@ func (h *handler) dropDraft(c *fiber.Ctx) error {
 }
 
 // saveDraft is POST /reports/draft: the report form with then=login, register or google. Photos
-// that fail their checks are left out; the form shows what was kept.
+// that fail their checks (or find no free decoder) are left out; the form shows what was kept.
 func (h *handler) saveDraft(c *fiber.Ctx) error {
 	mf, _ := c.MultipartForm()
 	f := newForm(c, draftFields...)
-	photos, _ := h.formPhotos(c, mf, f)
+	// Busy decoders: the draft keeps the photos it had, and the form shows which.
+	photos, _, err := h.formPhotos(c, mf, f)
+	if err != nil && !errors.Is(err, errBusy) {
+		return err
+	}
 	id := c.Cookies(h.draftCookie())
 	if len(id) != 22 {
 		id = newIdemKey()

@@ -6,24 +6,51 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
+// problem is a refusal for people: a status and a catalog message, said in the request's
+// language when errorHandler renders it.
+type problem struct {
+	status int
+	msg    i18n.Msg
+}
+
+func (p *problem) Error() string { return p.msg.String() }
+
+// Unwrap lets code that knows only Fiber's errors (its default handler, middleware) read the
+// status; the message there is English.
+func (p *problem) Unwrap() error { return fiber.NewError(p.status, p.msg.String()) }
+
+// refuse answers status with catalog message id (data as i18n.M pairs).
+func refuse(status int, id string, pairs ...any) error {
+	return &problem{status: status, msg: i18n.M(id, pairs...)}
+}
+
+// refuseMsg answers status with m.
+func refuseMsg(status int, m i18n.Msg) error { return &problem{status: status, msg: m} }
+
 // errorHandler is the one place errors become responses: JSON under /api and for machine
-// endpoints, an error fragment in the flash area for htmx, a full page for browsers.
+// endpoints, an error fragment in the flash area for htmx, a full page for browsers; every
+// message in the request's language.
 func (h *handler) errorHandler(c *fiber.Ctx, err error) error {
-	status, msg := fiber.StatusInternalServerError, "Something went wrong on our side. Please try again."
+	ctx := c.UserContext()
+	status, msg := fiber.StatusInternalServerError, i18n.T(ctx, "errors.internal")
 	var fe *fiber.Error
 	var le *lifecycle.Error
+	var pe *problem
 	switch {
+	case errors.As(err, &pe):
+		status, msg = pe.status, i18n.Say(ctx, pe.msg)
 	case errors.As(err, &fe):
 		status, msg = fe.Code, publicMessage(c, fe)
 	case errors.As(err, &le):
-		status, msg = lifecycleStatus(le.Kind), le.Msg
+		status, msg = lifecycleStatus(le.Kind), i18n.Say(ctx, le.Msg)
 	case store.IsUnavailable(err):
-		status, msg = fiber.StatusServiceUnavailable, "The service is briefly unavailable. Please try again in a few seconds."
+		status, msg = fiber.StatusServiceUnavailable, i18n.T(ctx, "errors.unavailable")
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
 	if status >= 500 {
@@ -44,25 +71,33 @@ func (h *handler) errorHandler(c *fiber.Ctx, err error) error {
 		return render(c, status, views.FlashMessage(views.Flash{Kind: "error", Message: msg}))
 	}
 	c.Locals(errorPage, true)
-	p := h.page(c, "Error")
+	p := h.page(c, i18n.T(ctx, "errors.title"))
 	return render(c, status, views.ErrorPage(p, status, msg))
 }
 
-// publicMessage turns Fiber's built-in error texts (written for developers) into sentences for
-// people; messages our handlers write are already meant for them.
+// publicMessage turns Fiber's errors (texts written for developers) into sentences for people,
+// in the request's language. Handlers refuse with catalog messages (refuse), not fiber.Error.
 func publicMessage(c *fiber.Ctx, fe *fiber.Error) string {
-	switch {
-	case fe.Code == fiber.StatusNotFound && (strings.HasPrefix(fe.Message, "Cannot ") || fe.Message == "Not Found"):
+	ctx := c.UserContext()
+	switch fe.Code {
+	case fiber.StatusNotFound:
 		if wantsJSON(c) || strings.HasPrefix(c.Path(), open311Prefix) {
-			return "not found: " + c.Method() + " " + c.Path()
+			return i18n.T(ctx, "errors.api_not_found", map[string]any{"Method": c.Method(), "Path": c.Path()})
 		}
-		return "We could not find that page."
-	case fe.Code == fiber.StatusMethodNotAllowed:
-		return "That action is not allowed here."
-	case fe.Code == fiber.StatusRequestEntityTooLarge:
-		return "The request is too large."
+		return i18n.T(ctx, "errors.not_found")
+	case fiber.StatusMethodNotAllowed:
+		return i18n.T(ctx, "errors.method")
+	case fiber.StatusRequestEntityTooLarge:
+		return i18n.T(ctx, "errors.too_large")
+	case fiber.StatusBadRequest:
+		return i18n.T(ctx, "errors.bad_request")
+	case fiber.StatusRequestTimeout:
+		return i18n.T(ctx, "errors.timeout")
 	}
-	return fe.Message
+	if fe.Code >= 500 {
+		return i18n.T(ctx, "errors.internal")
+	}
+	return i18n.T(ctx, "errors.refused")
 }
 
 // lifecycleStatus is the HTTP status of a refusal by the report rules.

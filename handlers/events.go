@@ -20,12 +20,12 @@ func (h *handler) events(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(err, live.ErrTooManyForIP):
 		c.Set(fiber.HeaderRetryAfter, "60")
-		return fiber.NewError(fiber.StatusTooManyRequests, "Too many live update streams from your address. Close some tabs.")
+		return refuse(fiber.StatusTooManyRequests, "errors.events.too_many")
 	case errors.Is(err, live.ErrFull):
 		c.Set(fiber.HeaderRetryAfter, "60")
-		return fiber.NewError(fiber.StatusServiceUnavailable, "Live updates are busy. The map still works; reload later for live updates.")
+		return refuse(fiber.StatusServiceUnavailable, "errors.events.busy")
 	case err != nil:
-		return fiber.NewError(fiber.StatusServiceUnavailable, "The server is shutting down.")
+		return refuse(fiber.StatusServiceUnavailable, "errors.events.shutdown")
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")

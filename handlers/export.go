@@ -15,46 +15,68 @@ import (
 	"hazardwatch/store"
 )
 
-// exportFilter reads the /reports filters (type, status, q) for an export.
-func exportFilter(c *fiber.Ctx) (store.ReportFilter, error) {
-	var f store.ReportFilter
+// exportFilter reads the /reports filters (type, status, q, bbox) for an export (moderators:
+// every status unless one is asked for).
+func exportFilter(c *fiber.Ctx) (store.ListQuery, error) {
+	q := store.ListQuery{Statuses: hazard.Statuses}
 	if t := c.Query("type"); t != "" {
 		if _, ok := hazard.TypeByCode(t); !ok {
-			return f, fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(t)+".")
+			return q, refuse(fiber.StatusBadRequest, "errors.unknown_type", "Type", t)
 		}
-		f.Types = []string{t}
+		q.Types = []string{t}
 	}
 	if s := c.Query("status"); s != "" {
 		if !hazard.Status(s).Valid() {
-			return f, fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(s)+".")
+			return q, refuse(fiber.StatusBadRequest, "errors.unknown_status", "Status", s)
 		}
-		f.Statuses = []hazard.Status{hazard.Status(s)}
+		q.Statuses = []hazard.Status{hazard.Status(s)}
 	}
-	if q := strings.TrimSpace(c.Query("q")); len([]rune(q)) > 100 {
-		return f, fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
+	if text := strings.TrimSpace(c.Query("q")); len([]rune(text)) > 100 {
+		return q, refuse(fiber.StatusBadRequest, "errors.search_long", "Max", 100)
 	} else {
-		f.Text = q
+		q.Text = text
 	}
-	return f, nil
+	if s := c.Query("bbox"); s != "" {
+		b, msg := parseBBox(s)
+		if !msg.IsZero() {
+			return q, refuseMsg(fiber.StatusBadRequest, msg)
+		}
+		q.Box = &b
+	}
+	return q, nil
 }
 
-// eachReport pages through every report matching f (newest first) until fn says stop.
-func (h *handler) eachReport(ctx context.Context, f store.ReportFilter, fn func(*store.Report) bool) error {
-	for page := 0; page < 10000; page++ {
-		rs, more, err := h.store.Reports(ctx, f, page, 200)
+// eachReport pages through every report matching q (newest first) until fn says stop. Each
+// page starts below the last one's time, so a long export costs the same per page throughout.
+func (h *handler) eachReport(ctx context.Context, q store.ListQuery, fn func(*store.Report) bool) error {
+	q.Limit, q.Skip = 200, 0
+	for {
+		res, err := h.store.List(ctx, q)
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
+		for _, r := range res.Reports {
 			if !fn(r) {
 				return nil
 			}
 		}
-		if !more {
+		if !res.More || len(res.Reports) == 0 {
 			return nil
 		}
+		// Continue below the last report's millisecond; its ties are skipped by count.
+		last := res.Reports[len(res.Reports)-1].CreatedAt
+		ties := 0
+		for _, r := range res.Reports {
+			if r.CreatedAt.UnixMilli() == last.UnixMilli() {
+				ties++
+			}
+		}
+		if q.To.UnixMilli() == last.UnixMilli() {
+			q.Skip += ties
+		} else {
+			q.To, q.Skip = time.UnixMilli(last.UnixMilli()), ties
+		}
 	}
-	return nil
 }
 
 // csvSafe neutralises cells a spreadsheet would run as a formula.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/views"
 )
 
@@ -22,7 +23,9 @@ type flash struct {
 	Msg  string `json:"m"`
 }
 
-func (h *handler) setFlash(c *fiber.Ctx, kind, msg string) {
+// setFlash shows m on the next page, said in this request's language.
+func (h *handler) setFlash(c *fiber.Ctx, kind string, m i18n.Msg) {
+	msg := i18n.Say(c.UserContext(), m)
 	sc, err := h.signedCookies(c.UserContext(), flashMaxAge)
 	var v string
 	if err == nil {
@@ -50,7 +53,7 @@ func (h *handler) takeFlash(c *fiber.Ctx) []views.Flash {
 		return nil
 	}
 	var f flash
-	if sc.Decode(flashCookie, raw, &f) != nil || len(f.Msg) > 300 {
+	if sc.Decode(flashCookie, raw, &f) != nil || len(f.Msg) > 600 {
 		return nil
 	}
 	return []views.Flash{{Kind: f.Kind, Message: f.Msg}}

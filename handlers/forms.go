@@ -7,35 +7,54 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/password"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
-// form collects submitted values (copied: fasthttp reuses its buffers) and errors by field.
-type form struct{ views.Form }
+// form collects submitted values (copied: fasthttp reuses its buffers) and errors by field,
+// said in the request's language.
+type form struct {
+	views.Form
+	loc *i18n.Localizer
+}
 
 // newForm reads fields, in the order the page shows them (the error summary lists them so).
 func newForm(c *fiber.Ctx, fields ...string) *form {
-	f := &form{views.Form{Values: map[string]string{}, Errors: map[string]string{}, Order: fields}}
+	f := emptyForm(c)
+	f.Order = fields
 	for _, name := range fields {
 		f.Values[name] = strings.Clone(c.FormValue(name))
 	}
 	return f
 }
 
-func (f *form) fail(field, msg string) {
+// emptyForm is a form with nothing submitted yet.
+func emptyForm(c *fiber.Ctx) *form {
+	return &form{views.Form{Values: map[string]string{}, Errors: map[string]string{}}, i18n.From(c.UserContext())}
+}
+
+// fail records m as field's error ("" for the form as a whole), unless it has one already.
+func (f *form) fail(field string, m i18n.Msg) {
 	if _, ok := f.Errors[field]; !ok {
-		f.Errors[field] = msg
+		f.Errors[field] = f.loc.Msg(m)
+	}
+}
+
+// failText records text, already in the request's language, as field's error.
+func (f *form) failText(field, text string) {
+	if _, ok := f.Errors[field]; !ok {
+		f.Errors[field] = text
 	}
 }
 
 func (f *form) ok() bool { return len(f.Errors) == 0 }
 
-// check records msg as field's error when it is not empty.
-func (f *form) check(field, msg string) {
-	if msg != "" {
-		f.fail(field, msg)
+// check records m as field's error unless it is the zero Msg.
+func (f *form) check(field string, m i18n.Msg) {
+	if !m.IsZero() {
+		f.fail(field, m)
 	}
 }
 

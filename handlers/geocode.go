@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/geocode"
+	"hazardwatch/i18n"
 	"hazardwatch/views"
 )
 
@@ -22,8 +23,8 @@ func (h *handler) geoLimit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if msg != "" {
-		return fiber.NewError(fiber.StatusTooManyRequests, msg)
+	if !msg.IsZero() {
+		return refuseMsg(fiber.StatusTooManyRequests, msg)
 	}
 	return nil
 }
@@ -31,12 +32,12 @@ func (h *handler) geoLimit(c *fiber.Ctx) error {
 // apiGeocode: GET /api/geocode?q=&near=lat,lng -> [{label, lat, lng}], places near `near` first.
 func (h *handler) apiGeocode(c *fiber.Ctx) error {
 	q := strings.Clone(c.Query("q"))
-	if msg := geocode.CheckQuery(q); msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	if msg := geocode.CheckQuery(q); !msg.IsZero() {
+		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	near, msg := nearParam(c)
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	if !msg.IsZero() {
+		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	if err := h.geoLimit(c); err != nil {
 		return err
@@ -53,16 +54,16 @@ func (h *handler) apiGeocode(c *fiber.Ctx) error {
 
 // nearParam reads near=lat,lng (the centre of the map the search comes from): none when absent,
 // or what is wrong with it.
-func nearParam(c *fiber.Ctx) ([]geocode.Point, string) {
+func nearParam(c *fiber.Ctx) ([]geocode.Point, i18n.Msg) {
 	s := strings.TrimSpace(c.Query("near"))
 	if s == "" {
-		return nil, ""
+		return nil, i18n.Msg{}
 	}
 	p, msg := geocode.ParsePoint(s)
-	if msg != "" {
-		return nil, "near: " + msg
+	if !msg.IsZero() {
+		return nil, i18n.M("errors.geo.near", "Problem", msg)
 	}
-	return []geocode.Point{p}, ""
+	return []geocode.Point{p}, i18n.Msg{}
 }
 
 // searchPlaces asks the geocoder (with a bound on the wait) for up to geocode.Limit places.
@@ -77,11 +78,11 @@ func (h *handler) searchPlaces(c *fiber.Ctx, q string, near []geocode.Point) ([]
 func (h *handler) townsOnly() bool { return h.cfg.Geocoder != "nominatim" }
 
 // parsePoint reads lat and lng query parameters strictly.
-func parsePoint(c *fiber.Ctx) (float64, float64, string) {
+func parsePoint(c *fiber.Ctx) (float64, float64, i18n.Msg) {
 	lat, err1 := strconv.ParseFloat(strings.TrimSpace(c.Query("lat")), 64)
 	lng, err2 := strconv.ParseFloat(strings.TrimSpace(c.Query("lng")), 64)
 	if err1 != nil || err2 != nil {
-		return 0, 0, "Give lat and lng as decimal degrees, e.g. lat=32.8191&lng=34.9983."
+		return 0, 0, i18n.M("errors.geo.lat_lng")
 	}
 	return lat, lng, geocode.CheckPoint(lat, lng)
 }
@@ -89,8 +90,8 @@ func parsePoint(c *fiber.Ctx) (float64, float64, string) {
 // apiReverse: GET /api/reverse?lat=&lng= -> {label, lat, lng}.
 func (h *handler) apiReverse(c *fiber.Ctx) error {
 	lat, lng, msg := parsePoint(c)
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	if !msg.IsZero() {
+		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	if err := h.geoLimit(c); err != nil {
 		return err
@@ -99,7 +100,7 @@ func (h *handler) apiReverse(c *fiber.Ctx) error {
 	defer cancel()
 	p, err := h.geo.Reverse(ctx, lat, lng)
 	if errors.Is(err, geocode.ErrNoResult) {
-		return fiber.NewError(fiber.StatusNotFound, "No named place is known near that point.")
+		return refuse(fiber.StatusNotFound, "errors.geo.no_place")
 	} else if err != nil {
 		return err
 	}
@@ -109,12 +110,12 @@ func (h *handler) apiReverse(c *fiber.Ctx) error {
 // suggest is the htmx partial behind the address box: a listbox of places.
 func (h *handler) suggest(c *fiber.Ctx) error {
 	q := strings.Clone(c.Query("q"))
-	if geocode.CheckQuery(q) != "" {
+	if !geocode.CheckQuery(q).IsZero() {
 		return render(c, fiber.StatusOK, views.Suggestions(nil, q, h.townsOnly()))
 	}
 	near, msg := nearParam(c)
-	if msg != "" {
-		return fiber.NewError(fiber.StatusBadRequest, msg)
+	if !msg.IsZero() {
+		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	if err := h.geoLimit(c); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"hazardwatch/config"
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 )
 
@@ -50,7 +51,7 @@ func newGoogle(cfg *config.Config, client *http.Client) *googleAuth {
 	}
 }
 
-const googleFailed = "Google sign-in could not be completed. Please try again."
+var googleFailed = i18n.M("auth.google.failed")
 
 func randomString() string {
 	b := make([]byte, 32)
@@ -89,7 +90,7 @@ func (h *handler) googleStart(c *fiber.Ctx) error {
 	return c.Redirect(authURL, fiber.StatusSeeOther)
 }
 
-func (h *handler) googleFail(c *fiber.Ctx, msg string) error {
+func (h *handler) googleFail(c *fiber.Ctx, msg i18n.Msg) error {
 	h.setFlash(c, "error", msg)
 	return c.Redirect("/login", fiber.StatusSeeOther)
 }
@@ -111,7 +112,7 @@ func (h *handler) googleCallback(c *fiber.Ctx) error {
 	}
 	parts := strings.SplitN(stored, " ", 3)
 	if c.Query("error") != "" {
-		return h.googleFail(c, "Google sign-in was cancelled.")
+		return h.googleFail(c, i18n.M("auth.google.cancelled"))
 	}
 	state := c.Query("state")
 	if len(parts) != 3 || state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(parts[0])) != 1 {
@@ -141,11 +142,11 @@ func (h *handler) googleCallback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if msg != "" {
+	if !msg.IsZero() {
 		return h.googleFail(c, msg)
 	}
 	if u.Disabled {
-		return h.googleFail(c, "This account has been disabled. Contact the moderators if you think this is a mistake.")
+		return h.googleFail(c, i18n.M("auth.google.disabled"))
 	}
 	if err := h.signIn(c, u); err != nil {
 		return err
@@ -161,33 +162,33 @@ func (h *handler) googleCallback(c *fiber.Ctx) error {
 //   - one matching an account whose email was never verified takes it over: whoever registered
 //     the address first may not own it, so its password is cleared and its sessions end;
 //   - otherwise a new account is made.
-func (h *handler) googleUser(ctx context.Context, current *store.User, sub, email, name string, verified bool) (*store.User, string, error) {
+func (h *handler) googleUser(ctx context.Context, current *store.User, sub, email, name string, verified bool) (*store.User, i18n.Msg, error) {
 	u, err := h.store.UserByGoogle(ctx, sub)
 	if err == nil {
-		return u, "", nil
+		return u, i18n.Msg{}, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, "", err
+		return nil, i18n.Msg{}, err
 	}
 	if current != nil {
 		if err := h.store.LinkGoogle(ctx, current.ID, sub, false); err != nil {
-			return nil, "", err
+			return nil, i18n.Msg{}, err
 		}
 		u, err := h.store.UserByID(ctx, current.ID)
-		return u, "", err
+		return u, i18n.Msg{}, err
 	}
 	existing, err := h.store.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, "", err
+		return nil, i18n.Msg{}, err
 	}
 	if existing != nil {
 		if !verified {
-			return nil, "Google has not verified this email address, and an account already uses it. Sign in with your password instead.", nil
+			return nil, i18n.M("auth.google.unverified"), nil
 		}
 		if err := h.store.LinkGoogle(ctx, existing.ID, sub, !existing.EmailVerified); err != nil {
-			return nil, "", err
+			return nil, i18n.Msg{}, err
 		}
 		u, err := h.store.UserByID(ctx, existing.ID)
-		return u, "", err
+		return u, i18n.Msg{}, err
 	}
 	name = strings.Join(strings.Fields(name), " ")
 	if name == "" {
@@ -196,9 +197,9 @@ func (h *handler) googleUser(ctx context.Context, current *store.User, sub, emai
 	if r := []rune(name); len(r) > 80 {
 		name = string(r[:80])
 	}
-	u = &store.User{Email: email, Name: name, GoogleSub: sub, EmailVerified: verified}
+	u = &store.User{Email: email, Name: name, GoogleSub: sub, EmailVerified: verified, Lang: i18n.From(ctx).Lang().Tag}
 	if err := h.store.CreateUser(ctx, u); err != nil {
-		return nil, "", err
+		return nil, i18n.Msg{}, err
 	}
-	return u, "", nil
+	return u, i18n.Msg{}, nil
 }

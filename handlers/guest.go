@@ -25,7 +25,7 @@ func (h *handler) guestFields(c *fiber.Ctx, f *form, d *lifecycle.Draft) {
 	email := strings.TrimSpace(f.Values["email"])
 	f.Values["email"] = email
 	if email == "" {
-		f.fail("email", i18n.T(c.UserContext(), "reportform.email.missing"))
+		f.fail("email", i18n.M("reportform.email.missing"))
 	} else {
 		d.GuestEmail = f.email("email")
 	}
@@ -53,14 +53,14 @@ func (h *handler) guestSent(c *fiber.Ctx, r *store.Report) error {
 	}
 	t, _ := hazard.TypeByCode(r.Type)
 	data := mail.GuestData{
-		Name: r.ReporterName, Type: i18n.T(ctx, "reportform.type."+t.Code), Description: r.Description, Address: r.Address,
+		Name: r.ReporterName, Type: t.Label(ctx), Description: r.Description, Address: r.Address,
 		Link: h.cfg.BaseURL.String() + "/reports/confirm?token=" + token,
 	}
 	// The submitter reads this mail in the language they wrote the report in.
 	if err := worker.Enqueue(ctx, h.store, "guest-confirm:"+r.ID, r.GuestEmail, mail.GuestConfirm, data); err != nil {
 		return err
 	}
-	h.setFlash(c, "success", i18n.T(ctx, "reportform.sent.guest", map[string]any{"Email": r.GuestEmail}))
+	h.setFlash(c, "success", i18n.M("reportform.sent.guest", "Email", r.GuestEmail))
 	return redirect(c, "/reports/sent")
 }
 
@@ -82,8 +82,13 @@ func (h *handler) confirmForm(c *fiber.Ctx) error {
 	if r.Status != hazard.Unconfirmed {
 		return render(c, fiber.StatusOK, views.GuestConfirmPage(p, views.GuestConfirmView{Done: true, ReportURL: h.publicURL(c, r)}))
 	}
-	card := h.card(r)
-	card.TypeLabel = i18n.T(c.UserContext(), "reportform.type."+r.Type)
+	card := h.card(c, r)
+	if len(r.Photos) > 0 {
+		// The report is nobody's to see yet: the link's holder sees its photo as its uploader.
+		if kept := h.keptPhotos(c, r.Photos[:1]); len(kept) == 1 {
+			card.Thumb = kept[0].Thumb
+		}
+	}
 	return render(c, fiber.StatusOK, views.GuestConfirmPage(p, views.GuestConfirmView{Token: token, Report: card}))
 }
 
@@ -94,7 +99,7 @@ func (h *handler) confirm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "success", i18n.T(ctx, "reportform.confirm.done")+" "+h.moderationNote(c))
+	h.setFlash(c, "success", i18n.M("reportform.confirm.done", "Note", h.moderationNote()))
 	if url := h.publicURL(c, r); url != "" {
 		return redirect(c, url)
 	}

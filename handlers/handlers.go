@@ -17,9 +17,11 @@ import (
 	"hazardwatch/config"
 	"hazardwatch/geocode"
 	"hazardwatch/lifecycle"
+	"hazardwatch/links"
 	"hazardwatch/live"
 	"hazardwatch/mapview"
 	"hazardwatch/metrics"
+	"hazardwatch/photo"
 	"hazardwatch/store"
 )
 
@@ -37,6 +39,8 @@ type Deps struct {
 	Live *live.Hub
 	// Monitor reads server health for /admin/system.
 	Monitor *store.Monitor
+	// Decoders bounds concurrent photo decoding; nil means one slot per core.
+	Decoders *photo.Gate
 	// Metrics collects what /metrics shows; New adds the HTTP series.
 	Metrics *metrics.Registry
 	// GoogleClient reaches Google's token and profile endpoints; nil means a client with a 10 s
@@ -62,6 +66,8 @@ type handler struct {
 	requests *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	csp      string
+	decoders *photo.Gate  // bounds concurrent photo decoding (photos.go)
+	links    *links.Links // signed links in mails (unsubscribe, still there)
 
 	cookieKey cookieKey // see signedCookies
 }
@@ -83,7 +89,10 @@ const maxBody = 1 << 20
 func New(d Deps) *fiber.App {
 	h := &handler{
 		cfg: d.Config, store: d.Store, life: d.Life, maps: d.Map, log: d.Log, geo: d.Geocoder, live: d.Live, monitor: d.Monitor,
-		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config),
+		google: newGoogle(d.Config, d.GoogleClient), csp: contentSecurityPolicy(d.Config), decoders: d.Decoders, links: links.New(d.Store),
+	}
+	if h.decoders == nil {
+		h.decoders = photo.NewGate(0)
 	}
 	h.sessions = newSessionStore(h)
 	h.metrics = d.Metrics
@@ -127,6 +136,9 @@ func bodyLimit(hdr *fasthttp.RequestHeader) int {
 	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
 	if string(hdr.Method()) == fiber.MethodPost && (strings.EqualFold(path, "/reports") || strings.EqualFold(path, "/reports/draft")) {
 		return maxUpload
+	}
+	if string(hdr.Method()) == fiber.MethodPost && takesOnePhoto(path) {
+		return photo.MaxBytes + 1<<20
 	}
 	return maxBody
 }

@@ -25,6 +25,7 @@ import (
 	"hazardwatch/lifecycle"
 	"hazardwatch/mail"
 	"hazardwatch/mapview"
+	"hazardwatch/photo"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
 	"hazardwatch/worker"
@@ -38,6 +39,8 @@ type env struct {
 	mailDir string
 	base    string // http://127.0.0.1:port of a real listener, for cookie-carrying clients
 	cfg     *config.Config
+	// decoders is the photo decoding gate (two slots), for tests that fill it.
+	decoders *photo.Gate
 }
 
 // newEnv builds the handlers on a fresh Redis; vars override the environment.
@@ -61,7 +64,8 @@ func newEnvRoutes(t testing.TB, add func(*fiber.App), vars ...string) *env {
 func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, add func(*fiber.App), vars ...string) *env {
 	t.Helper()
 	mailDir := t.TempDir()
-	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir}
+	// DATA_DIR defaults to a temporary directory so no test leaves photos in the source tree.
+	m := map[string]string{"REDIS_URL": srv.URL(), "MAIL_DIR": mailDir, "DATA_DIR": t.TempDir()}
 	for i := 0; i+1 < len(vars); i += 2 {
 		m[vars[i]] = vars[i+1]
 	}
@@ -87,9 +91,9 @@ func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, ad
 	}
 	geo := &geocode.Cached{P: off, Cache: store.NewCache(rdb), Log: log}
 	life := lifecycle.New(st, geo, lifecycle.Config{Moderation: cfg.Moderation, ReportExpiry: cfg.ReportExpiry, TooCloseRadius: cfg.TooCloseRadius}, log)
-	e := &env{redis: srv, store: st, life: life, mailDir: mailDir, cfg: cfg}
+	e := &env{redis: srv, store: st, life: life, mailDir: mailDir, cfg: cfg, decoders: photo.NewGate(2)}
 	e.app = New(Deps{Config: cfg, Store: st, Life: life, Map: mapview.New(st), Log: log, Geocoder: geo, GoogleClient: googleClient,
-		Monitor: store.NewMonitor(rdb, st)})
+		Monitor: store.NewMonitor(rdb, st), Decoders: e.decoders})
 	// The workers run as in the app (mail goes out through the Redis stream), with short retries.
 	ctx, stop := context.WithCancel(context.Background())
 	wait := worker.Start(ctx, worker.Deps{Store: st, Life: life, Sender: mail.FileSender{Dir: mailDir, From: cfg.MailFrom, Log: log},

@@ -24,7 +24,7 @@ func (h *handler) readyz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if err := h.store.Ping(ctx); err != nil {
 		h.log.Warn("not ready", "err", err)
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "Redis is not reachable"})
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": say(c, "errors.redis_down")})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
@@ -37,10 +37,10 @@ func (h *handler) metricsText(c *fiber.Ctx) error {
 		sent, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(sent), []byte(h.cfg.MetricsToken)) != 1 {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
-			return fiber.NewError(fiber.StatusUnauthorized, "Metrics need the METRICS_TOKEN as a Bearer token.")
+			return refuse(fiber.StatusUnauthorized, "errors.metrics.token")
 		}
 	} else if ip, err := netip.ParseAddr(c.IP()); err != nil || !ip.IsLoopback() {
-		return fiber.NewError(fiber.StatusForbidden, "Metrics are served to this machine only (or set METRICS_TOKEN).")
+		return refuse(fiber.StatusForbidden, "errors.metrics.local")
 	}
 	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-store")

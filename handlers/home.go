@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"hazardwatch/geocode"
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -18,7 +20,8 @@ import (
 // home serves the hazard map. ?lat=&lng=&z= sets the view (shared links); ?q= searches places,
 // which is how the address box works without JavaScript.
 func (h *handler) home(c *fiber.Ctx) error {
-	p := h.page(c, "Hazard map")
+	ctx := c.UserContext()
+	p := h.page(c, say(c, "map.title"))
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
 	p.Scripts = []string{"vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet-heat.js", "js/map.js", "js/search.js"}
 	m := views.MapView{
@@ -27,17 +30,17 @@ func (h *handler) home(c *fiber.Ctx) error {
 		Lat:         h.cfg.MapLat,
 		Lng:         h.cfg.MapLng,
 		Zoom:        h.cfg.MapZoom,
-		Labels:      mapLabelsJSON,
-		Legend:      mapLegend,
+		Labels:      mapLabelsJSON(ctx),
+		Legend:      mapLegend(ctx),
 	}
 	if c.Query("lat") != "" || c.Query("lng") != "" {
 		lat, lng, msg := parsePoint(c)
 		zoom, err := strconv.Atoi(c.Query("z", "14"))
-		if msg == "" && (err != nil || zoom < 1 || zoom > 19) {
-			msg = "The zoom level must be a whole number from 1 to 19."
+		if msg.IsZero() && (err != nil || zoom < 1 || zoom > 19) {
+			msg = i18n.M("map.link.zoom")
 		}
-		if msg != "" {
-			p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: "That map link is not valid (" + msg + ") Showing the default view."})
+		if !msg.IsZero() {
+			p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: i18n.T(ctx, "map.link.invalid", map[string]any{"Problem": msg})})
 		} else {
 			m.Lat, m.Lng, m.Zoom, m.FromURL = lat, lng, zoom, true
 		}
@@ -52,14 +55,14 @@ func (h *handler) home(c *fiber.Ctx) error {
 			near = []geocode.Point{{Lat: m.Lat, Lng: m.Lng}}
 		}
 		search.Near = fmt.Sprintf("%.4f,%.4f", near[0].Lat, near[0].Lng)
-		if search.Error = msg; msg == "" {
-			search.Error = geocode.CheckQuery(search.Query)
+		if msg.IsZero() {
+			msg = geocode.CheckQuery(search.Query)
 		}
-		if search.Error == "" {
+		if search.Error = i18n.Say(ctx, msg); search.Error == "" {
 			if msg, err := h.overLimit(c, geocodeRule(c)); err != nil {
 				return err
-			} else if msg != "" {
-				search.Error = msg
+			} else if !msg.IsZero() {
+				search.Error = i18n.Say(ctx, msg)
 			} else {
 				places, err := h.searchPlaces(c, search.Query, near)
 				if err != nil {
@@ -70,8 +73,8 @@ func (h *handler) home(c *fiber.Ctx) error {
 		}
 	}
 	f, msg := parseMapFilter(c)
-	if msg != "" {
-		p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: msg + " Showing all current hazards."})
+	if !msg.IsZero() {
+		p.Flashes = append(p.Flashes, views.Flash{Kind: "error", Message: i18n.T(ctx, "map.filter.invalid", map[string]any{"Problem": msg})})
 		f = mapFilter{Statuses: hazard.ActiveStatuses}
 	}
 	inView, err := h.inViewList(c, h.mapQuery(c, viewBox(m.Lat, m.Lng, m.Zoom), f))
@@ -86,9 +89,13 @@ func (h *handler) home(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.Home(p, m, search, mapFilterView(c, f), inView))
 }
 
-// mapLabelsJSON gives map.js the words for markers and popups, so every screen says the same
-// ("Unverified", never "pending").
-var mapLabelsJSON = func() string {
+// mapLabelsJSON gives map.js the words for markers and popups in ctx's language, so every screen
+// says the same ("Unverified", never "pending"). Made once per language.
+func mapLabelsJSON(ctx context.Context) string {
+	return mapLabelsByLang(i18n.From(ctx).Lang().Tag)
+}
+
+var mapLabelsByLang = cachedByLang(func(ctx context.Context) string {
 	type typ struct {
 		Label string `json:"label"`
 		Icon  string `json:"icon"`
@@ -99,49 +106,61 @@ var mapLabelsJSON = func() string {
 		Statuses   map[string]string `json:"statuses"`
 	}{map[string]typ{}, map[string]string{}, map[string]string{}}
 	for _, t := range hazard.Types {
-		v.Types[t.Code] = typ{t.Label, t.Icon}
+		v.Types[t.Code] = typ{t.Label(ctx), t.Icon}
 	}
 	for _, s := range hazard.Severities {
-		v.Severities[s.Code] = severityWords(s)
+		v.Severities[s.Code] = s.Words(ctx)
 	}
 	for _, s := range hazard.Statuses {
-		v.Statuses[string(s)] = s.Label()
+		v.Statuses[string(s)] = s.Label(ctx)
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}()
+})
 
-// severityWords is how the map names a severity: "High severity".
-func severityWords(s hazard.Severity) string { return s.Label + " severity" }
+// cachedByLang computes make once for each language (the pseudo-locale included).
+func cachedByLang[T any](make func(ctx context.Context) T) func(tag string) T {
+	byLang := map[string]T{}
+	for _, l := range append(slices.Clone(i18n.Languages), i18n.Pseudo) {
+		byLang[l.Tag] = make(i18n.With(context.Background(), i18n.For(l.Tag)))
+	}
+	return func(tag string) T { return byLang[tag] }
+}
 
-// mapLegend explains the markers: colour by severity, ring by status, symbol by type.
-var mapLegend = func() views.MapLegend {
+// mapLegend explains the markers in ctx's language: colour by severity, ring by status, symbol by
+// type.
+func mapLegend(ctx context.Context) views.MapLegend {
+	return mapLegendByLang(i18n.From(ctx).Lang().Tag)
+}
+
+var mapLegendByLang = cachedByLang(func(ctx context.Context) views.MapLegend {
 	var l views.MapLegend
 	for _, s := range hazard.Severities {
-		l.Severities = append(l.Severities, views.Option{Value: s.Code, Label: severityWords(s)})
+		l.Severities = append(l.Severities, views.Option{Value: s.Code, Label: s.Words(ctx)})
 	}
 	for _, s := range hazard.Statuses {
 		if s.Public() {
-			l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
+			l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label(ctx)})
 		}
 	}
 	for _, t := range hazard.Types {
-		l.Types = append(l.Types, views.Option{Value: t.Icon, Label: t.Label})
+		l.Types = append(l.Types, views.Option{Value: t.Icon, Label: t.Label(ctx)})
 	}
 	return l
-}()
+})
 
 // mapFilterView marks the checkboxes the current filter selects.
 func mapFilterView(c *fiber.Ctx, f mapFilter) views.MapFilters {
+	ctx := c.UserContext()
 	var v views.MapFilters
 	for _, t := range hazard.Types {
-		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label}, Checked: slices.Contains(f.Types, t.Code)})
+		v.Types = append(v.Types, views.CheckOption{Option: views.Option{Value: t.Code, Label: t.Label(ctx)}, Checked: slices.Contains(f.Types, t.Code)})
 	}
 	for _, s := range hazard.Statuses {
 		if !s.Public() {
 			continue
 		}
-		v.Statuses = append(v.Statuses, views.CheckOption{Option: views.Option{Value: string(s), Label: s.Label()}, Checked: slices.Contains(f.Statuses, s)})
+		v.Statuses = append(v.Statuses, views.CheckOption{Option: views.Option{Value: string(s), Label: s.Label(ctx)}, Checked: slices.Contains(f.Statuses, s)})
 	}
 	switch s := c.Query("since"); s {
 	case "24h", "7d", "30d":

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestHomeMapWordsComeFromHazard(t *testing.T) {
 		t.Fatalf("data-labels: %v", err)
 	}
 	for _, ty := range hazard.Types {
-		if w := words.Types[ty.Code]; w.Label != ty.Label || w.Icon != ty.Icon {
+		if w := words.Types[ty.Code]; w.Label != ty.Label(context.Background()) || w.Icon != ty.Icon {
 			t.Errorf("type %s: %+v", ty.Code, w)
 		}
 	}
@@ -32,13 +33,13 @@ func TestHomeMapWordsComeFromHazard(t *testing.T) {
 	}
 	legend := d.Find(`[data-testid="map-legend"]`).Text()
 	for _, s := range hazard.Severities {
-		if words.Severities[s.Code] != s.Label+" severity" || !strings.Contains(legend, s.Label+" severity") {
+		if w := s.Words(context.Background()); words.Severities[s.Code] != w || !strings.Contains(legend, w) {
 			t.Errorf("severity %s: %q, legend %q", s.Code, words.Severities[s.Code], legend)
 		}
 	}
 	for _, s := range hazard.Statuses {
-		if s.Public() && !strings.Contains(legend, s.Label()) {
-			t.Errorf("the legend does not explain %q", s.Label())
+		if s.Public() && !strings.Contains(legend, s.Label(context.Background())) {
+			t.Errorf("the legend does not explain %q", s.Label(context.Background()))
 		}
 	}
 	if strings.Contains(legend, "pending") {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,35 +13,36 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/mapview"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
 // parseBBox reads minLng,minLat,maxLng,maxLat.
-func parseBBox(s string) (store.BBox, string) {
+func parseBBox(s string) (store.BBox, i18n.Msg) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 4 {
-		return store.BBox{}, "bbox must be four numbers: minLng,minLat,maxLng,maxLat."
+		return store.BBox{}, i18n.M("errors.bbox.four")
 	}
 	var v [4]float64
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return store.BBox{}, fmt.Sprintf("bbox value %q is not a number.", p)
+			return store.BBox{}, i18n.M("errors.bbox.number", "Value", strconv.Quote(p))
 		}
 		v[i] = f
 	}
 	b := store.BBox{MinLng: v[0], MinLat: v[1], MaxLng: v[2], MaxLat: v[3]}
 	switch {
 	case b.MinLng < -180 || b.MaxLng > 180:
-		return b, "bbox longitudes must be between -180 and 180."
+		return b, i18n.M("errors.bbox.longitudes")
 	case b.MinLat < -90 || b.MaxLat > 90:
-		return b, "bbox latitudes must be between -90 and 90."
+		return b, i18n.M("errors.bbox.latitudes")
 	case b.MinLng >= b.MaxLng || b.MinLat >= b.MaxLat:
-		return b, "bbox must be minLng,minLat,maxLng,maxLat with each minimum below its maximum."
+		return b, i18n.M("errors.bbox.order")
 	}
-	return b, ""
+	return b, i18n.Msg{}
 }
 
 // parseViewport reads bbox, zoom and the map filters into a map query for the current viewer,
@@ -48,20 +50,20 @@ func parseBBox(s string) (store.BBox, string) {
 func (h *handler) parseViewport(c *fiber.Ctx) (mapview.Query, error) {
 	b, msg := parseBBox(c.Query("bbox"))
 	var f mapFilter
-	if msg == "" {
+	if msg.IsZero() {
 		f, msg = parseMapFilter(c)
 	}
 	q := h.mapQuery(c, b, f)
-	if z := c.Query("zoom"); z != "" && msg == "" {
+	if z := c.Query("zoom"); z != "" && msg.IsZero() {
 		v, err := strconv.ParseFloat(z, 64)
 		if err != nil || math.IsNaN(v) || v < 0 || v > 22 {
-			msg = "zoom must be a number from 0 to 22."
+			msg = i18n.M("errors.zoom")
 		} else {
 			q.Zoom, q.HasZoom = int(v), true
 		}
 	}
-	if msg != "" {
-		return q, fiber.NewError(fiber.StatusBadRequest, msg)
+	if !msg.IsZero() {
+		return q, refuseMsg(fiber.StatusBadRequest, msg)
 	}
 	return q, nil
 }
@@ -80,17 +82,17 @@ type mapFilter struct {
 
 // parseMapFilter reads type= and status= (comma lists) and since= (a duration such as 24h or 7d,
 // or a date). Resolved and expired hazards are hidden unless asked for.
-func parseMapFilter(c *fiber.Ctx) (mapFilter, string) {
+func parseMapFilter(c *fiber.Ctx) (mapFilter, i18n.Msg) {
 	var f mapFilter
 	for _, t := range queryList(c, "type") {
 		if _, ok := hazard.TypeByCode(t); !ok {
-			return f, fmt.Sprintf("Unknown hazard type %q.", t)
+			return f, i18n.M("errors.unknown_type", "Type", t)
 		}
 		f.Types = append(f.Types, t)
 	}
 	for _, s := range queryList(c, "status") {
 		if !hazard.Status(s).Valid() {
-			return f, fmt.Sprintf("Unknown status %q.", s)
+			return f, i18n.M("errors.unknown_status", "Status", s)
 		}
 		f.Statuses = append(f.Statuses, hazard.Status(s))
 	}
@@ -105,10 +107,10 @@ func parseMapFilter(c *fiber.Ctx) (mapFilter, string) {
 		} else if t, err := time.Parse(time.RFC3339, s); err == nil {
 			f.Since = t
 		} else {
-			return f, "since must be a duration such as 24h or 7d, or a date such as 2026-11-01."
+			return f, i18n.M("errors.since")
 		}
 	}
-	return f, ""
+	return f, i18n.Msg{}
 }
 
 func parseSince(s string) (time.Duration, error) {
@@ -150,7 +152,7 @@ func (h *handler) apiReports(c *fiber.Ctx) error {
 	}
 	ans, err := h.maps.Features(c.UserContext(), q)
 	if errors.Is(err, mapview.ErrSinceTooOld) {
-		return fiber.NewError(fiber.StatusBadRequest, fmt.Sprintf("since can reach back at most %d days on the map.", store.GridDays-1))
+		return refuse(fiber.StatusBadRequest, "errors.since_too_old", "Days", store.GridDays-1)
 	}
 	if err != nil {
 		return err
@@ -173,7 +175,7 @@ func featureCollection(ans mapview.Answer) []byte {
 		b = append(b, `{"type":"Feature",`...)
 		if !f.Cluster {
 			b = append(b, `"id":`...)
-			b = strconv.AppendQuote(b, f.ID)
+			b = appendJSONString(b, f.ID)
 			b = append(b, ',')
 		}
 		b = append(b, `"geometry":{"type":"Point","coordinates":[`...)
@@ -186,20 +188,35 @@ func featureCollection(ans mapview.Answer) []byte {
 			b = strconv.AppendInt(b, f.Count, 10)
 		} else {
 			b = append(b, `"id":`...)
-			b = strconv.AppendQuote(b, f.ID)
+			b = appendJSONString(b, f.ID)
 			b = append(b, `,"type":`...)
-			b = strconv.AppendQuote(b, f.Type)
+			b = appendJSONString(b, f.Type)
 			b = append(b, `,"status":`...)
-			b = strconv.AppendQuote(b, string(f.Status))
+			b = appendJSONString(b, string(f.Status))
 		}
 		b = append(b, `,"severity":`...)
-		b = strconv.AppendQuote(b, f.Severity)
+		b = appendJSONString(b, f.Severity)
 		b = append(b, "}}"...)
 	}
 	return append(b, "]}"...)
 }
 
 func round5(f float64) float64 { return math.Round(f*1e5) / 1e5 }
+
+// appendJSONString quotes s for JSON. Ids and codes are plain ASCII letters, digits, '-' and '_',
+// copied as they are (strconv.AppendQuote checks every rune, a tenth of a street view's CPU);
+// anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
 
 // inViewLimit is how many reports the list beside the map shows.
 const inViewLimit = 50
@@ -222,7 +239,7 @@ func (h *handler) inViewList(c *fiber.Ctx, q mapview.Query) (views.InView, error
 	ctx := c.UserContext()
 	ids, total, err := h.maps.Newest(ctx, q, inViewLimit)
 	if errors.Is(err, mapview.ErrSinceTooOld) {
-		return views.InView{}, fiber.NewError(fiber.StatusBadRequest, fmt.Sprintf("since can reach back at most %d days on the map.", store.GridDays-1))
+		return views.InView{}, refuse(fiber.StatusBadRequest, "errors.since_too_old", "Days", store.GridDays-1)
 	}
 	if err != nil {
 		return views.InView{}, err
@@ -233,7 +250,7 @@ func (h *handler) inViewList(c *fiber.Ctx, q mapview.Query) (views.InView, error
 	}
 	v := views.InView{Total: int(total)}
 	for _, r := range rs {
-		v.Reports = append(v.Reports, h.card(r))
+		v.Reports = append(v.Reports, h.card(c, r))
 	}
 	return v, nil
 }

@@ -9,26 +9,28 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
-// actionLabels are the moderator's verbs as the queue shows them.
+// actionLabels are the moderator's verbs as the queue shows them (labels are catalog ids).
 var actionLabels = []views.Option{
-	{Value: string(hazard.Approve), Label: "Approve (open)"},
-	{Value: string(hazard.Start), Label: "Start work (in progress)"},
-	{Value: string(hazard.Resolve), Label: "Resolve"},
-	{Value: string(hazard.Reject), Label: "Reject"},
-	{Value: string(hazard.MarkDuplicate), Label: "Mark as duplicate"},
-	{Value: string(hazard.Reopen), Label: "Reopen"},
+	{Value: string(hazard.Approve), Label: "moderation.action.approve"},
+	{Value: string(hazard.Start), Label: "moderation.action.start"},
+	{Value: string(hazard.Resolve), Label: "moderation.action.resolve"},
+	{Value: string(hazard.Reject), Label: "moderation.action.reject"},
+	{Value: string(hazard.MarkDuplicate), Label: "moderation.action.duplicate"},
+	{Value: string(hazard.Reopen), Label: "moderation.action.reopen"},
 }
 
 // allowedActions lists the moderator actions the workflow table allows from s.
-func allowedActions(s hazard.Status) []views.Option {
+func allowedActions(c *fiber.Ctx, s hazard.Status) []views.Option {
 	var out []views.Option
 	for _, a := range actionLabels {
 		if _, ok := hazard.Next(s, hazard.Action(a.Value)); ok {
+			a.Label = say(c, a.Label)
 			out = append(out, a)
 		}
 	}
@@ -43,8 +45,8 @@ func (h *handler) moderationItems(c *fiber.Ctx, rs []*store.Report) []views.Mode
 	}
 	items := make([]views.ModerationItem, len(rs))
 	for i, r := range rs {
-		items[i] = views.ModerationItem{ReportCard: h.card(r), Version: r.Version, Lat: r.Lat, Lng: r.Lng,
-			Actions: allowedActions(r.Status), Nearby: near[r.ID]}
+		items[i] = views.ModerationItem{ReportCard: h.card(c, r), Version: r.Version, Lat: r.Lat, Lng: r.Lng,
+			Actions: allowedActions(c, r.Status), Nearby: near[r.ID]}
 	}
 	return items
 }
@@ -55,32 +57,32 @@ func (h *handler) moderationItem(c *fiber.Ctx, r *store.Report) views.Moderation
 
 // moderation is the review queue (moderators and admins): one status, oldest first.
 func (h *handler) moderation(c *fiber.Ctx) error {
-	v := views.ModerationView{Status: c.Query("status", string(hazard.Pending)), Type: c.Query("type"), Types: typeOptions()}
+	v := views.ModerationView{Status: c.Query("status", string(hazard.Pending)), Type: c.Query("type"), Types: typeOptions(c)}
 	if !hazard.Status(v.Status).Valid() {
-		return fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(v.Status)+".")
+		return refuse(fiber.StatusBadRequest, "errors.unknown_status", "Status", v.Status)
 	}
 	if _, ok := hazard.TypeByCode(v.Type); v.Type != "" && !ok {
-		return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(v.Type)+".")
+		return refuse(fiber.StatusBadRequest, "errors.unknown_type", "Type", v.Type)
 	}
 	for _, s := range hazard.Statuses {
-		v.Statuses = append(v.Statuses, views.Option{Value: string(s), Label: s.Label()})
+		v.Statuses = append(v.Statuses, views.Option{Value: string(s), Label: s.Label(c.UserContext())})
 	}
 	v.Severity = c.Query("severity")
 	if _, ok := hazard.SeverityByCode(v.Severity); v.Severity != "" && !ok {
-		return fiber.NewError(fiber.StatusBadRequest, "Unknown severity "+strconv.Quote(v.Severity)+".")
+		return refuse(fiber.StatusBadRequest, "errors.unknown_severity", "Severity", v.Severity)
 	}
 	v.BBox = strings.TrimSpace(c.Query("bbox"))
 	var area *store.BBox
 	if v.BBox != "" {
 		b, msg := parseBBox(v.BBox)
-		if msg != "" {
-			return fiber.NewError(fiber.StatusBadRequest, msg)
+		if !msg.IsZero() {
+			return refuseMsg(fiber.StatusBadRequest, msg)
 		}
 		area = &b
 	}
 	page, err := strconv.Atoi(c.Query("page", "0"))
 	if err != nil || page < 0 || page > 10000 {
-		return fiber.NewError(fiber.StatusBadRequest, "Bad page number.")
+		return refuse(fiber.StatusBadRequest, "errors.page_number", "Max", 10000)
 	}
 	rs, more, err := h.store.ModerationQueue(c.UserContext(), v.Status, page, 50)
 	if err != nil {
@@ -102,7 +104,7 @@ func (h *handler) moderation(c *fiber.Ctx) error {
 		}
 		v.NextURL = "/moderation?" + q.Encode()
 	}
-	p := h.page(c, "Review queue")
+	p := h.page(c, say(c, "moderation.title"))
 	return render(c, fiber.StatusOK, views.ModerationPage(p, v))
 }
 
@@ -119,7 +121,7 @@ func (h *handler) moderate(c *fiber.Ctx) error {
 		// Answer with the row itself, its error inside, so the moderator sees where it went wrong.
 		if cur, err := h.store.Report(c.UserContext(), id); err == nil {
 			it := h.moderationItem(c, cur)
-			it.Error = le.Msg
+			it.Error = i18n.Say(c.UserContext(), le.Msg)
 			return render(c, lifecycleStatus(le.Kind), views.ModerationRow(h.page(c, ""), it))
 		}
 	}
@@ -130,7 +132,7 @@ func (h *handler) moderate(c *fiber.Ctx) error {
 	if isPartial(c) {
 		return render(c, fiber.StatusOK, views.ModerationRow(h.page(c, ""), h.moderationItem(c, r)))
 	}
-	h.setFlash(c, "success", "Report marked "+strings.ToLower(r.Status.Label())+".")
+	h.setFlash(c, "success", i18n.M("moderation.flash.marked", "Status", r.Status.InlineMsg()))
 	return redirect(c, "/moderation")
 }
 

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/i18n"
 )
 
 // follow switches status mails about a report on or off for the signed-in user.
@@ -15,9 +17,9 @@ func (h *handler) follow(c *fiber.Ctx) error {
 		return err
 	}
 	if on {
-		h.setFlash(c, "success", "You will get an email when this report changes.")
+		h.setFlash(c, "success", i18n.M("reports.flash.following"))
 	} else {
-		h.setFlash(c, "info", "You no longer follow this report.")
+		h.setFlash(c, "info", i18n.M("reports.flash.unfollowed"))
 	}
 	return redirect(c, "/reports/"+r.ID)
 }
@@ -29,9 +31,9 @@ func (h *handler) setNotifications(c *fiber.Ctx) error {
 		return err
 	}
 	if on {
-		h.setFlash(c, "success", "You will get emails when your reports, or ones you follow, change.")
+		h.setFlash(c, "success", i18n.M("account.notify.on"))
 	} else {
-		h.setFlash(c, "info", "Status emails are off.")
+		h.setFlash(c, "info", i18n.M("account.notify.off"))
 	}
 	return redirect(c, "/account")
 }

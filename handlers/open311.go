@@ -1,10 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -16,6 +16,7 @@ import (
 
 	"hazardwatch/geocode"
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
 	"hazardwatch/store"
 )
@@ -44,7 +45,7 @@ func open311Format(c *fiber.Ctx) (string, error) {
 	case "json", "xml":
 		return f, nil
 	}
-	return "", fiber.NewError(fiber.StatusNotFound, "Unknown format: use .json or .xml.")
+	return "", refuse(fiber.StatusNotFound, "api.open311.format")
 }
 
 // open311Write sends v as JSON or as XML with the declaration.
@@ -78,7 +79,7 @@ func open311ErrorResponse(c *fiber.Ctx, status int, msg string) error {
 
 func (h *handler) checkJurisdiction(c *fiber.Ctx) error {
 	if j := c.Query("jurisdiction_id"); j != "" && h.cfg.Open311Jurisdiction != "" && j != h.cfg.Open311Jurisdiction {
-		return fiber.NewError(fiber.StatusNotFound, "Unknown jurisdiction_id "+strconv.Quote(j)+".")
+		return refuse(fiber.StatusNotFound, "api.open311.jurisdiction", "Value", strconv.Quote(j))
 	}
 	return nil
 }
@@ -110,8 +111,8 @@ func (h *handler) open311Discovery(c *fiber.Ctx) error {
 	}
 	base := h.cfg.BaseURL.String()
 	d := o311Discovery{
-		Changeset: open311Changeset, Contact: "Hazard Watch moderators: " + base,
-		KeyService: "Ask an administrator for a key: " + base + "/admin/api-keys",
+		Changeset: open311Changeset, Contact: say(c, "api.open311.contact", map[string]any{"URL": base}),
+		KeyService: say(c, "api.open311.key_service", map[string]any{"URL": base + "/admin/api-keys"}),
 		Endpoints: []o311Endpoint{{
 			Specification: "http://wiki.open311.org/GeoReport_v2", URL: base + "/open311/v2",
 			Changeset: open311Changeset, Type: "production", Formats: []string{"application/json", "text/xml"},
@@ -138,9 +139,11 @@ type o311Services struct {
 	Services []o311Service `xml:"service"`
 }
 
-func service(t hazard.Type) o311Service {
-	return o311Service{Code: t.Code, Name: t.Label, Description: t.Help, Metadata: true, Type: "realtime",
-		Keywords: strings.ToLower(t.Label), Group: "hazards"}
+// service is a hazard type as an Open311 service, named in the language the request asked for
+// (Accept-Language, as GeoReport v2 allows).
+func service(ctx context.Context, t hazard.Type) o311Service {
+	return o311Service{Code: t.Code, Name: t.Label(ctx), Description: t.Help(ctx), Metadata: true, Type: "realtime",
+		Keywords: strings.ToLower(t.Label(ctx)), Group: i18n.T(ctx, "api.open311.group")}
 }
 
 func (h *handler) open311Services(c *fiber.Ctx) error {
@@ -153,7 +156,7 @@ func (h *handler) open311Services(c *fiber.Ctx) error {
 	}
 	list := make([]o311Service, len(hazard.Types))
 	for i, t := range hazard.Types {
-		list[i] = service(t)
+		list[i] = service(c.UserContext(), t)
 	}
 	return open311Write(c, fiber.StatusOK, format, list, o311Services{Services: list})
 }
@@ -190,12 +193,13 @@ func (h *handler) open311ServiceDefinition(c *fiber.Ctx) error {
 	}
 	t, ok := hazard.TypeByCode(c.Params("code"))
 	if !ok {
-		return fiber.NewError(fiber.StatusNotFound, "Unknown service_code "+strconv.Quote(c.Params("code"))+".")
+		return refuse(fiber.StatusNotFound, "api.open311.service_code", "Value", strconv.Quote(c.Params("code")))
 	}
+	ctx := c.UserContext()
 	sev := o311Attribute{Variable: true, Code: "severity", Datatype: "singlevaluelist", Required: false,
-		DatatypeDescription: "One of low, medium, high (default medium).", Order: 1, Description: "How dangerous is it?"}
+		DatatypeDescription: i18n.T(ctx, "api.open311.severity.datatype"), Order: 1, Description: i18n.T(ctx, "api.open311.severity.question")}
 	for _, s := range hazard.Severities {
-		sev.Values = append(sev.Values, o311Value{Key: s.Code, Name: s.Label + ": " + s.Help})
+		sev.Values = append(sev.Values, o311Value{Key: s.Code, Name: i18n.T(ctx, "api.open311.severity.value", map[string]any{"Label": s.Label(ctx), "Help": s.Help(ctx)})})
 	}
 	d := o311ServiceDefinition{ServiceCode: t.Code, Attributes: []o311Attribute{sev}}
 	return open311Write(c, fiber.StatusOK, format, d, d)
@@ -229,11 +233,11 @@ type o311Requests struct {
 	Requests []o311Request `xml:"request"`
 }
 
-func (h *handler) o311(r *store.Report) o311Request {
+func (h *handler) o311(ctx context.Context, r *store.Report) o311Request {
 	t, _ := hazard.TypeByCode(r.Type)
 	q := o311Request{
-		ID: r.ID, Status: r.Status.Open311(), ServiceName: t.Label, ServiceCode: r.Type, Description: r.Description,
-		ServiceNotice: r.Status.Label(), Requested: r.CreatedAt.Format(time.RFC3339), Updated: r.UpdatedAt.Format(time.RFC3339),
+		ID: r.ID, Status: r.Status.Open311(), ServiceName: t.Label(ctx), ServiceCode: r.Type, Description: r.Description,
+		ServiceNotice: r.Status.Label(ctx), Requested: r.CreatedAt.Format(time.RFC3339), Updated: r.UpdatedAt.Format(time.RFC3339),
 		Address: r.Address, Lat: r.Lat, Long: r.Lng, MediaURL: r.MediaURL,
 	}
 	for i := len(r.History) - 1; i >= 0; i-- {
@@ -258,11 +262,11 @@ func (h *handler) open311Request(c *fiber.Ctx) error {
 	}
 	r, err := h.store.Report(c.UserContext(), strings.Clone(c.Params("id")))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.life.CanSee(nil, r)) {
-		return fiber.NewError(fiber.StatusNotFound, "No service request with that id.")
+		return refuse(fiber.StatusNotFound, "api.open311.no_request")
 	} else if err != nil {
 		return err
 	}
-	list := []o311Request{h.o311(r)}
+	list := []o311Request{h.o311(c.UserContext(), r)}
 	return open311Write(c, fiber.StatusOK, format, list, o311Requests{Requests: list})
 }
 
@@ -276,11 +280,11 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 	if err := h.checkJurisdiction(c); err != nil {
 		return err
 	}
-	bad := func(msg string) error { return fiber.NewError(fiber.StatusBadRequest, msg) }
+	bad := func(id string, pairs ...any) error { return refuse(fiber.StatusBadRequest, id, pairs...) }
 	var list []o311Request
 	if ids := queryList(c, "service_request_id"); len(ids) > 0 {
 		if len(ids) > 100 {
-			return bad("Ask for at most 100 service_request_id values at once.")
+			return bad("api.open311.too_many_ids", "Max", 100)
 		}
 		rs, err := h.store.ReportsByID(c.UserContext(), ids)
 		if err != nil {
@@ -288,7 +292,7 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 		}
 		for _, r := range rs {
 			if h.life.CanSee(nil, r) {
-				list = append(list, h.o311(r))
+				list = append(list, h.o311(c.UserContext(), r))
 			}
 		}
 		return open311Write(c, fiber.StatusOK, format, nonNil(list), o311Requests{Requests: list})
@@ -296,63 +300,63 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 	codes := queryList(c, "service_code")
 	for _, code := range codes {
 		if _, ok := hazard.TypeByCode(code); !ok {
-			return fiber.NewError(fiber.StatusNotFound, "Unknown service_code "+strconv.Quote(code)+".")
+			return refuse(fiber.StatusNotFound, "api.open311.service_code", "Value", strconv.Quote(code))
 		}
 	}
 	statuses := queryList(c, "status")
 	for _, s := range statuses {
 		if s != "open" && s != "closed" {
-			return bad("status must be open or closed.")
+			return bad("api.open311.status")
 		}
 	}
 	end, start := time.Now(), time.Time{}
 	if s := c.Query("end_date"); s != "" {
 		if end, err = time.Parse(time.RFC3339, s); err != nil {
-			return bad("end_date must be an ISO 8601 date-time with a zone, such as 2026-11-26T00:00:00Z.")
+			return bad("api.open311.end_date")
 		}
 	}
 	if s := c.Query("start_date"); s != "" {
 		if start, err = time.Parse(time.RFC3339, s); err != nil {
-			return bad("start_date must be an ISO 8601 date-time with a zone, such as 2026-11-01T00:00:00Z.")
+			return bad("api.open311.start_date")
 		}
 	} else {
 		start = end.Add(-90 * 24 * time.Hour)
 	}
 	if !start.Before(end) {
-		return bad("start_date must be before end_date.")
+		return bad("api.open311.date_order")
 	}
 	page, size := 1, 1000
 	if s := c.Query("page"); s != "" {
 		if page, err = strconv.Atoi(s); err != nil || page < 1 || page > 100000 {
-			return bad("page must be a whole number from 1.")
+			return bad("api.open311.page")
 		}
 	}
 	if s := c.Query("page_size"); s != "" {
 		if size, err = strconv.Atoi(s); err != nil || size < 1 || size > 1000 {
-			return bad("page_size must be a whole number from 1 to 1000.")
+			return bad("api.open311.page_size", "Max", 1000)
 		}
 	}
-	skip := (page - 1) * size
-	for offset := 0; offset < 20000 && len(list) < size; offset += 500 {
-		rs, err := h.store.ReportsBetween(c.UserContext(), start, end, offset, 500)
-		if err != nil {
-			return err
+	// The public statuses, narrowed to open or closed; every page costs the same, however deep.
+	var want []hazard.Status
+	for _, st := range hazard.Statuses {
+		if len(statuses) == 0 || slices.Contains(statuses, st.Open311()) {
+			want = append(want, st)
 		}
-		for _, r := range rs {
-			if !h.life.CanSee(nil, r) || (len(codes) > 0 && !slices.Contains(codes, r.Type)) || (len(statuses) > 0 && !slices.Contains(statuses, r.Status.Open311())) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			if len(list) < size {
-				list = append(list, h.o311(r))
-			}
-		}
-		if len(rs) < 500 {
-			break
-		}
+	}
+	if msg, err := h.overLimit(c, searchLimit(c)); err != nil {
+		return err
+	} else if !msg.IsZero() {
+		return refuseMsg(fiber.StatusTooManyRequests, msg)
+	}
+	res, err := h.store.List(c.UserContext(), store.ListQuery{
+		Statuses: h.life.VisibleStatuses(nil, want), Types: codes, From: start, To: end,
+		Skip: (page - 1) * size, Limit: size,
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Reports {
+		list = append(list, h.o311(c.UserContext(), r))
 	}
 	return open311Write(c, fiber.StatusOK, format, nonNil(list), o311Requests{Requests: list})
 }
@@ -388,7 +392,7 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	}
 	key, err := h.store.APIKeyFor(c.UserContext(), bodyValue(c, "api_key"))
 	if errors.Is(err, store.ErrNotFound) {
-		return fiber.NewError(fiber.StatusForbidden, "A valid api_key is required to post requests.")
+		return refuse(fiber.StatusForbidden, "api.open311.api_key")
 	} else if err != nil {
 		return err
 	}
@@ -396,29 +400,35 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 		return err
 	} else if !ok && h.cfg.RateLimits {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
-		return fiber.NewError(fiber.StatusTooManyRequests, "This api_key has used its requests for this hour. Try again in "+humanDuration(retry)+".")
+		return refuse(fiber.StatusTooManyRequests, "api.open311.key_limit", "Wait", i18n.DurationMsg(retry))
 	}
-	bad := func(msg string) error { return fiber.NewError(fiber.StatusBadRequest, msg) }
+	bad := func(id string, pairs ...any) error { return refuse(fiber.StatusBadRequest, id, pairs...) }
 	t, ok := hazard.TypeByCode(c.FormValue("service_code"))
 	if c.FormValue("service_code") == "" {
-		return bad("service_code is required.")
+		return bad("api.open311.service_code_required")
 	} else if !ok {
-		return fiber.NewError(fiber.StatusNotFound, "Unknown service_code "+strconv.Quote(c.FormValue("service_code"))+".")
+		return refuse(fiber.StatusNotFound, "api.open311.service_code", "Value", strconv.Quote(c.FormValue("service_code")))
 	}
 	severity := c.FormValue("attribute[severity]", "medium")
 	if _, ok := hazard.SeverityByCode(severity); !ok {
-		return bad("attribute[severity] must be low, medium or high.")
+		return bad("api.open311.severity")
 	}
 	desc := strings.TrimSpace(strings.Clone(c.FormValue("description")))
 	if utf8.RuneCountInString(desc) > hazard.MaxDescription || !utf8.ValidString(desc) {
-		return bad(fmt.Sprintf("description must be valid text of at most %d characters.", hazard.MaxDescription))
+		return bad("api.open311.description", "Max", hazard.MaxDescription)
 	}
 	media := strings.TrimSpace(strings.Clone(c.FormValue("media_url")))
 	if media != "" {
 		u, err := url.Parse(media)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(media) > 2000 {
-			return bad("media_url must be an http(s) URL.")
+			return bad("api.open311.media_url")
 		}
+	}
+	// An email given with the request is where its reporter hears back: expiry, duplicates and
+	// "has it been fixed?", each mail with a link that stops them.
+	email := strings.TrimSpace(strings.Clone(c.FormValue("email")))
+	if email != "" && !store.EmailProblem(email).IsZero() {
+		return bad("api.open311.email")
 	}
 	var lat, lng float64
 	switch ls, gs, addr := c.FormValue("lat"), c.FormValue("long"), strings.TrimSpace(c.FormValue("address_string")); {
@@ -427,39 +437,40 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 		lat, err1 = strconv.ParseFloat(ls, 64)
 		lng, err2 = strconv.ParseFloat(gs, 64)
 		if err1 != nil || err2 != nil {
-			return bad("lat and long must both be decimal degrees.")
+			return bad("api.open311.lat_long")
 		}
-		if msg := geocode.CheckPoint(lat, lng); msg != "" {
-			return bad(msg)
+		if msg := geocode.CheckPoint(lat, lng); !msg.IsZero() {
+			return refuseMsg(fiber.StatusBadRequest, msg)
 		}
 	case addr != "":
-		if msg := geocode.CheckQuery(addr); msg != "" {
-			return bad("address_string: " + msg)
+		if msg := geocode.CheckQuery(addr); !msg.IsZero() {
+			return bad("api.open311.address_problem", "Problem", msg)
 		}
 		places, err := h.geo.Search(c.UserContext(), addr, 1)
 		if err != nil {
 			return err
 		}
 		if len(places) == 0 {
-			return bad("address_string could not be found; send lat and long instead.")
+			return bad("api.open311.address_unknown")
 		}
 		lat, lng = places[0].Lat, places[0].Lng
 	default:
-		return bad("A location is required: lat and long, or address_string.")
+		return bad("api.open311.location")
 	}
 	r, _, err := h.life.Create(c.UserContext(), lifecycle.Draft{
 		ID: store.NewReportID(), ReporterID: "apikey:" + key.ID[:16], Type: t.Code, Severity: severity,
 		Description: desc, Lat: lat, Lng: lng, HasPlace: true, Source: "open311:" + key.Name, MediaURL: media,
+		ContactEmail: email,
 	})
 	var le *lifecycle.Error
 	if errors.As(err, &le) {
 		if len(le.Close) > 0 {
-			return bad("A request of this service already exists within " + strconv.Itoa(int(h.cfg.TooCloseRadius)) + " m: service_request_id " + le.Close[0].ID + ".")
+			return bad("api.open311.too_close", "Metres", int(h.cfg.TooCloseRadius), "ID", le.Close[0].ID)
 		}
 		for _, msg := range le.Fields {
-			return bad(msg)
+			return refuseMsg(fiber.StatusBadRequest, msg)
 		}
-		return bad(le.Msg)
+		return refuseMsg(fiber.StatusBadRequest, le.Msg)
 	}
 	if err != nil {
 		return err
@@ -467,6 +478,6 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	if err := h.store.Audit(c.UserContext(), store.AuditEntry{Actor: "apikey:" + key.ID[:16], Action: "report.create.open311", Target: r.ID, IP: c.IP(), Note: key.Name}); err != nil {
 		h.log.Error("audit entry lost", "err", err)
 	}
-	out := []o311Created{{ID: r.ID, ServiceNotice: h.moderationNote(c)}}
+	out := []o311Created{{ID: r.ID, ServiceNotice: i18n.Say(c.UserContext(), h.moderationNote())}}
 	return open311Write(c, fiber.StatusCreated, format, out, o311CreatedList{Requests: out})
 }

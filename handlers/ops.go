@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hazardwatch/i18n"
 	"hazardwatch/mail"
 	"hazardwatch/store"
 	"hazardwatch/views"
@@ -52,22 +53,22 @@ func (h *handler) workersView(ctx context.Context) views.DeadLetterView {
 func (h *handler) retryDeadLetter(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	if len(id) > 40 || strings.Trim(id, "0123456789-") != "" {
-		return fiber.NewError(fiber.StatusBadRequest, "That is not a dead letter's id.")
+		return refuse(fiber.StatusBadRequest, "admin.dead.bad_id")
 	}
 	err := h.store.RetryDeadLetter(c.UserContext(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, "That dead letter is gone: it was retried already.")
+		return refuse(fiber.StatusNotFound, "admin.dead.gone")
 	} else if err != nil {
 		return err
 	}
 	h.audit(c, "worker.retry", id, "")
-	h.setFlash(c, "success", "Sent back to its worker.")
+	h.setFlash(c, "success", i18n.M("admin.dead.retried"))
 	return redirect(c, "/admin/system")
 }
 
 // mailPreview is /admin/mail-preview: every mail with sample data.
 func (h *handler) mailPreview(c *fiber.Ctx) error {
-	samples := mail.Samples(h.cfg.BaseURL.String())
+	samples := mail.Samples(c.UserContext(), h.cfg.BaseURL.String())
 	var v views.MailPreviewView
 	for _, k := range mail.Kinds {
 		m, err := mail.Render(c.UserContext(), k, samples[k])
@@ -76,7 +77,7 @@ func (h *handler) mailPreview(c *fiber.Ctx) error {
 		}
 		v.Mails = append(v.Mails, views.MailPreview{Kind: string(k), Subject: m.Subject, Text: m.Text, HTMLURL: "/admin/mail-preview/" + string(k) + ".html"})
 	}
-	return render(c, fiber.StatusOK, views.MailPreviewPage(h.page(c, "Mail preview"), v))
+	return render(c, fiber.StatusOK, views.MailPreviewPage(h.page(c, say(c, "admin.mail.title")), v))
 }
 
 // mailPreviewHTML is one mail's HTML as a mail client shows it: its own page, with the inline
@@ -86,7 +87,7 @@ func (h *handler) mailPreviewHTML(c *fiber.Ctx) error {
 	if !slices.Contains(mail.Kinds, kind) {
 		return fiber.ErrNotFound
 	}
-	m, err := mail.Render(c.UserContext(), kind, mail.Samples(h.cfg.BaseURL.String())[kind])
+	m, err := mail.Render(c.UserContext(), kind, mail.Samples(c.UserContext(), h.cfg.BaseURL.String())[kind])
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,8 @@ func (h *handler) serviceWorker(c *fiber.Ctx) error {
 	for i, a := range shellAssets {
 		assets[i] = static.URL(a)
 	}
+	// Every page's scripts say their words through the language's message script.
+	assets = append(assets, i18n.ScriptURL(l.Tag))
 	sum := sha256.Sum256([]byte(static.Version + buildID + l.Tag))
 	cfg, err := json.Marshal(map[string]any{
 		"version": hex.EncodeToString(sum[:6]), "lang": l.Tag,

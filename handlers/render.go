@@ -31,17 +31,17 @@ func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	return c.Status(status).Send(buf.Bytes())
 }
 
-// nav is the header navigation. Entries are added as their pages land.
+// nav is the header navigation (labels are catalog ids). Entries are added as their pages land.
 var nav = []views.NavItem{
-	{Label: "Map", Href: "/"},
-	{Label: "Reports", Href: "/reports"},
-	{Label: "Report a hazard", Href: "/reports/new"},
+	{Label: "nav.map", Href: "/"},
+	{Label: "nav.reports", Href: "/reports"},
+	{Label: "nav.report", Href: "/reports/new"},
 }
 
 // page builds the layout's view model for the current request.
 func (h *handler) page(c *fiber.Ctx, title string) views.Page {
 	var langs []views.LangLink
-	for _, l := range langLinks(c) {
+	for _, l := range h.langLinks(c) {
 		langs = append(langs, views.LangLink{Lang: l.Lang, Href: l.Href})
 	}
 	return views.Page{

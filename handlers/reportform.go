@@ -4,10 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"mime/multipart"
+	"math"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,36 +39,15 @@ func newIdemKey() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// formTypeOptions are the hazard types in the request's language, for the form's icon buttons.
-func formTypeOptions(c *fiber.Ctx) []views.Option {
-	ctx := c.UserContext()
-	out := make([]views.Option, len(hazard.Types))
-	for i, t := range hazard.Types {
-		out[i] = views.Option{Value: t.Code, Icon: t.Icon,
-			Label: i18n.T(ctx, "reportform.type."+t.Code), Help: i18n.T(ctx, "reportform.type."+t.Code+".help")}
-	}
-	return out
-}
-
-func formSeverityOptions(c *fiber.Ctx) []views.Option {
-	ctx := c.UserContext()
-	out := make([]views.Option, len(hazard.Severities))
-	for i, s := range hazard.Severities {
-		out[i] = views.Option{Value: s.Code,
-			Label: i18n.T(ctx, "reportform.severity."+s.Code), Help: i18n.T(ctx, "reportform.severity."+s.Code+".help")}
-	}
-	return out
-}
-
-func (h *handler) reportFormView(c *fiber.Ctx, f *form, photos []string) views.ReportFormView {
+func (h *handler) reportFormView(c *fiber.Ctx, f *form, photos []views.KeptPhoto) views.ReportFormView {
 	m := views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng, Zoom: h.cfg.MapZoom}
 	if lat, err1 := strconv.ParseFloat(f.Values["lat"], 64); err1 == nil {
-		if lng, err2 := strconv.ParseFloat(f.Values["lng"], 64); err2 == nil && lifecycle.PlaceProblem(lat, lng) == "" {
+		if lng, err2 := strconv.ParseFloat(f.Values["lng"], 64); err2 == nil && lifecycle.PlaceProblem(lat, lng).IsZero() {
 			m.Lat, m.Lng, m.Zoom = lat, lng, 17
 		}
 	}
 	return views.ReportFormView{
-		Form: f.Form, Types: formTypeOptions(c), Severities: formSeverityOptions(c), Photos: photos,
+		Form: f.Form, Types: typeOptions(c), Severities: severityOptions(c), Photos: photos,
 		MaxPhotos: hazard.MaxPhotos, Map: m, Guest: currentUser(c) == nil, Emergency: h.cfg.EmergencyNumbers,
 		GoogleSignIn: h.google != nil,
 	}
@@ -87,7 +64,8 @@ func (h *handler) reportPage(c *fiber.Ctx) views.Page {
 // registering), then ?lat=&lng= (a pin on the map) and ?type=. Nothing is chosen for the
 // reporter: no type, no severity.
 func (h *handler) newReport(c *fiber.Ctx) error {
-	f := &form{views.Form{Values: map[string]string{}, Errors: map[string]string{}, Order: reportFormFields}}
+	f := emptyForm(c)
+	f.Order = reportFormFields
 	var photos []string
 	if d, err := h.draft(c); err != nil {
 		return err
@@ -104,7 +82,7 @@ func (h *handler) newReport(c *fiber.Ctx) error {
 	if f.Values["idem"] == "" {
 		f.Values["idem"] = newIdemKey()
 	}
-	if lat, lng, msg := parsePoint(c); msg == "" {
+	if lat, lng, msg := parsePoint(c); msg.IsZero() {
 		f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(lat, 'f', 6, 64), strconv.FormatFloat(lng, 'f', 6, 64)
 	}
 	if t := c.Query("type"); t != "" {
@@ -112,7 +90,7 @@ func (h *handler) newReport(c *fiber.Ctx) error {
 			f.Values["type"] = t
 		}
 	}
-	return render(c, fiber.StatusOK, views.ReportFormPage(h.reportPage(c), h.reportFormView(c, f, photos)))
+	return render(c, fiber.StatusOK, views.ReportFormPage(h.reportPage(c), h.reportFormView(c, f, h.keptPhotos(c, photos))))
 }
 
 // createReport validates everything, keeps every photo that was good (so a failed submit loses
@@ -148,41 +126,54 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		h.guestFields(c, f, &d)
 	}
 	d.Lat, d.Lng, d.HasPlace = formPoint(c, f)
-	photos, gps := h.formPhotos(c, mf, f)
-	d.Photos = photos
-	for field, msg := range lifecycle.Check(&d) {
-		f.fail(field, msg)
-	}
-	f.Values["description"] = d.Description
-
+	var photos []string
+	var gps *photo.Point
 	again := func(status int, tooClose []views.ReportCard) error {
-		v := h.reportFormView(c, f, photos)
+		v := h.reportFormView(c, f, h.keptPhotos(c, photos))
 		v.TooClose = tooClose
 		if !d.HasPlace && gps != nil {
 			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
 		}
 		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
 	}
+	// The cheap checks come first: the fields, then (for a form that would go through) the
+	// report limits. Photos are decoded after them, within the hourly photo budget and a
+	// decoding slot; a form with other errors still keeps its good photos.
+	if f.ok() && len(lifecycle.Check(&d)) == 0 {
+		rules := []rule{{"report-ip", c.IP(), 60, time.Hour}}
+		if u != nil {
+			rules = append(rules, rule{"report-user", u.ID, 20, time.Hour})
+		} else {
+			rules = append(rules, guestRules(c, d.GuestEmail)...)
+		}
+		if msg, err := h.overLimit(c, rules...); err != nil {
+			return err
+		} else if !msg.IsZero() {
+			f.fail("", msg)
+			return again(fiber.StatusTooManyRequests, nil)
+		}
+	}
+	photos, gps, err := h.formPhotos(c, mf, f)
+	if errors.Is(err, errBusy) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(decodeWait.Seconds())))
+		f.fail("photos", i18n.M("errors.photo.busy"))
+		return again(fiber.StatusServiceUnavailable, nil)
+	} else if err != nil {
+		return err
+	}
+	d.Photos = photos
+	for field, msg := range lifecycle.Check(&d) {
+		f.fail(field, msg)
+	}
+	f.Values["description"] = d.Description
 	if !f.ok() {
 		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	rules := []rule{{"report-ip", c.IP(), 60, time.Hour}}
-	if u != nil {
-		rules = append(rules, rule{"report-user", u.ID, 20, time.Hour})
-	} else {
-		rules = append(rules, guestRules(c, d.GuestEmail)...)
-	}
-	if msg, err := h.overLimit(c, rules...); err != nil {
-		return err
-	} else if msg != "" {
-		f.fail("", msg)
-		return again(fiber.StatusTooManyRequests, nil)
 	}
 	saved, created, err := h.life.Create(ctx, d)
 	var le *lifecycle.Error
 	if errors.As(err, &le) {
-		if cards := h.formNearbyCards(c, le.Close); len(cards) > 0 {
-			f.fail("", i18n.T(ctx, "reportform.too_close.error"))
+		if cards := h.nearbyCards(c, le.Close); len(cards) > 0 {
+			f.fail("", i18n.M("reportform.too_close.error"))
 			return again(fiber.StatusConflict, cards)
 		}
 		for field, msg := range le.Fields {
@@ -210,16 +201,17 @@ func (h *handler) reportSent(c *fiber.Ctx, r *store.Report, created bool) error 
 		return h.guestSent(c, r)
 	}
 	if created {
-		h.setFlash(c, "success", i18n.T(c.UserContext(), "reportform.sent.thanks")+" "+h.moderationNote(c))
+		h.setFlash(c, "success", i18n.M("reports.flash.created", "Note", h.moderationNote()))
 	}
 	return redirect(c, "/reports/"+r.ID)
 }
 
-func (h *handler) moderationNote(c *fiber.Ctx) string {
+// moderationNote says when a new report shows, which depends on the moderation mode.
+func (h *handler) moderationNote() i18n.Msg {
 	if h.cfg.Moderation == "pre" {
-		return i18n.T(c.UserContext(), "reportform.sent.pre")
+		return i18n.M("reports.moderation_note.pre")
 	}
-	return i18n.T(c.UserContext(), "reportform.sent.post")
+	return i18n.M("reports.moderation_note.post")
 }
 
 // formPoint reads lat/lng as numbers; whether they make a place is lifecycle's to say.
@@ -232,70 +224,10 @@ func formPoint(c *fiber.Ctx, f *form) (float64, float64, bool) {
 	lat, err1 := strconv.ParseFloat(ls, 64)
 	lng, err2 := strconv.ParseFloat(gs, 64)
 	if err1 != nil || err2 != nil {
-		f.fail("lat", i18n.T(c.UserContext(), "reportform.place.not_numbers"))
+		f.fail("lat", i18n.M("errors.report.coordinates"))
 		return 0, 0, true
 	}
 	return lat, lng, true
-}
-
-// formPhotos processes new uploads and re-validates kept ones. Good photos are saved at once, so
-// a form that fails for another reason keeps them; the report only ever names saved files.
-func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]string, *photo.Point) {
-	ctx := c.UserContext()
-	var kept []string
-	var files []*multipart.FileHeader
-	if mf != nil {
-		for _, hash := range mf.Value["photo_keep"] {
-			if photo.Exists(h.photoDir(), hash) && !slices.Contains(kept, hash) {
-				kept = append(kept, hash)
-			}
-		}
-		for _, fh := range mf.File["photos"] {
-			if fh.Size > 0 || fh.Filename != "" {
-				files = append(files, fh)
-			}
-		}
-	}
-	if len(kept)+len(files) > hazard.MaxPhotos {
-		f.fail("photos", i18n.T(ctx, "reportform.photos.too_many", map[string]any{"Max": hazard.MaxPhotos, "Count": len(kept) + len(files)}))
-		return kept, nil
-	}
-	var gps *photo.Point
-	var problems []string
-	for _, fh := range files {
-		name := displayName(fh.Filename)
-		file, err := fh.Open()
-		if err != nil {
-			problems = append(problems, i18n.T(ctx, "reportform.photos.unreadable", map[string]any{"Name": name}))
-			continue
-		}
-		p, err := photo.Process(file)
-		file.Close()
-		var pe *photo.Error
-		if errors.As(err, &pe) {
-			problems = append(problems, name+": "+pe.Msg)
-			continue
-		} else if err != nil {
-			problems = append(problems, i18n.T(ctx, "reportform.photos.unprocessable", map[string]any{"Name": name}))
-			h.log.Error("photo processing failed", "err", err)
-			continue
-		}
-		if err := photo.Save(h.photoDir(), p); err != nil {
-			h.log.Error("photo save failed", "err", err)
-			problems = append(problems, i18n.T(ctx, "reportform.photos.unsaved", map[string]any{"Name": name}))
-			continue
-		}
-		if gps == nil {
-			gps = p.GPS
-		}
-		if !slices.Contains(kept, p.Hash) {
-			kept = append(kept, p.Hash)
-		}
-	}
-	if len(problems) > 0 {
-		f.fail("photos", strings.Join(problems, " "))
-	}
-	return kept, gps
 }
 
 func displayName(name string) string {
@@ -310,25 +242,25 @@ func displayName(name string) string {
 func (h *handler) nearbyReports(c *fiber.Ctx) error {
 	lat, lng, msg := parsePoint(c)
 	typ, ok := hazard.TypeByCode(c.Query("type"))
-	if msg != "" || !ok {
+	if !msg.IsZero() || !ok {
 		return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), nil))
 	}
 	rs, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.DuplicateRadius, typ.Code)
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), h.formNearbyCards(c, rs)))
+	return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), h.nearbyCards(c, rs)))
 }
 
-// formNearbyCards are the reports close to the form's place that the asker may see.
-func (h *handler) formNearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
+// nearbyCards are the reports close to the form's place that the asker may see.
+func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
 	var out []views.ReportCard
 	for _, r := range rs {
 		if !h.life.CanSee(currentUser(c), r.Report) {
 			continue
 		}
-		card := h.card(r.Report)
-		card.Distance = i18n.T(c.UserContext(), "reportform.nearby.distance", map[string]any{"Metres": fmt.Sprintf("%.0f", r.Metres)})
+		card := h.card(c, r.Report)
+		card.Distance = say(c, "reports.distance", map[string]any{"Metres": i18n.Int(c.UserContext(), int(math.Round(r.Metres)))})
 		out = append(out, card)
 	}
 	return out

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -11,26 +10,28 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
-	"hazardwatch/photo"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
 
-func (h *handler) photoDir() string { return filepath.Join(h.cfg.DataDir, "photos") }
+func (h *handler) photoDir() string { return h.cfg.PhotoDir() }
 
-func typeOptions() []views.Option {
+func typeOptions(c *fiber.Ctx) []views.Option {
+	ctx := c.UserContext()
 	out := make([]views.Option, len(hazard.Types))
 	for i, t := range hazard.Types {
-		out[i] = views.Option{Value: t.Code, Label: t.Label, Icon: t.Icon, Help: t.Help}
+		out[i] = views.Option{Value: t.Code, Label: t.Label(ctx), Icon: t.Icon, Help: t.Help(ctx)}
 	}
 	return out
 }
 
-func severityOptions() []views.Option {
+func severityOptions(c *fiber.Ctx) []views.Option {
+	ctx := c.UserContext()
 	out := make([]views.Option, len(hazard.Severities))
 	for i, s := range hazard.Severities {
-		out[i] = views.Option{Value: s.Code, Label: s.Label, Help: s.Help}
+		out[i] = views.Option{Value: s.Code, Label: s.Label(ctx), Help: s.Help(ctx)}
 	}
 	return out
 }
@@ -40,17 +41,20 @@ func (h *handler) loadVisible(c *fiber.Ctx) (*store.Report, error) {
 	return h.life.Load(c.UserContext(), currentUser(c), strings.Clone(c.Params("id")))
 }
 
-func (h *handler) card(r *store.Report) views.ReportCard {
+func (h *handler) card(c *fiber.Ctx, r *store.Report) views.ReportCard {
+	ctx := c.UserContext()
 	t, _ := hazard.TypeByCode(r.Type)
-	c := views.ReportCard{
-		ID: r.ID, TypeLabel: t.Label, TypeIcon: t.Icon, Severity: r.Severity, Status: string(r.Status),
-		StatusLabel: r.Status.Label(), Description: r.Description, Address: r.Address,
-		TimeAgo: timeAgo(r.CreatedAt), Confirmations: r.Confirmations,
+	sev, _ := hazard.SeverityByCode(r.Severity)
+	card := views.ReportCard{
+		ID: r.ID, TypeLabel: t.Label(ctx), TypeIcon: t.Icon, Severity: r.Severity, SeverityLabel: sev.Words(ctx),
+		Status: string(r.Status), StatusLabel: r.Status.Label(ctx), Description: r.Description,
+		Address: r.Address, AddressLang: r.AddressLang,
+		TimeAgo: i18n.Ago(ctx, r.CreatedAt), Created: r.CreatedAt, Confirmations: r.Confirmations,
 	}
 	if len(r.Photos) > 0 {
-		c.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
+		card.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
 	}
-	return c
+	return card
 }
 
 // showReport is /reports/{id}.
@@ -64,7 +68,7 @@ func (h *handler) showReport(c *fiber.Ctx) error {
 
 func (h *handler) reportViewPage(c *fiber.Ctx, r *store.Report) views.Page {
 	t, _ := hazard.TypeByCode(r.Type)
-	p := h.page(c, t.Label+" report")
+	p := h.page(c, say(c, "reports.page_title", map[string]any{"Type": t.Label(c.UserContext())}))
 	p.Styles = []string{"vendor/leaflet/leaflet.css"}
 	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/report.js"}
 	return p
@@ -73,8 +77,8 @@ func (h *handler) reportViewPage(c *fiber.Ctx, r *store.Report) views.Page {
 func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) views.ReportView {
 	u := currentUser(c)
 	v := views.ReportView{
-		ReportCard: h.card(r), Lat: r.Lat, Lng: r.Lng, Version: r.Version, DuplicateOf: r.DuplicateOf,
-		CreatedAt: r.CreatedAt.Format("2 Jan 2006 15:04 MST"), Unverified: r.Status == hazard.Pending,
+		ReportCard: h.card(c, r), Lat: r.Lat, Lng: r.Lng, Version: r.Version, DuplicateOf: r.DuplicateOf,
+		CreatedAt: i18n.DateTime(c.UserContext(), r.CreatedAt), Unverified: r.Status == hazard.Pending,
 		Map: views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution},
 	}
 	if r.ShowName {
@@ -87,27 +91,39 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		if ch.Action == hazard.ConfirmEmail {
 			continue // a guest's own link: the report counts from when it was made
 		}
-		item := views.TimelineItem{When: ch.At.Format("2 Jan 2006 15:04 MST"), WhenISO: ch.At.Format(time.RFC3339), Note: ch.Note}
-		switch {
-		case ch.From == "":
-			item.Label = "Reported"
-		default:
-			item.Label = "Marked " + strings.ToLower(ch.To.Label())
-		}
+		item := views.TimelineItem{At: ch.At, Label: timelineLabel(c, ch), Note: ch.Note}
 		v.Timeline = append(v.Timeline, item)
 	}
 	if u != nil {
 		confirmed, _ := h.store.Confirmed(c.UserContext(), r.ID, u.ID)
 		v.Confirmed = confirmed
-		v.CanConfirm = !confirmed && r.Status.Active() && u.ID != r.ReporterID
-		v.CanEdit = u.ID == r.ReporterID && r.Status == hazard.Pending
+		v.CanConfirm = !confirmed && lifecycle.CanConfirm(lifecycle.ActorOf(u), r)
+		v.CanEdit = lifecycle.CanEdit(lifecycle.ActorOf(u), r)
 		v.CanFollow = u.ID != r.ReporterID
 		v.Following, _ = h.store.Follows(c.UserContext(), r.ID, u.ID)
 	}
 	if editForm != nil {
 		v.EditForm = editForm.Form
 	}
+	v.Updates = h.updatesView(c, r)
 	return v
+}
+
+// timelineLabel says what one change of a report was.
+func timelineLabel(c *fiber.Ctx, ch store.Change) string {
+	switch {
+	case ch.From == "":
+		return say(c, "reports.timeline.reported")
+	case ch.Action == hazard.Withdraw:
+		return say(c, "reports.timeline.withdrawn")
+	case ch.Action == hazard.Expire:
+		return say(c, "reports.timeline.expired")
+	case ch.Action == "relocate":
+		return say(c, "reports.timeline.relocated")
+	case ch.Action == "recategorise":
+		return say(c, "reports.timeline.recategorised")
+	}
+	return say(c, "reports.timeline.marked", map[string]any{"Status": ch.To.InlineMsg()})
 }
 
 // confirmReport is "I see it too": one per user, not for one's own report.
@@ -121,9 +137,9 @@ func (h *handler) confirmReport(c *fiber.Ctx) error {
 		return err
 	}
 	if first {
-		h.setFlash(c, "success", "Thank you for confirming that it is still there.")
+		h.setFlash(c, "success", i18n.M("reports.flash.confirmed"))
 	} else {
-		h.setFlash(c, "info", "You had already confirmed this report.")
+		h.setFlash(c, "info", i18n.M("reports.flash.already_confirmed"))
 	}
 	return redirect(c, "/reports/"+r.ID)
 }
@@ -149,12 +165,12 @@ func (h *handler) editReport(c *fiber.Ctx) error {
 		return render(c, fiber.StatusUnprocessableEntity, views.ReportPage(h.reportViewPage(c, r), h.reportView(c, r, f)))
 	}
 	if errors.Is(err, lifecycle.ErrChanged) {
-		return fiber.NewError(fiber.StatusConflict, "The report changed while you were editing. Reload the page and try again.")
+		return refuse(fiber.StatusConflict, "reports.edit.changed")
 	}
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "success", "Description saved.")
+	h.setFlash(c, "success", i18n.M("reports.flash.description_saved"))
 	return redirect(c, "/reports/"+r.ID)
 }
 
@@ -165,12 +181,12 @@ func (h *handler) withdrawReport(c *fiber.Ctx) error {
 	}
 	_, err = h.life.Withdraw(c.UserContext(), lifecycle.ActorOf(currentUser(c)), r.ID, formVersion(c))
 	if errors.Is(err, lifecycle.ErrChanged) {
-		return fiber.NewError(fiber.StatusConflict, "The report changed meanwhile. Reload the page to see its state.")
+		return refuse(fiber.StatusConflict, "reports.withdraw.changed")
 	}
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "info", "Your report has been withdrawn.")
+	h.setFlash(c, "info", i18n.M("reports.flash.withdrawn"))
 	return redirect(c, "/reports?mine=1")
 }
 
@@ -182,57 +198,84 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	u := currentUser(c)
 	l := views.ReportListView{
 		Type: c.Query("type"), Status: c.Query("status"), Query: strings.TrimSpace(strings.Clone(c.Query("q"))),
-		Mine: c.Query("mine") == "1" && u != nil, SignedIn: u != nil, Types: typeOptions(),
+		Mine: c.Query("mine") == "1" && u != nil, SignedIn: u != nil, Types: typeOptions(c),
 	}
 	for _, s := range hazard.Statuses {
-		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label()})
+		l.Statuses = append(l.Statuses, views.Option{Value: string(s), Label: s.Label(c.UserContext())})
 	}
-	filter := store.ReportFilter{Keep: func(r *store.Report) bool { return h.life.CanSee(u, r) }}
+	q := store.ListQuery{Limit: perPage}
 	if l.Type != "" {
 		if _, ok := hazard.TypeByCode(l.Type); !ok {
-			return fiber.NewError(fiber.StatusBadRequest, "Unknown hazard type "+strconv.Quote(l.Type)+".")
+			return refuse(fiber.StatusBadRequest, "errors.unknown_type", "Type", l.Type)
 		}
-		filter.Types = []string{l.Type}
+		q.Types = []string{l.Type}
 	}
+	want := hazard.ActiveStatuses // "current hazards"
 	switch {
 	case l.Status != "" && !hazard.Status(l.Status).Valid():
-		return fiber.NewError(fiber.StatusBadRequest, "Unknown status "+strconv.Quote(l.Status)+".")
+		return refuse(fiber.StatusBadRequest, "errors.unknown_status", "Status", l.Status)
 	case l.Status != "":
-		filter.Statuses = []hazard.Status{hazard.Status(l.Status)}
-	case !l.Mine:
-		filter.Statuses = []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress}
+		want = []hazard.Status{hazard.Status(l.Status)}
+	case l.Mine:
+		want = hazard.Statuses
+	}
+	// The list holds exactly what lifecycle lets this viewer see: their own reports in any
+	// status they may see, everyone's in the statuses the public (or a moderator) may see.
+	if l.Mine {
+		q.Reporter = u.ID
+		q.Statuses = h.life.VisibleStatusesOf(u, want, u.ID)
+	} else {
+		q.Statuses = h.life.VisibleStatuses(u, want)
 	}
 	if len([]rune(l.Query)) > 100 {
-		return fiber.NewError(fiber.StatusBadRequest, "Keep the search text to 100 characters.")
+		return refuse(fiber.StatusBadRequest, "errors.search_long", "Max", 100)
 	}
-	filter.Text = l.Query
-	if l.Mine {
-		filter.Reporter = u.ID
+	q.Text = l.Query
+	if l.BBox = c.Query("bbox"); l.BBox != "" {
+		b, msg := parseBBox(l.BBox)
+		if !msg.IsZero() {
+			return refuseMsg(fiber.StatusBadRequest, msg)
+		}
+		q.Box = &b
 	}
 	page, err := strconv.Atoi(c.Query("page", "1"))
 	if err != nil || page < 1 || page > 1000 {
-		return fiber.NewError(fiber.StatusBadRequest, "The page must be a number from 1 to 1000.")
+		return refuse(fiber.StatusBadRequest, "errors.page_number", "Max", 1000)
 	}
-	l.Page = page
-	rs, more, err := h.store.Reports(c.UserContext(), filter, page-1, perPage)
+	l.Page, q.Skip = page, (page-1)*perPage
+	l.Feed = "/feeds/reports.atom"
+	if l.Type != "" {
+		l.Feed += "?type=" + l.Type
+	}
+	if q.Text != "" || q.Box != nil {
+		// A search walks an index and reads documents (up to a cap): bounded, but not cheap.
+		if msg, err := h.overLimit(c, searchLimit(c)); err != nil {
+			return err
+		} else if !msg.IsZero() {
+			return refuseMsg(fiber.StatusTooManyRequests, msg)
+		}
+	}
+	res, err := h.store.List(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		l.Reports = append(l.Reports, h.card(r))
+	more := res.More
+	l.Partial = res.Partial
+	for _, r := range res.Reports {
+		l.Reports = append(l.Reports, h.card(c, r))
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query} {
+	vals := url.Values{}
+	for k, v := range map[string]string{"type": l.Type, "status": l.Status, "q": l.Query, "bbox": l.BBox} {
 		if v != "" {
-			q.Set(k, v)
+			vals.Set(k, v)
 		}
 	}
 	if l.Mine {
-		q.Set("mine", "1")
+		vals.Set("mine", "1")
 	}
 	pageURL := func(n int) string {
-		q.Set("page", strconv.Itoa(n))
-		return "/reports?" + q.Encode()
+		vals.Set("page", strconv.Itoa(n))
+		return "/reports?" + vals.Encode()
 	}
 	if page > 1 {
 		l.PrevURL = pageURL(page - 1)
@@ -240,7 +283,7 @@ func (h *handler) listReports(c *fiber.Ctx) error {
 	if more {
 		l.NextURL = pageURL(page + 1)
 	}
-	p := h.page(c, "Reports")
+	p := h.page(c, say(c, "nav.reports"))
 	if isPartial(c) {
 		return render(c, fiber.StatusOK, views.ReportResults(l))
 	}
@@ -268,36 +311,13 @@ func (h *handler) feature(r *store.Report) fiber.Map {
 		"geometry": fiber.Map{"type": "Point", "coordinates": []float64{r.Lng, r.Lat}},
 		"properties": fiber.Map{
 			"id": r.ID, "type": r.Type, "severity": r.Severity, "status": r.Status,
-			"description": r.Description, "address": r.Address,
+			"description": r.Description, "address": r.Address, "address_lang": r.AddressLang,
 			"created_at": r.CreatedAt.Format(time.RFC3339), "updated_at": r.UpdatedAt.Format(time.RFC3339),
 			"confirmations": r.Confirmations, "photos": photos, "url": base + "/reports/" + r.ID,
 		},
 	}
 }
 
-// servePhoto serves stored photos: content-addressed, so cacheable forever.
-func (h *handler) servePhoto(c *fiber.Ctx) error {
-	name := c.Params("name")
-	hash, thumb := strings.TrimSuffix(name, ".jpg"), false
-	if strings.HasSuffix(hash, "_t") {
-		hash, thumb = strings.TrimSuffix(hash, "_t"), true
-	}
-	if !strings.HasSuffix(name, ".jpg") || !photo.ValidHash(hash) {
-		return fiber.ErrNotFound
-	}
-	full, small := photo.Paths(h.photoDir(), hash)
-	path := full
-	if thumb {
-		path = small
-	}
-	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderContentType, "image/jpeg")
-	if err := c.SendFile(path, false); err != nil {
-		return fiber.ErrNotFound
-	}
-	if c.Response().StatusCode() == fiber.StatusNotFound {
-		return fiber.ErrNotFound
-	}
-	return nil
-}
+// searchLimit bounds the list requests that walk indexes (text, an area, Open311 listings) per
+// client address: each is bounded, but a crowd of them would slow everyone's map.
+func searchLimit(c *fiber.Ctx) rule { return rule{"search-ip", c.IP(), 120, time.Minute} }

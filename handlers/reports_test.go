@@ -15,6 +15,7 @@ import (
 
 	"hazardwatch/hazard"
 	"hazardwatch/lifecycle"
+	"hazardwatch/photo"
 	"hazardwatch/photo/phototest"
 	"hazardwatch/store"
 )
@@ -107,7 +108,7 @@ func TestCreateReportWithPhoto(t *testing.T) {
 	thumb, _ := d.Find(`[data-testid="photos"] img`).Attr("src")
 	full, _ := d.Find(`[data-testid="photos"] a`).Attr("href")
 	resp, body := c.get(full)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") ||
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || resp.Header.Get("Cache-Control") != "public, max-age=3600" ||
 		resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("photo: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -221,7 +222,7 @@ func TestReportValidationKeepsEverything(t *testing.T) {
 	v["photo_keep"] = []string{kept}
 	id := reportIDFrom(t, func() *http.Response { r, _ := c.postReport(v); return r }())
 	r, _ := e.store.Report(t.Context(), id)
-	if len(r.Photos) != 1 || r.Photos[0] != kept {
+	if len(r.Photos) != 1 || !photo.Exists(e.cfg.PhotoDir(), r.Photos[0]) {
 		t.Fatalf("report photos: %v", r.Photos)
 	}
 }
@@ -397,7 +398,7 @@ func TestReportListFilters(t *testing.T) {
 	if n, _ := count("?type=flooding"); n != 5 {
 		t.Fatalf("type filter: %d", n)
 	}
-	if n, _ := count("?q=report+1"); n != 10 {
+	if n, _ := count("?q=report+07"); n != 1 { // whole words
 		t.Fatalf("text filter: %d", n)
 	}
 	if n, _ := count("?status=resolved"); n != 0 {

@@ -15,7 +15,7 @@ func requireRole(min store.Role) fiber.Handler {
 		u := currentUser(c)
 		if u == nil {
 			if wantsJSON(c) {
-				return fiber.NewError(fiber.StatusUnauthorized, "Sign in first.")
+				return refuse(fiber.StatusUnauthorized, "errors.sign_in_first")
 			}
 			next := c.OriginalURL()
 			if c.Method() != fiber.MethodGet {
@@ -27,7 +27,7 @@ func requireRole(min store.Role) fiber.Handler {
 			return redirect(c, "/login?next="+url.QueryEscape(localPath(next)))
 		}
 		if !u.Role.AtLeast(min) {
-			return fiber.NewError(fiber.StatusForbidden, "You do not have access to this page.")
+			return refuse(fiber.StatusForbidden, "errors.forbidden")
 		}
 		return c.Next()
 	}

@@ -30,6 +30,7 @@ var routeAccess = map[string]access{
 	"GET /metrics":                              public,
 	"GET /events":                               public,
 	"GET /static/*":                             public,
+	"GET /i18n/:file":                           public,
 	"GET /photos/:name":                         public,
 	"GET /api/reports/:id":                      public,
 	"GET /api/reports":                          public,
@@ -51,6 +52,7 @@ var routeAccess = map[string]access{
 	"POST /reports/:id/withdraw":                signedIn_,
 	"POST /reports/:id/follow":                  signedIn_,
 	"POST /account/notifications":               signedIn_,
+	"POST /account/language":                    signedIn_,
 	"GET /":                                     public,
 	"GET /geocode/suggest":                      public,
 	"GET /api/geocode":                          public,
@@ -93,6 +95,19 @@ var routeAccess = map[string]access{
 	"GET /open311/v2/requests/:id.:fmt":         public,
 	"POST /account/password":                    signedIn_,
 	"POST /account/sessions/:id/revoke":         signedIn_,
+	"GET /feeds/reports.atom":                   public,
+	"GET /feeds/reports/:id.atom":               public,
+	"GET /reports/:id/still-there":              public, // the mailed token is the key
+	"POST /reports/:id/still-there":             public,
+	"GET /questionnaire/:token":                 public,
+	"POST /questionnaire/:token":                public,
+	"GET /alerts/unsubscribe":                   public,
+	"POST /alerts/unsubscribe":                  public,
+	"GET /alerts":                               signedIn_,
+	"POST /alerts":                              signedIn_,
+	"POST /alerts/:id/delete":                   signedIn_,
+	"POST /reports/:id/updates":                 signedIn_,
+	"POST /reports/:id/updates/:uid/hide":       moderator,
 }
 
 func TestRoleMatrix(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"hazardwatch/i18n"
 	"hazardwatch/static"
 )
 
@@ -23,9 +24,14 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/metrics", h.metricsText)
 	app.Get("/events", h.events)
 	app.Get(static.Prefix+"*", static.Handler)
-	app.Get("/photos/:name", h.servePhoto)
 	app.Get("/manifest.webmanifest", h.manifest)
 	app.Get("/sw.js", h.serviceWorker)
+	app.Get(i18n.ScriptPrefix+":file", i18nScript)
+	app.Get("/feeds/reports.atom", h.reportsFeed)
+	app.Get("/feeds/reports/:id.atom", h.reportFeed)
+	// One-click unsubscribe (RFC 8058): mail clients POST without cookies; the signed token is
+	// the authority, so no CSRF token.
+	app.Post("/alerts/unsubscribe", h.unsubscribe)
 
 	// Open311 (API-key clients, no cookies): before the session and CSRF middleware.
 	o := app.Group("/open311/v2")
@@ -37,6 +43,9 @@ func (h *handler) routes(app *fiber.App) {
 	o.Get("/requests/:id.:fmt", h.open311Request)
 
 	app.Use(h.csrf, h.loadUser, h.accountLanguage)
+
+	// Photos: after the session, since who asks decides whether a photo is visible.
+	app.Get("/photos/:name", h.servePhoto)
 
 	app.Get("/", h.home)
 	app.Get("/geocode/suggest", h.suggest)
@@ -60,6 +69,16 @@ func (h *handler) routes(app *fiber.App) {
 	app.Post("/reports/:id/edit", signedIn, h.editReport)
 	app.Post("/reports/:id/withdraw", signedIn, h.withdrawReport)
 	app.Post("/reports/:id/follow", signedIn, h.follow)
+	app.Post("/reports/:id/updates", signedIn, h.addUpdate)
+	app.Post("/reports/:id/updates/:uid/hide", moderatorOnly, h.hideUpdate)
+	app.Get("/reports/:id/still-there", h.stillThereStep(false))
+	app.Post("/reports/:id/still-there", h.stillThereStep(true))
+	app.Get("/questionnaire/:token", h.questionnaire)
+	app.Post("/questionnaire/:token", h.answerQuestionnaire)
+	app.Get("/alerts", signedIn, h.alerts)
+	app.Post("/alerts", signedIn, h.createAlert)
+	app.Get("/alerts/unsubscribe", h.unsubscribeForm)
+	app.Post("/alerts/:id/delete", signedIn, h.deleteAlert)
 
 	app.Get("/register", h.registerForm)
 	app.Post("/register", h.register)
@@ -95,5 +114,6 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/account", signedIn, h.account)
 	app.Post("/account/password", signedIn, h.changePassword)
 	app.Post("/account/notifications", signedIn, h.setNotifications)
+	app.Post("/account/language", signedIn, h.setLanguage)
 	app.Post("/account/sessions/:id/revoke", signedIn, h.revokeSession)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/views"
 )
 
@@ -20,7 +21,7 @@ func (h *handler) stats(c *fiber.Ctx) error {
 	}
 	v := views.StatsView{Open: st.Open, Resolved: st.Resolved, Reporters: st.Reporters30d, Resolutions: st.Resolutions}
 	if st.Resolutions > 0 {
-		v.Median = humanDuration(st.MedianResolve)
+		v.Median = i18n.Duration(c.UserContext(), st.MedianResolve)
 	}
 	var labels []string
 	var created, resolved []int64
@@ -47,7 +48,7 @@ func (h *handler) stats(c *fiber.Ctx) error {
 		}
 		v.Areas = append(v.Areas, views.StatsArea{Label: label, Count: a.Count, Href: fmt.Sprintf("/?lat=%.4f&lng=%.4f&z=13", a.Lat, a.Lng)})
 	}
-	p := h.page(c, "Statistics")
+	p := h.page(c, say(c, "admin.stats.title"))
 	p.Scripts = []string{"vendor/chart.umd.min.js", "js/stats.js"}
 	return render(c, fiber.StatusOK, views.StatsPage(p, v))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hazardwatch/geocode"
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -25,9 +26,9 @@ func (h *handler) system(c *fiber.Ctx) error {
 	v := views.SystemView{}
 	health, err := h.monitor.Health(ctx)
 	if err != nil {
-		v.Error = "Redis health could not be read: " + err.Error()
+		v.Error = say(c, "admin.system.unreadable", map[string]any{"Error": err.Error()})
 	} else {
-		v.Uptime = humanDuration(store.Uptime(health.Info))
+		v.Uptime = i18n.Duration(c.UserContext(), store.Uptime(health.Info))
 		v.LatencyDoctor, v.MemoryDoctor = health.LatencyDoctor, health.MemoryDoctor
 		for _, f := range store.InfoFields {
 			if val, ok := health.Info[f]; ok {
@@ -53,5 +54,5 @@ func (h *handler) system(c *fiber.Ctx) error {
 		}
 	}
 	v.Workers = h.workersView(ctx)
-	return render(c, fiber.StatusOK, views.SystemPage(h.page(c, "System"), v))
+	return render(c, fiber.StatusOK, views.SystemPage(h.page(c, say(c, "admin.system.title")), v))
 }

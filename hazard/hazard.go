@@ -1,34 +1,48 @@
-// Package hazard is the one list of hazard types, severities and statuses, with their labels,
-// icons and the allowed status changes. Every screen, the API and Open311 read it from here; the
-// system we replace had type lists that disagreed between screens.
+// Package hazard is the one list of hazard types, severities and statuses, with their icons and
+// the allowed status changes. Every screen, the API and Open311 read it from here; the system we
+// replace had type lists that disagreed between screens. Their words are in the catalogs
+// (i18n/locales/*/hazard.toml: hazard.type.<code>, hazard.severity.<code>, hazard.status.<code>),
+// said in the reader's language by the Label and Help methods.
 package hazard
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"hazardwatch/i18n"
+)
 
 // Type is a kind of hazard.
 type Type struct {
 	Code      string // stable id used in URLs, JSON and Redis
-	Label     string
 	Icon      string // an emoji: readable on every device, no image to load
-	Help      string // one line shown under the choice
 	Transient bool   // expires unless someone confirms it is still there
 }
 
 // Types lists every hazard type in the order forms show them.
 var Types = []Type{
-	{"pothole", "Pothole", "🕳️", "A hole in the road surface.", false},
-	{"crack", "Crack", "〰️", "Cracks or breaks in the surface.", false},
-	{"surface", "Surface damage", "🚧", "Sunken, raised or crumbling road or pavement.", false},
-	{"debris", "Debris or object on road", "🪨", "Something lying on the road that should not be there.", true},
-	{"flooding", "Flooding", "🌊", "Standing water across a road or path.", true},
-	{"ice", "Ice or snow", "🧊", "Ice, snow or slush making a surface slippery.", true},
-	{"tree", "Fallen tree", "🌳", "A tree or large branch down.", false},
-	{"signal", "Broken traffic signal", "🚦", "A traffic light that is off, stuck or damaged.", false},
-	{"sign", "Damaged or missing sign", "🪧", "A road sign that is down, turned or unreadable.", false},
-	{"streetlight", "Streetlight out", "💡", "A street lamp that does not light.", false},
-	{"manhole", "Missing manhole cover", "⚠️", "An open or broken drain or manhole.", false},
-	{"other", "Other", "❓", "Anything else that puts people at risk.", false},
+	{"pothole", "🕳️", false},
+	{"crack", "〰️", false},
+	{"surface", "🚧", false},
+	{"debris", "🪨", true},
+	{"flooding", "🌊", true},
+	{"ice", "🧊", true},
+	{"tree", "🌳", false},
+	{"signal", "🚦", false},
+	{"sign", "🪧", false},
+	{"streetlight", "💡", false},
+	{"manhole", "⚠️", false},
+	{"other", "❓", false},
 }
+
+// Label is the type's name in ctx's language ("Pothole").
+func (t Type) Label(ctx context.Context) string { return i18n.T(ctx, t.LabelMsg().ID) }
+
+// LabelMsg is the type's name, to be said later.
+func (t Type) LabelMsg() i18n.Msg { return i18n.M("hazard.type." + t.Code) }
+
+// Help is the line shown under the choice ("A hole in the road surface.").
+func (t Type) Help(ctx context.Context) string { return i18n.T(ctx, "hazard.type."+t.Code+".help") }
 
 // TypeByCode finds a type.
 func TypeByCode(code string) (Type, bool) {
@@ -42,16 +56,23 @@ func TypeByCode(code string) (Type, bool) {
 
 // Severity is how dangerous a hazard is.
 type Severity struct {
-	Code  string
-	Label string
-	Help  string
+	Code string
 }
 
 // Severities, mildest first. "high" shows the emergency notice before submitting.
-var Severities = []Severity{
-	{"low", "Low", "A nuisance; no one is likely to be hurt."},
-	{"medium", "Medium", "Could cause damage or a fall."},
-	{"high", "High", "Could seriously hurt someone."},
+var Severities = []Severity{{"low"}, {"medium"}, {"high"}}
+
+// Label is the severity's name in ctx's language ("High").
+func (s Severity) Label(ctx context.Context) string { return i18n.T(ctx, "hazard.severity."+s.Code) }
+
+// Words name the severity on its own, as the map and badges do ("High severity").
+func (s Severity) Words(ctx context.Context) string {
+	return i18n.T(ctx, "hazard.severity."+s.Code+".words")
+}
+
+// Help says what the severity means ("Could seriously hurt someone.").
+func (s Severity) Help(ctx context.Context) string {
+	return i18n.T(ctx, "hazard.severity."+s.Code+".help")
 }
 
 // SeverityByCode finds a severity.
@@ -85,30 +106,15 @@ var Statuses = []Status{Unconfirmed, Pending, Open, InProgress, Resolved, Reject
 // ActiveStatuses are the hazards still out there (see Active).
 var ActiveStatuses = []Status{Pending, Open, InProgress}
 
-// Label is the status as people read it.
-func (s Status) Label() string {
-	switch s {
-	case Unconfirmed:
-		return "Waiting for confirmation"
-	case Pending:
-		return "Unverified"
-	case Open:
-		return "Open"
-	case InProgress:
-		return "In progress"
-	case Resolved:
-		return "Resolved"
-	case Rejected:
-		return "Rejected"
-	case Duplicate:
-		return "Duplicate"
-	case Expired:
-		return "Expired"
-	case Withdrawn:
-		return "Withdrawn"
-	}
-	return string(s)
-}
+// Label is the status as people read it, in ctx's language ("Unverified" for pending).
+func (s Status) Label(ctx context.Context) string { return i18n.Say(ctx, s.LabelMsg()) }
+
+// LabelMsg is the status's name, to be said later in the reader's language.
+func (s Status) LabelMsg() i18n.Msg { return i18n.M("hazard.status." + string(s)) }
+
+// InlineMsg is the status's name as it reads inside a sentence ("marked in progress"), to be
+// said later in the reader's language.
+func (s Status) InlineMsg() i18n.Msg { return i18n.M("hazard.status." + string(s) + ".inline") }
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {

@@ -1,11 +1,43 @@
 package hazard
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"hazardwatch/i18n"
+)
+
+// Every type, severity and status has words in every language (a missing one shows its id).
+func TestWordsInEveryLanguage(t *testing.T) {
+	for _, l := range i18n.Languages {
+		ctx := i18n.With(context.Background(), i18n.For(l.Tag))
+		var words []string
+		for _, ty := range Types {
+			words = append(words, ty.Label(ctx), ty.Help(ctx))
+		}
+		for _, s := range Severities {
+			words = append(words, s.Label(ctx), s.Help(ctx), s.Words(ctx))
+		}
+		for _, s := range Statuses {
+			words = append(words, s.Label(ctx), i18n.Say(ctx, s.InlineMsg()))
+		}
+		for _, w := range words {
+			if w == "" || strings.HasPrefix(w, "hazard.") {
+				t.Errorf("%s: missing words: %q", l.Tag, w)
+			}
+		}
+	}
+	he := i18n.With(context.Background(), i18n.For("he"))
+	if got := Pending.Label(he); got != "לא מאומת" {
+		t.Errorf("pending in Hebrew: %q", got)
+	}
+}
 
 func TestTypesAreUniqueAndComplete(t *testing.T) {
 	seen := map[string]bool{}
 	for _, ty := range Types {
-		if seen[ty.Code] || ty.Label == "" || ty.Icon == "" {
+		if seen[ty.Code] || ty.Icon == "" {
 			t.Errorf("bad type %+v", ty)
 		}
 		seen[ty.Code] = true
@@ -51,7 +83,7 @@ func TestTransitions(t *testing.T) {
 		}
 	}
 	for _, s := range Statuses {
-		if !s.Valid() || s.Label() == "" {
+		if !s.Valid() {
 			t.Errorf("status %s", s)
 		}
 	}

@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	cldr "github.com/go-playground/locales"
+	cldren "github.com/go-playground/locales/en"
+	cldrhe "github.com/go-playground/locales/he"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 )
@@ -24,17 +27,20 @@ type Lang struct {
 	Tag  string // BCP 47: "en", "he"
 	Name string // in itself: "English", "עברית"
 	Dir  string // "ltr" or "rtl"
+	// CLDR formats dates, times and numbers (github.com/go-playground/locales, generated from
+	// CLDR): never hand-written month names.
+	CLDR cldr.Translator
 }
 
 // Languages lists the languages offered, the source language (English) first.
 var Languages = []Lang{
-	{Tag: "en", Name: "English", Dir: "ltr"},
-	{Tag: "he", Name: "עברית", Dir: "rtl"},
+	{Tag: "en", Name: "English", Dir: "ltr", CLDR: cldren.New()},
+	{Tag: "he", Name: "עברית", Dir: "rtl", CLDR: cldrhe.New()},
 }
 
 // Pseudo is a development language made from English: accented and 40% longer, to find clipped
-// layouts and strings that escaped the catalogs. It is offered only when enabled (I18N_PSEUDO).
-var Pseudo = Lang{Tag: "en-XA", Name: "Ƥšéûðö", Dir: "ltr"}
+// layouts and strings that escaped the catalogs. The server offers it only when I18N_PSEUDO is on.
+var Pseudo = Lang{Tag: "en-XA", Name: "Ƥšéûðö", Dir: "ltr", CLDR: cldren.New()}
 
 //go:embed locales
 var locales embed.FS
@@ -63,8 +69,12 @@ func init() {
 			if err != nil {
 				panic(fmt.Sprintf("i18n: %s: %v", f, err))
 			}
-			if l.Tag == Languages[0].Tag {
-				for _, m := range mf.Messages {
+			if rawMessages[l.Tag] == nil {
+				rawMessages[l.Tag] = map[string]*goi18n.Message{}
+			}
+			for _, m := range mf.Messages {
+				rawMessages[l.Tag][m.ID] = m
+				if l.Tag == Languages[0].Tag {
 					Messages = append(Messages, m.ID)
 				}
 			}
@@ -78,15 +88,12 @@ func init() {
 	loadPseudo()
 }
 
-// ByTag finds an offered language (Pseudo only when enabled).
+// ByTag finds an offered language (never Pseudo: the server decides whether to offer it).
 func ByTag(tag string) (Lang, bool) {
 	for _, l := range Languages {
 		if strings.EqualFold(l.Tag, tag) {
 			return l, true
 		}
-	}
-	if PseudoEnabled && strings.EqualFold(tag, Pseudo.Tag) {
-		return Pseudo, true
 	}
 	return Lang{}, false
 }
@@ -116,12 +123,16 @@ func init() {
 	for _, l := range append(Languages, Pseudo) {
 		localizers[l.Tag] = &Localizer{lang: l, loc: goi18n.NewLocalizer(bundle, l.Tag, Languages[0].Tag)}
 	}
+	buildScripts()
 }
 
-// For is the localizer of a language (English for one not offered).
+// For is the localizer of a language, Pseudo included (English for one not offered).
 func For(tag string) *Localizer {
 	if l, ok := ByTag(tag); ok {
 		return localizers[l.Tag]
+	}
+	if strings.EqualFold(tag, Pseudo.Tag) {
+		return localizers[Pseudo.Tag]
 	}
 	return localizers[Languages[0].Tag]
 }
@@ -134,7 +145,7 @@ func (l *Localizer) Lang() Lang { return l.lang }
 func (l *Localizer) T(id string, data ...any) string {
 	cfg := &goi18n.LocalizeConfig{MessageID: id}
 	if len(data) > 0 {
-		cfg.TemplateData = data[0]
+		cfg.TemplateData = l.fill(data[0])
 	}
 	return l.localize(cfg)
 }
@@ -144,11 +155,28 @@ func (l *Localizer) T(id string, data ...any) string {
 func (l *Localizer) N(id string, count int, data ...any) string {
 	cfg := &goi18n.LocalizeConfig{MessageID: id, PluralCount: count}
 	if len(data) > 0 {
-		cfg.TemplateData = data[0]
+		cfg.TemplateData = l.fill(data[0])
 	} else {
-		cfg.TemplateData = map[string]any{"Count": count}
+		cfg.TemplateData = map[string]any{"Count": l.Int(count)}
 	}
 	return l.localize(cfg)
+}
+
+// fill localizes the Msg values of a data map, so a message can name a status or a hazard type
+// in the reader's language.
+func (l *Localizer) fill(data any) any {
+	m, ok := data.(map[string]any)
+	if !ok {
+		return data
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if msg, ok := v.(Msg); ok {
+			v = l.Msg(msg)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func (l *Localizer) localize(cfg *goi18n.LocalizeConfig) string {

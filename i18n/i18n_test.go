@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 )
 
 // Every language has every message of the source language, and no message the source lacks.
@@ -59,9 +60,28 @@ func TestLocalize(t *testing.T) {
 	if Match("he-IL,he;q=0.9,en;q=0.5").Tag != "he" || Match("fr,de").Tag != "en" || Match("").Tag != "en" {
 		t.Fatal("Accept-Language matching")
 	}
-	PseudoEnabled = true
-	defer func() { PseudoEnabled = false }()
+	if _, ok := ByTag("en-XA"); ok {
+		t.Fatal("the pseudo-locale is not one of the offered languages")
+	}
 	if got := For("en-XA").T("nav.map"); !strings.HasPrefix(got, "[Ṁàþ") || len([]rune(got)) < len("Map")*14/10 {
 		t.Fatalf("pseudo: %q", got)
+	}
+}
+
+// A message with plural forms has, in each language, every form that language's CLDR rules
+// (go-i18n's) pick for a count (Hebrew: one, two and other), so no count shows a message id.
+func TestPluralFormsComplete(t *testing.T) {
+	for _, l := range Languages {
+		for id, m := range rawMessages[l.Tag] {
+			if m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && m.Zero == "" {
+				continue // no plural forms: one text for every count
+			}
+			for n := 0; n <= 1000; n++ {
+				if _, err := For(l.Tag).loc.Localize(&goi18n.LocalizeConfig{MessageID: id, PluralCount: n, TemplateData: map[string]any{"Count": n}}); err != nil {
+					t.Errorf("%s: %s with count %d: %v", l.Tag, id, n, err)
+					break
+				}
+			}
+		}
 	}
 }

@@ -5,9 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-// PseudoEnabled offers the pseudo-locale (en-XA): development and the layout tests only.
-var PseudoEnabled bool
-
 var accents = map[rune]rune{}
 
 func loadPseudo() {
@@ -29,9 +26,11 @@ func pseudo(s string) string {
 		}
 		b.WriteRune(r)
 	}
-	if pad := (utf8.RuneCountInString(s)*2 + 4) / 5; pad > 0 {
+	// The padding comes in words, as a longer language's would: one unbreakable run would
+	// overflow where no real translation does.
+	for pad := (utf8.RuneCountInString(s)*2 + 4) / 5; pad > 0; pad -= 6 {
 		b.WriteString(" ")
-		b.WriteString(strings.Repeat("~", pad))
+		b.WriteString(strings.Repeat("~", min(pad, 5)))
 	}
 	b.WriteString("]")
 	return b.String()

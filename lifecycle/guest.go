@@ -92,11 +92,10 @@ func (s *Service) ConfirmGuest(ctx context.Context, token string) (*store.Report
 	return r, nil
 }
 
-// CleanupUnconfirmed deletes the guest reports nobody confirmed within GuestWindow, and the
-// files of their photos that no other report names, if this instance gets the job lock for
-// lockFor (each deletion is also checked in Redis, so a report confirmed meanwhile stays).
-// removePhoto deletes one photo's files.
-func (s *Service) CleanupUnconfirmed(ctx context.Context, now time.Time, lockFor time.Duration, removePhoto func(hash string) error) (int, error) {
+// CleanupUnconfirmed deletes the guest reports nobody confirmed within GuestWindow, if this
+// instance gets the job lock for lockFor (each deletion is also checked in Redis, so a report
+// confirmed meanwhile stays). Their photo files are the photo sweeper's (worker.SweepPhotos).
+func (s *Service) CleanupUnconfirmed(ctx context.Context, now time.Time, lockFor time.Duration) (int, error) {
 	ok, err := s.st.TryLock(ctx, "guest-cleanup", lockFor)
 	if err != nil || !ok {
 		return 0, err
@@ -107,14 +106,9 @@ func (s *Service) CleanupUnconfirmed(ctx context.Context, now time.Time, lockFor
 	}
 	n := 0
 	for _, id := range ids {
-		orphans, deleted, err := s.st.DeleteUnconfirmed(ctx, id)
+		deleted, err := s.st.DeleteUnconfirmed(ctx, id)
 		if err != nil {
 			return n, err
-		}
-		for _, ph := range orphans {
-			if err := removePhoto(ph); err != nil {
-				s.log.Warn("could not delete the photo of an unconfirmed report", "photo", ph, "err", err)
-			}
 		}
 		if deleted {
 			n++

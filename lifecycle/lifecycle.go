@@ -18,6 +18,7 @@ import (
 
 	"hazardwatch/geocode"
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/store"
 )
 
@@ -26,6 +27,7 @@ type Config struct {
 	Moderation     string        // "post": public at once, unverified; "pre": public once approved
 	ReportExpiry   time.Duration // transient hazards expire this long after the last confirmation
 	TooCloseRadius float64       // metres: a new report this close to one of its type asks first
+	FixedByPublic  int           // "it is fixed" from this many people resolves a report (0: DefaultFixedCount)
 }
 
 // Service applies the rules.
@@ -71,17 +73,24 @@ const (
 	Invalid                   // 422: the input breaks a rule; Fields says where
 )
 
-// Error is a refusal with a sentence for people.
+// Error is a refusal with a sentence for people: a catalog message, said in the reader's
+// language where it is shown (handlers/errors.go, a form, an Open311 answer).
 type Error struct {
 	Kind   Kind
-	Msg    string
-	Fields map[string]string // Invalid: field -> message ("" for the form as a whole)
+	Msg    i18n.Msg
+	Fields map[string]i18n.Msg // Invalid: field -> message ("" for the form as a whole)
 	Close  []store.NearbyReport
 }
 
-func (e *Error) Error() string { return e.Msg }
+func (e *Error) Error() string { return e.Msg.String() }
 
-func fail(k Kind, msg string) *Error { return &Error{Kind: k, Msg: msg} }
+// fail is a refusal saying catalog message id with data pairs (i18n.M).
+func fail(k Kind, id string, pairs ...any) *Error { return &Error{Kind: k, Msg: i18n.M(id, pairs...)} }
+
+// invalidField is an Invalid refusal whose message also marks one field.
+func invalidField(field string, m i18n.Msg) *Error {
+	return &Error{Kind: Invalid, Msg: m, Fields: map[string]i18n.Msg{field: m}}
+}
 
 // KindOf is err's Kind, or 0 when err is not a refusal.
 func KindOf(err error) Kind {
@@ -92,7 +101,7 @@ func KindOf(err error) Kind {
 	return 0
 }
 
-var errGone = fail(NotFound, "We could not find that report. It may have been removed.")
+var errGone = fail(NotFound, "errors.report_gone")
 
 // Event kinds on the report stream.
 const (
@@ -121,12 +130,35 @@ func (s *Service) CanSee(viewer *store.User, r *store.Report) bool {
 	return s.Visible(viewer, r.Status, r.ReporterID)
 }
 
+// PhotoVisible reports whether viewer may see photo hash of r: the report must be visible to
+// them, and a photo of a hidden update only to moderators.
+func (s *Service) PhotoVisible(viewer *store.User, r *store.Report, hash string) bool {
+	if !s.CanSee(viewer, r) {
+		return false
+	}
+	if slices.Contains(r.Photos, hash) || ActorOf(viewer).moderator() {
+		return true
+	}
+	for _, u := range r.Updates {
+		if u.Photo == hash && !u.Hidden() {
+			return true
+		}
+	}
+	return false
+}
+
 // VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
 // map or list may show of everyone's reports.
 func (s *Service) VisibleStatuses(viewer *store.User, want []hazard.Status) []hazard.Status {
+	return s.VisibleStatusesOf(viewer, want, "")
+}
+
+// VisibleStatusesOf keeps the statuses of want that viewer may see in reporter's reports (their
+// own list shows their rejected and withdrawn reports too).
+func (s *Service) VisibleStatusesOf(viewer *store.User, want []hazard.Status, reporter string) []hazard.Status {
 	var out []hazard.Status
 	for _, st := range want {
-		if s.Visible(viewer, st, "") {
+		if s.Visible(viewer, st, reporter) {
 			out = append(out, st)
 		}
 	}
@@ -163,6 +195,7 @@ type Draft struct {
 	Photos       []string
 	Source       string // "open311:<key name>" for API reports
 	MediaURL     string
+	ContactEmail string // where a reporter without an account asked to hear back (Open311 email)
 	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
 	AllowClose bool
 	// GuestEmail makes a guest's report (no ReporterID): stored unconfirmed until the link
@@ -171,33 +204,33 @@ type Draft struct {
 }
 
 // Check says what is wrong with a draft, field by field (nil: nothing).
-func Check(d *Draft) map[string]string {
-	bad := map[string]string{}
+func Check(d *Draft) map[string]i18n.Msg {
+	bad := map[string]i18n.Msg{}
 	if _, ok := hazard.TypeByCode(d.Type); !ok {
-		bad["type"] = "Choose the type of hazard."
+		bad["type"] = i18n.M("errors.report.choose_type")
 	}
 	if _, ok := hazard.SeverityByCode(d.Severity); !ok {
-		bad["severity"] = "Choose how dangerous it is."
+		bad["severity"] = i18n.M("errors.report.choose_severity")
 	}
 	d.Description = strings.TrimSpace(strings.ReplaceAll(d.Description, "\r\n", "\n"))
-	if msg := DescriptionProblem(d.Description); msg != "" {
+	if msg := DescriptionProblem(d.Description); !msg.IsZero() {
 		bad["description"] = msg
 	}
 	switch {
 	case !d.HasPlace:
-		bad["lat"] = "Choose where the hazard is: tap the map, use your location, or search for the place."
+		bad["lat"] = i18n.M("errors.report.choose_place")
 	default:
-		if msg := PlaceProblem(d.Lat, d.Lng); msg != "" {
+		if msg := PlaceProblem(d.Lat, d.Lng); !msg.IsZero() {
 			bad["lat"] = msg
 		}
 	}
 	if d.GuestEmail != "" {
-		if msg := store.EmailProblem(d.GuestEmail); msg != "" {
+		if msg := store.EmailProblem(d.GuestEmail); !msg.IsZero() {
 			bad["email"] = msg
 		}
 	}
 	if len(d.Photos) > hazard.MaxPhotos {
-		bad["photos"] = fmt.Sprintf("Add at most %d photos (you chose %d).", hazard.MaxPhotos, len(d.Photos))
+		bad["photos"] = TooManyPhotos(len(d.Photos))
 	}
 	if len(bad) == 0 {
 		return nil
@@ -205,30 +238,35 @@ func Check(d *Draft) map[string]string {
 	return bad
 }
 
+// TooManyPhotos says that n photos are more than a report takes.
+func TooManyPhotos(n int) i18n.Msg {
+	return i18n.M("errors.report.too_many_photos", "Max", hazard.MaxPhotos, "Chosen", n)
+}
+
 // DescriptionProblem checks a report's text: valid, printable (line breaks and tabs allowed),
 // at most hazard.MaxDescription characters.
-func DescriptionProblem(text string) string {
+func DescriptionProblem(text string) i18n.Msg {
 	if !utf8.ValidString(text) || strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
-		return "The description contains characters we cannot show."
+		return i18n.M("errors.report.description_chars")
 	}
 	if n := utf8.RuneCountInString(text); n > hazard.MaxDescription {
-		return fmt.Sprintf("Keep the description to %d characters (it has %d).", hazard.MaxDescription, n)
+		return i18n.M("errors.report.description_long", "Max", hazard.MaxDescription, "Length", n)
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // maxLat is the furthest north or south a map (and Redis's GEO sets) can show.
 const maxLat = 85.05112878
 
 // PlaceProblem checks a report's position.
-func PlaceProblem(lat, lng float64) string {
-	if msg := geocode.CheckPoint(lat, lng); msg != "" {
+func PlaceProblem(lat, lng float64) i18n.Msg {
+	if msg := geocode.CheckPoint(lat, lng); !msg.IsZero() {
 		return msg
 	}
 	if lat > maxLat || lat < -maxLat {
-		return "Hazard Watch's map reaches latitudes from -85 to 85."
+		return i18n.M("errors.report.latitude_range")
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // Create stores a new report: pending (the moderation mode decides whether the public sees it
@@ -238,7 +276,7 @@ func PlaceProblem(lat, lng float64) string {
 // repeated submit, answered with the stored report.
 func (s *Service) Create(ctx context.Context, d Draft) (*store.Report, bool, error) {
 	if bad := Check(&d); bad != nil {
-		return nil, false, &Error{Kind: Invalid, Msg: "Some answers need another look.", Fields: bad}
+		return nil, false, &Error{Kind: Invalid, Msg: i18n.M("errors.report.check_answers"), Fields: bad}
 	}
 	if existing, err := s.st.Report(ctx, d.ID); err == nil {
 		return existing, false, nil
@@ -251,7 +289,7 @@ func (s *Service) Create(ctx context.Context, d Draft) (*store.Report, bool, err
 			return nil, false, err
 		}
 		if len(close) > 0 {
-			return nil, false, &Error{Kind: Conflict, Msg: "Check whether this hazard was already reported.", Close: close}
+			return nil, false, &Error{Kind: Conflict, Msg: i18n.M("errors.report.already_reported"), Close: close}
 		}
 	}
 	r := s.build(ctx, d, time.Now().UTC())
@@ -271,11 +309,13 @@ func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Repo
 	}
 	r := &store.Report{
 		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
-		Lat: d.Lat, Lng: d.Lng, Address: s.address(ctx, d.Lat, d.Lng), Photos: d.Photos, Status: status,
-		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, GuestEmail: d.GuestEmail,
-		CreatedAt: now, UpdatedAt: now,
+		Lat: d.Lat, Lng: d.Lng, Photos: d.Photos, Status: status,
+		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, ContactEmail: d.ContactEmail,
+		GuestEmail: d.GuestEmail,
+		CreatedAt:  now, UpdatedAt: now,
 		History: []store.Change{{At: now, By: d.ReporterID, To: status}},
 	}
+	r.Address, r.AddressLang = s.address(ctx, d.Lat, d.Lng)
 	if r.Photos == nil {
 		r.Photos = []string{}
 	}
@@ -288,9 +328,12 @@ func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Repo
 	return r
 }
 
-func (s *Service) address(ctx context.Context, lat, lng float64) string {
+// address names the place at lat, lng, asking in ctx's language (the reporter's, or the
+// moderator's who moved the pin), and says which language the answer is in: a page shows it
+// marked as such.
+func (s *Service) address(ctx context.Context, lat, lng float64) (label, lang string) {
 	if s.geo == nil {
-		return ""
+		return "", ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -299,9 +342,9 @@ func (s *Service) address(ctx context.Context, lat, lng float64) string {
 		if !errors.Is(err, geocode.ErrNoResult) {
 			s.log.Warn("reverse geocoding a new report failed; storing it without an address", "err", err)
 		}
-		return ""
+		return "", ""
 	}
-	return p.Label
+	return p.Label, p.Lang
 }
 
 // Seed stores many synthetic reports at once (demo data and benchmarks), built by the same rules
@@ -356,7 +399,7 @@ func (s *Service) change(ctx context.Context, id string, version int64, edit fun
 }
 
 // ErrChanged means the report changed since the asker read it.
-var ErrChanged = fail(Conflict, "This report was changed by someone else. Reload to see its state, then try again.")
+var ErrChanged = fail(Conflict, "errors.report.changed")
 
 // ModeratorActions are the workflow's actions a moderator may take by hand.
 var ModeratorActions = []hazard.Action{hazard.Approve, hazard.Start, hazard.Resolve, hazard.Reject, hazard.MarkDuplicate, hazard.Reopen}
@@ -367,17 +410,17 @@ var ModeratorActions = []hazard.Action{hazard.Approve, hazard.Start, hazard.Reso
 // gets its confirmations.
 func (s *Service) Transition(ctx context.Context, actor Actor, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
 	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can do that.")
+		return nil, fail(Forbidden, "errors.moderators_only")
 	}
 	if !slices.Contains(ModeratorActions, a) {
-		return nil, &Error{Kind: Invalid, Msg: "Choose an action: approve, reject, start, resolve, reopen or duplicate.", Fields: map[string]string{"action": "Choose an action."}}
+		return nil, &Error{Kind: Invalid, Msg: i18n.M("errors.moderation.choose_action"), Fields: map[string]i18n.Msg{"action": i18n.M("errors.moderation.choose_action_short")}}
 	}
 	note = strings.TrimSpace(note)
 	if utf8.RuneCountInString(note) > 500 || strings.ContainsFunc(note, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
-		return nil, &Error{Kind: Invalid, Msg: "Keep the note to 500 characters of plain text.", Fields: map[string]string{"note": "Keep the note to 500 characters."}}
+		return nil, &Error{Kind: Invalid, Msg: i18n.M("errors.moderation.note_long"), Fields: map[string]i18n.Msg{"note": i18n.M("errors.moderation.note_long_short")}}
 	}
 	if a == hazard.Reject && note == "" {
-		return nil, &Error{Kind: Invalid, Msg: "Give a reason when rejecting: the reporter sees it.", Fields: map[string]string{"note": "Give a reason."}}
+		return nil, &Error{Kind: Invalid, Msg: i18n.M("errors.moderation.reject_reason"), Fields: map[string]i18n.Msg{"note": i18n.M("errors.moderation.reject_reason_short")}}
 	}
 	var orig *store.Report
 	if a == hazard.MarkDuplicate {
@@ -402,20 +445,18 @@ func (s *Service) Transition(ctx context.Context, actor Actor, id string, versio
 
 // original checks the report a duplicate points at.
 func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report, error) {
-	invalid := func(msg string) error {
-		return &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"duplicate_of": msg}}
-	}
+	invalid := func(m i18n.Msg) error { return invalidField("duplicate_of", m) }
 	if dupOf == id {
-		return nil, invalid("A report cannot duplicate itself.")
+		return nil, invalid(i18n.M("errors.moderation.duplicate_itself"))
 	}
 	orig, err := s.st.Report(ctx, dupOf)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, invalid("Give the id of the original report (the last part of its address).")
+		return nil, invalid(i18n.M("errors.moderation.duplicate_id"))
 	case err != nil:
 		return nil, err
 	case !orig.Status.Active():
-		return nil, invalid("The original report is " + strings.ToLower(orig.Status.Label()) + "; choose an open one.")
+		return nil, invalid(i18n.M("errors.moderation.original_closed", "Status", orig.Status.InlineMsg()))
 	}
 	return orig, nil
 }
@@ -425,11 +466,11 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		next, ok := hazard.Next(r.Status, a)
 		if !ok {
-			return nil, fail(Conflict, "That step is not possible from "+strings.ToLower(r.Status.Label())+".")
+			return nil, fail(Conflict, "errors.moderation.step_impossible", "Status", r.Status.InlineMsg())
 		}
 		from := r.Status
 		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note})
-		r.Status = next
+		r.Status, r.FixedBy = next, nil
 		switch a {
 		case hazard.MarkDuplicate:
 			r.DuplicateOf = dupOf
@@ -441,6 +482,7 @@ func (s *Service) move(ctx context.Context, by, id string, version int64, a haza
 			data["duplicate_of"] = dupOf
 		}
 		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
+		evs = append(evs, setAttention(r, by, "")...) // the public's flag is answered
 		if !s.PublicNow(from) && s.PublicNow(next) {
 			evs = append(evs, store.Event{Kind: Published, Actor: by})
 		}
@@ -475,8 +517,8 @@ var errAlready = errors.New("lifecycle: nothing to do")
 // Edit changes the description of the reporter's own report while it is still pending.
 func (s *Service) Edit(ctx context.Context, actor Actor, id string, version int64, text string) (*store.Report, error) {
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
-	if msg := DescriptionProblem(text); msg != "" {
-		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"description": msg}}
+	if msg := DescriptionProblem(text); !msg.IsZero() {
+		return nil, invalidField("description", msg)
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if err := ownPending(actor, r); err != nil {
@@ -498,15 +540,24 @@ func (s *Service) Withdraw(ctx context.Context, actor Actor, id string, version 
 	if err := ownPending(actor, prev); err != nil {
 		return nil, err
 	}
-	return s.move(ctx, actor.ID, id, version, hazard.Withdraw, "Withdrawn by the reporter", "")
+	// No note: the timeline says "withdrawn by the reporter" in each reader's language.
+	return s.move(ctx, actor.ID, id, version, hazard.Withdraw, "", "")
 }
+
+// CanEdit reports whether actor may edit or withdraw r (the page offers it when Edit would
+// accept it).
+func CanEdit(actor Actor, r *store.Report) bool { return ownPending(actor, r) == nil }
+
+// CanConfirm reports whether actor may say r is still there (the page shows the button when
+// Confirm would accept it; whether they already did is the store's to say).
+func CanConfirm(actor Actor, r *store.Report) bool { return confirmable(actor, r) == nil }
 
 func ownPending(actor Actor, r *store.Report) error {
 	if actor.ID == "" || actor.ID != r.ReporterID {
-		return fail(Forbidden, "Only the person who reported it can change this report.")
+		return fail(Forbidden, "errors.report.not_yours")
 	}
 	if r.Status != hazard.Pending {
-		return fail(Conflict, "This report has been reviewed, so it can no longer be changed.")
+		return fail(Conflict, "errors.report.reviewed")
 	}
 	return nil
 }
@@ -515,15 +566,15 @@ func ownPending(actor Actor, r *store.Report) error {
 // timeline.
 func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version int64, lat, lng float64, reason string) (*store.Report, error) {
 	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can move a report.")
+		return nil, fail(Forbidden, "errors.moderators_only")
 	}
-	if msg := PlaceProblem(lat, lng); msg != "" {
-		return nil, &Error{Kind: Invalid, Msg: msg, Fields: map[string]string{"lat": msg}}
+	if msg := PlaceProblem(lat, lng); !msg.IsZero() {
+		return nil, invalidField("lat", msg)
 	}
-	address := s.address(ctx, lat, lng)
+	address, addressLang := s.address(ctx, lat, lng)
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		data := map[string]string{"from": fmt.Sprintf("%.6f,%.6f", r.Lat, r.Lng), "to": fmt.Sprintf("%.6f,%.6f", lat, lng)}
-		r.Lat, r.Lng, r.Address = lat, lng, address
+		r.Lat, r.Lng, r.Address, r.AddressLang = lat, lng, address, addressLang
 		r.History = append(r.History, store.Change{At: now, By: actor.ID, Action: "relocate", From: r.Status, To: r.Status, Note: reason})
 		return []store.Event{{Kind: Relocated, Actor: actor.ID, Note: reason, Data: data}}, nil
 	})
@@ -532,11 +583,11 @@ func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version 
 // Recategorise changes a report's type (a moderator correcting a reporter).
 func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, version int64, typ, reason string) (*store.Report, error) {
 	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can change a report's type.")
+		return nil, fail(Forbidden, "errors.moderators_only")
 	}
 	t, ok := hazard.TypeByCode(typ)
 	if !ok {
-		return nil, &Error{Kind: Invalid, Msg: "Choose the type of hazard.", Fields: map[string]string{"type": "Choose the type of hazard."}}
+		return nil, invalidField("type", i18n.M("errors.report.choose_type"))
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		data := map[string]string{"from": r.Type, "to": t.Code}
@@ -554,16 +605,23 @@ func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, vers
 // Confirm records that actor saw the hazard still there: once per person, not for one's own
 // report, only while it is active; transient hazards live on. first is false for a repeat.
 func (s *Service) Confirm(ctx context.Context, actor Actor, r *store.Report) (first bool, err error) {
-	switch {
-	case actor.ID == "":
-		return false, fail(Forbidden, "Sign in to confirm a report.")
-	case actor.ID == r.ReporterID:
-		return false, &Error{Kind: Invalid, Msg: "You reported this hazard; others can confirm it."}
-	case !r.Status.Active():
-		return false, fail(Conflict, "This report is "+strings.ToLower(r.Status.Label())+"; it can no longer be confirmed.")
+	if err := confirmable(actor, r); err != nil {
+		return false, err
 	}
 	first, _, err = s.st.Confirm(ctx, r.ID, actor.ID, s.cfg.ReportExpiry)
 	return first, err
+}
+
+func confirmable(actor Actor, r *store.Report) error {
+	switch {
+	case actor.ID == "":
+		return fail(Forbidden, "errors.report.sign_in_to_confirm")
+	case actor.ID == r.ReporterID:
+		return fail(Invalid, "errors.report.confirm_own")
+	case !r.Status.Active():
+		return fail(Conflict, "errors.report.confirm_closed", "Status", r.Status.InlineMsg())
+	}
+	return nil
 }
 
 // ExpireDue expires the transient reports whose time has passed, if this instance gets the job
@@ -579,7 +637,8 @@ func (s *Service) ExpireDue(ctx context.Context, now time.Time, lockFor time.Dur
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := s.move(ctx, System.ID, id, 0, hazard.Expire, "Expired: nobody confirmed it was still there.", "")
+		// No note: the timeline explains an expiry in each reader's language.
+		_, err := s.move(ctx, System.ID, id, 0, hazard.Expire, "", "")
 		switch KindOf(err) {
 		case 0:
 			if err != nil {

@@ -108,7 +108,7 @@ func TestCreateChecksAndEvents(t *testing.T) {
 	bad := Draft{ID: store.NewReportID(), Type: "volcano", Severity: "huge", Description: "a\x00b", Lat: 89, Lng: 0, HasPlace: true}
 	_, _, err := s.Create(ctx, bad)
 	var le *Error
-	if !errors.As(err, &le) || le.Kind != Invalid || le.Fields["type"] == "" || le.Fields["severity"] == "" || le.Fields["description"] == "" || le.Fields["lat"] == "" {
+	if !errors.As(err, &le) || le.Kind != Invalid || le.Fields["type"].IsZero() || le.Fields["severity"].IsZero() || le.Fields["description"].IsZero() || le.Fields["lat"].IsZero() {
 		t.Fatalf("bad draft: %+v", err)
 	}
 	d := draft(citizen.ID, 32.8, 35.0)

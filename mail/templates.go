@@ -9,6 +9,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 
+	"hazardwatch/hazard"
 	"hazardwatch/i18n"
 )
 
@@ -27,13 +28,20 @@ const (
 	Registered Kind = "registered"
 	// Disabled answers a reset request for a disabled account (Common).
 	Disabled Kind = "disabled"
+	// Alert is a new hazard in a watched area (AlertData); Digest is a day's worth (DigestData).
+	Alert  Kind = "alert"
+	Digest Kind = "digest"
+	// Update is a public update on a report one made or follows (UpdateData).
+	Update Kind = "update"
+	// Questionnaire asks a reporter whether the hazard was fixed (QuestionnaireData).
+	Questionnaire Kind = "questionnaire"
 	// GuestConfirm carries a guest report's confirmation link (GuestData); the same words
 	// whether or not the address has an account.
 	GuestConfirm Kind = "guestconfirm"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, GuestConfirm}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire, GuestConfirm}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -47,19 +55,56 @@ type VerifyData struct {
 	Link string
 }
 
-// ResetData fills Reset; Valid says how long the link works ("30 minutes").
+// ResetData fills Reset; Minutes is how long the link works.
 type ResetData struct {
 	Common
-	Link, Valid string
+	Link    string
+	Minutes int
 }
 
-// ReportData is a mail about one report: its type as people read it and its page.
+// ReportData is a mail about one report: its type as the recipient reads it (in their language)
+// and its page. StillThere, when set, is a signed "it is still there" link (expiry and duplicate
+// mails); Unsubscribe stops the mails to a reporter without an account.
 type ReportData struct {
 	Common
-	Type, Link string
+	Type, Link              string
+	StillThere, Unsubscribe string
 }
 
-// StatusData fills Status; Reporter chooses the reporter's wording over a follower's.
+// AlertData fills Alert: the new report and the alert it matched (one mail per report however
+// many of the user's alerts match; Area names the first).
+type AlertData struct {
+	Common
+	Area, Type, Description, Address, Link string
+	AlertsURL, Unsubscribe                 string
+}
+
+// DigestData fills Digest.
+type DigestData struct {
+	Common
+	Items                  []DigestItem
+	AlertsURL, Unsubscribe string
+}
+
+// DigestItem is one report in a digest.
+type DigestItem struct{ Type, Address, Link string }
+
+// UpdateData fills Update.
+type UpdateData struct {
+	ReportData
+	Text     string
+	Fixed    bool
+	Reporter bool // the recipient reported it (else follows it)
+}
+
+// QuestionnaireData fills Questionnaire: Answer is the single-use link.
+type QuestionnaireData struct {
+	ReportData
+	Answer string
+}
+
+// StatusData fills Status (Status in the recipient's language); Reporter chooses the reporter's
+// wording over a follower's.
 type StatusData struct {
 	ReportData
 	Status, Note string
@@ -86,17 +131,44 @@ type pair struct {
 	html *htmltemplate.Template
 }
 
-// funcs are placeholders for parsing; Render binds t, n and title to the mail being made.
+// funcs are placeholders for parsing; Render binds t, n, lang, dir, start and title to the mail
+// being made.
 var funcs = map[string]any{
 	"btn":   func(url, label string) map[string]string { return map[string]string{"URL": url, "Label": label} },
+	"dict":  dict,
 	"title": func() string { return "" },
 	"t":     func(id string, data ...any) string { return id },
 	"n":     func(id string, count int, data ...any) string { return id },
+	"lang":  func() string { return "" },
+	"dir":   func() string { return "" },
+	"start": func() string { return "" },
 }
 
-// localFuncs speak the recipient's language: {{t "mail.status.subject" .}}, {{n "id" .Count}}.
+// dict makes template data from pairs: (dict "Note" .).
+func dict(pairs ...any) map[string]any {
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, _ := pairs[i].(string)
+		m[k] = pairs[i+1]
+	}
+	return m
+}
+
+// localFuncs speak the recipient's language: {{t "mail.hello" .}}, {{n "id" .Count}};
+// lang and dir mark the HTML, start is the side text starts on ("left" or "right": mail clients
+// know few logical CSS properties).
 func localFuncs(l *i18n.Localizer) map[string]any {
-	return map[string]any{"t": l.T, "n": l.N}
+	lang := l.Lang()
+	start := "left"
+	if lang.Dir == "rtl" {
+		start = "right"
+	}
+	return map[string]any{
+		"t": l.T, "n": l.N,
+		"lang":  func() string { return lang.Tag },
+		"dir":   func() string { return lang.Dir },
+		"start": func() string { return start },
+	}
 }
 
 var pairs = func() map[Kind]pair {
@@ -145,22 +217,37 @@ func Render(ctx context.Context, kind Kind, data any) (Rendered, error) {
 	return Rendered{Subject: subject, Text: strings.TrimLeft(text.String(), "\n"), HTML: html.String()}, nil
 }
 
-// Samples are example data for every kind, for /admin/mail-preview and the tests.
-func Samples(base string) map[Kind]any {
+// Samples are example data for every kind, in ctx's language, for /admin/mail-preview and the
+// tests.
+func Samples(ctx context.Context, base string) map[Kind]any {
 	c := Common{Name: "Dana", AccountURL: base + "/account"}
-	rep := ReportData{Common: c, Type: "pothole", Link: base + "/reports/abcdefghijklmnop"}
+	pothole, _ := hazard.TypeByCode("pothole")
+	rep := ReportData{Common: c, Type: pothole.Label(ctx), Link: base + "/reports/abcdefghijklmnop"}
 	return map[Kind]any{
-		Verify:     VerifyData{Common: c, Link: base + "/verify-email?token=sample"},
-		Reset:      ResetData{Common: c, Link: base + "/password/reset?token=sample", Valid: "30 minutes"},
-		Status:     StatusData{ReportData: rep, Status: "In progress", Note: "A crew is on its way.", Reporter: true},
-		Duplicate:  DuplicateData{ReportData: rep, OriginalLink: base + "/reports/qrstuvwxyz234567", Note: "Same hole, reported an hour earlier."},
+		Verify: VerifyData{Common: c, Link: base + "/verify-email?token=sample"},
+		Reset:  ResetData{Common: c, Link: base + "/password/reset?token=sample", Minutes: 30},
+		Status: StatusData{ReportData: rep, Status: hazard.InProgress.Label(ctx), Note: i18n.T(ctx, "mail.sample.status_note"), Reporter: true},
+		Duplicate: DuplicateData{ReportData: rep, OriginalLink: base + "/reports/qrstuvwxyz234567",
+			Note: i18n.T(ctx, "mail.sample.duplicate_note")},
 		Expired:    rep,
 		Registered: VerifyData{Common: c, Link: base + "/password/forgot"},
 		Disabled:   c,
-		GuestConfirm: GuestData{Name: "Dana", Type: "Pothole", Description: "Deep hole in the right lane.", Address: "Herzl Street, Haifa",
+		Alert: AlertData{Common: c, Area: "Home street", Type: "pothole", Description: "Deep hole by the bus stop",
+			Address: "High Street, Camden", Link: rep.Link, AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
+		Digest: DigestData{Common: c, Items: []DigestItem{{Type: "pothole", Address: "High Street", Link: rep.Link}, {Type: "flooding", Link: base + "/reports/qrstuvwxyz234567"}},
+			AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
+		Update:        UpdateData{ReportData: rep, Text: "Still there this morning, and deeper.", Reporter: true},
+		Questionnaire: QuestionnaireData{ReportData: rep, Answer: base + "/questionnaire/sample"},
+		GuestConfirm: GuestData{Name: "Dana", Type: pothole.Label(ctx), Description: "Deep hole in the right lane.", Address: "Herzl Street, Haifa",
 			Link: base + "/reports/confirm?token=sample"},
 	}
 }
+
+// MainLink is the one action a mail asks for.
+func (d AlertData) MainLink() string { return d.Link }
+
+// MainLink is the one action a mail asks for.
+func (d QuestionnaireData) MainLink() string { return d.Answer }
 
 // MainLink is the one action a mail asks for (logged by the file sender).
 func (d VerifyData) MainLink() string { return d.Link }

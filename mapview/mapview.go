@@ -167,15 +167,10 @@ func pointItem(p store.GeoPoint) item {
 	return it
 }
 
-func cellItem(cc store.CellCounts) item {
-	t := cc.Total()
+func cellItem(t store.CellTotal) item {
 	it := item{n: t.N(), sumLat: float64(t.SumLat) / 1e5, sumLng: float64(t.SumLng) / 1e5, sev: t.BySeverity}
-	if rid, typ, ok := t.Single(); ok {
-		for st, c := range cc {
-			if c.N() == 1 {
-				it.single = &store.GeoPoint{ID: rid, Type: typ, Severity: t.Severity(), Status: st, Lat: it.sumLat, Lng: it.sumLng}
-			}
-		}
+	if rid, typ, ok := t.CellCount.Single(); ok && t.Single != "" {
+		it.single = &store.GeoPoint{ID: rid, Type: typ, Severity: t.Severity(), Status: t.Single, Lat: it.sumLat, Lng: it.sumLng}
 	}
 	return it
 }
@@ -246,14 +241,14 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 	}
 
 	cells, inside := store.CellsIn(p, b)
-	counts, err := m.st.GridCounts(ctx, cells, gq)
+	counts, err := m.st.GridTotals(ctx, cells, gq)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	if q.Since.IsZero() {
 		var upper int64
 		for _, cc := range counts {
-			upper += cc.Total().N()
+			upper += cc.N()
 		}
 		if upper <= MaxPoints {
 			return nil, upper, true, nil
@@ -263,8 +258,8 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 	var total int64
 	var edge []store.Cell
 	for i, c := range cells {
-		cc, ok := counts[c]
-		if !ok {
+		cc := counts[i]
+		if cc.N() <= 0 {
 			continue
 		}
 		if inside[i] {
@@ -275,10 +270,11 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 			edge = append(edge, c)
 		}
 	}
-	// The edge: split its cells into their children, down to the finest cells, whose reports are
-	// read point by point (one HMGET per block) and kept if inside the box.
+	// The edge: split its cells into their children. Children wholly inside the box count as
+	// cells; the finest children the box's edge crosses are read point by point (one HMGET per
+	// block) and their reports kept if inside.
 	for len(edge) > 0 {
-		var fetch, split []store.Cell
+		var fetch, read []store.Cell
 		for _, c := range edge {
 			if c.P >= store.GridMaxLevel {
 				fetch = append(fetch, c)
@@ -287,10 +283,10 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 			for _, ch := range c.Children() {
 				switch {
 				case !intersects(ch.Bounds(), b):
-				case ch.P >= store.GridMaxLevel:
-					fetch = append(fetch, ch)
+				case b.ContainsBox(ch.Bounds()) || ch.P < store.GridMaxLevel:
+					read = append(read, ch)
 				default:
-					split = append(split, ch)
+					fetch = append(fetch, ch)
 				}
 			}
 		}
@@ -303,15 +299,15 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 		}
 		total += int64(len(pts))
 		edge = edge[:0]
-		if len(split) == 0 {
+		if len(read) == 0 {
 			break
 		}
-		if counts, err = m.st.GridCounts(ctx, split, gq); err != nil {
+		if counts, err = m.st.GridTotals(ctx, read, gq); err != nil {
 			return nil, 0, false, err
 		}
-		for _, c := range split {
-			cc, ok := counts[c]
-			if !ok {
+		for i, c := range read {
+			cc := counts[i]
+			if cc.N() <= 0 {
 				continue
 			}
 			if b.ContainsBox(c.Bounds()) {
@@ -335,17 +331,10 @@ func (m *Map) inCells(ctx context.Context, cells []store.Cell, q Query, b store.
 	if len(cells) == 0 {
 		return nil, nil
 	}
-	pts, times, err := m.st.CellPoints(ctx, cells)
-	if err != nil {
-		return nil, err
-	}
-	out := pts[:0]
-	for i, p := range pts {
-		if matches(p, q, b) && keep(p, times[i]) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	pts, _, err := m.st.CellPoints(ctx, cells, func(p store.GeoPoint, created time.Time) bool {
+		return matches(p, q, b) && keep(p, created)
+	})
+	return pts, err
 }
 
 // bornSince keeps the points keep accepts given their creation times.
@@ -457,6 +446,7 @@ func merge(items []item, z int) []item {
 		it.x, it.y = pixel(it.sumLat/float64(it.n), it.sumLng/float64(it.n), z)
 	}
 	const r = ClusterPx
+	items = premerge(items, r/2, z)
 	for {
 		slices.SortFunc(items, func(a, b item) int {
 			return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y))
@@ -505,6 +495,41 @@ func merge(items []item, z int) []item {
 			return items
 		}
 	}
+}
+
+// premerge joins the items that share a square of side px (any two are closer than the merge
+// radius when px is half of it, so merge would join them anyway): a city view's thousands of
+// cells and edge reports become at most one item per square before the passes that sort.
+func premerge(items []item, px float64, z int) []item {
+	if len(items) < 64 {
+		return items
+	}
+	type key struct{ x, y int }
+	at := make(map[key]int, len(items)/4)
+	out := items[:0]
+	for _, it := range items {
+		k := key{int(math.Floor(it.x / px)), int(math.Floor(it.y / px))}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, it)
+			continue
+		}
+		c := &out[i]
+		c.n += it.n
+		c.sumLat += it.sumLat
+		c.sumLng += it.sumLng
+		for s := range c.sev {
+			c.sev[s] += it.sev[s]
+		}
+		c.single = nil
+	}
+	for i := range out {
+		if c := &out[i]; c.single == nil && c.n > 0 {
+			c.x, c.y = pixel(c.sumLat/float64(c.n), c.sumLng/float64(c.n), z)
+		}
+	}
+	return out
 }
 
 // features turns items into what the API draws, in a stable order.

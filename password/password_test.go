@@ -62,12 +62,12 @@ func TestProblem(t *testing.T) {
 		{"ANN LONGWORTH!!", "email address or name"},
 		{"my hazard-watch pw", "site's name"},
 	} {
-		if got := Problem(tc.pw, email, name); !strings.Contains(got, tc.want) {
+		if got := Problem(tc.pw, email, name).String(); !strings.Contains(got, tc.want) {
 			t.Errorf("Problem(%q) = %q, want it to say %q", tc.pw, got, tc.want)
 		}
 	}
 	for _, ok := range []string{"correct horse battery", "a long password", "ann's ice cream van", "blue cat 123 jumps", "Tr0ub4dor&3 tango", "the 1234 tigers"} {
-		if got := Problem(ok, email, name); got != "" {
+		if got := Problem(ok, email, name); !got.IsZero() {
 			t.Errorf("Problem(%q) = %q, want it accepted", ok, got)
 		}
 	}

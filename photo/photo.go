@@ -19,25 +19,30 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/rwcarlsen/goexif/exif"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp"
+
+	"hazardwatch/i18n"
 )
 
-// Limits (issue 4).
+// Limits (issue 4). MaxRequestPixels bounds what one request may make the server decode (issue
+// 13: five 40-megapixel bombs in one form took about 950 MB).
 const (
-	MaxBytes  = 10 << 20
-	MaxPixels = 40_000_000
-	FullSize  = 2048 // longest side of the stored photo
-	ThumbSize = 400
-	quality   = 85
+	MaxBytes         = 10 << 20
+	MaxPixels        = 40_000_000
+	MaxRequestPixels = 60_000_000
+	FullSize         = 2048 // longest side of the stored photo
+	ThumbSize        = 400
+	quality          = 85
 )
 
 // Error is a problem with the upload itself, worded for the person who sent it.
-type Error struct{ Msg string }
+type Error struct{ Msg i18n.Msg }
 
-func (e *Error) Error() string { return e.Msg }
+func (e *Error) Error() string { return e.Msg.String() }
 
 // Processed is a photo ready to store.
 type Processed struct {
@@ -54,33 +59,55 @@ type Point struct{ Lat, Lng float64 }
 
 var allowed = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
 
-// Process reads one upload.
+// Upload is an upload read and checked from its header only: type, size and pixel count are
+// known before anything is decoded.
+type Upload struct {
+	raw    []byte
+	Pixels int64
+}
+
+// Process reads, checks and processes one upload.
 func Process(r io.Reader) (*Processed, error) {
+	u, err := Open(r)
+	if err != nil {
+		return nil, err
+	}
+	return u.Process()
+}
+
+// Open reads one upload and checks it without decoding it.
+func Open(r io.Reader) (*Upload, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("photo: read: %w", err)
 	}
 	if len(raw) > MaxBytes {
-		return nil, &Error{"Each photo must be 10 MB or smaller."}
+		return nil, &Error{i18n.M("errors.photo.too_big", "MB", MaxBytes>>20)}
 	}
 	if len(raw) == 0 {
-		return nil, &Error{"The photo file is empty."}
+		return nil, &Error{i18n.M("errors.photo.empty")}
 	}
 	if ct := http.DetectContentType(raw); !allowed[ct] {
-		return nil, &Error{"Photos must be JPEG, PNG or WebP images."}
+		return nil, &Error{i18n.M("errors.photo.format")}
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
-		return nil, &Error{"That photo could not be read; the file may be damaged."}
+		return nil, &Error{i18n.M("errors.photo.damaged")}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, &Error{"That photo has too many pixels (at most 40 megapixels)."}
+		return nil, &Error{i18n.M("errors.photo.pixels", "Megapixels", 40)}
 	}
+	return &Upload{raw: raw, Pixels: int64(cfg.Width) * int64(cfg.Height)}, nil
+}
 
+// Process decodes, turns, shrinks and re-encodes the upload: the expensive part, to be run
+// inside a Gate.
+func (u *Upload) Process() (*Processed, error) {
+	raw := u.raw
 	orientation, gps := readEXIF(raw)
 	img, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
-		return nil, &Error{"That photo could not be read; the file may be damaged."}
+		return nil, &Error{i18n.M("errors.photo.damaged")}
 	}
 	full := orient(scale(img, FullSize), orientation)
 	thumb := scale(full, ThumbSize)
@@ -207,6 +234,9 @@ func Save(dir string, p *Processed) error {
 		data []byte
 	}{{thumb, p.Thumb}, {full, p.Full}} {
 		if _, err := os.Stat(f.path); err == nil {
+			// Saved before: a fresh time keeps the sweeper off it while this upload is used.
+			now := time.Now()
+			_ = os.Chtimes(f.path, now, now)
 			continue
 		}
 		tmp, err := os.CreateTemp(dir, ".upload-*")

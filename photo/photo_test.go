@@ -88,7 +88,7 @@ func TestRefusals(t *testing.T) {
 	check := func(name string, data []byte, want string) {
 		t.Helper()
 		_, err := Process(bytes.NewReader(data))
-		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, want) {
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg.String(), want) {
 			t.Errorf("%s: %v, want %q", name, err, want)
 		}
 	}

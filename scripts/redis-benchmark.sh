@@ -110,8 +110,12 @@ family() { # family LABEL KEY...
 }
 family '`hw:reports:time`' hw:reports:time
 family '`hw:reports:status:<status>`' $(redis-cli -p "$port" --scan --pattern 'hw:reports:status:*')
-family '`hw:reports:type:<type>`' $(redis-cli -p "$port" --scan --pattern 'hw:reports:type:*')
-family '`hw:geo:<status>`' $(redis-cli -p "$port" --scan --pattern 'hw:geo:*')
+family '`hw:list:<status>[:<type>]`' $(redis-cli -p "$port" --scan --pattern 'hw:list:*')
+family '`hw:words:<word>`' $(redis-cli -p "$port" --scan --pattern 'hw:words:*')
+family '`hw:photo:<hash>`' $(redis-cli -p "$port" --scan --pattern 'hw:photo:*')
+family '`hw:geo:<class>`' $(redis-cli -p "$port" --scan --pattern 'hw:geo:*')
+family '`hw:pos:<c>`' $(redis-cli -p "$port" --scan --pattern 'hw:pos:*')
+family '`hw:grid:*` (map counts and cell lists)' $(redis-cli -p "$port" --scan --pattern 'hw:grid:*')
 family '`hw:user:{uid}:reports`' $(redis-cli -p "$port" --scan --pattern 'hw:user:*:reports')
 family '`hw:stats:{stats}:*`' $(redis-cli -p "$port" --scan --pattern 'hw:stats:*')
 used=$(redis-cli -p "$port" info memory | awk -F: '/^used_memory:/ {print $2+0}')

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"hazardwatch/hazard"
 	"hazardwatch/store/redistest"
 )
 
@@ -61,7 +62,8 @@ func BenchmarkListReports(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if rs, _, err := s.Reports(ctx, ReportFilter{}, i%10, 20); err != nil || len(rs) != 20 {
+		res, err := s.List(ctx, ListQuery{Statuses: hazard.ActiveStatuses, Skip: (i % 10) * 20, Limit: 20})
+		if err != nil || len(res.Reports) != 20 {
 			b.Fatal(err)
 		}
 	}

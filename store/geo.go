@@ -61,7 +61,7 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 					BoxWidth: width*1.02 + 0.01, BoxHeight: height*1.02 + 0.01, BoxUnit: "km",
 					Count: int(limit), CountAny: limit > 0,
 				},
-				WithCoord: true,
+				WithHash: true, // decoded here: cheaper for Redis and for us than formatted coordinates
 			})
 		}
 		return nil
@@ -76,20 +76,22 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 			complete = false
 		}
 		for _, l := range cmds[i].Val() {
+			lat, lng := geoDecode(uint64(l.GeoHash))
 			st, typ, sev, id, ok := parseGeoMember(l.Name)
-			if !ok || !b.Contains(l.Latitude, l.Longitude) || !slices.Contains(statuses, st) {
+			if !ok || !b.Contains(lat, lng) || !slices.Contains(statuses, st) {
 				continue
 			}
-			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: l.Latitude, Lng: l.Longitude})
+			out = append(out, GeoPoint{ID: id, Type: typ, Severity: sev, Status: st, Lat: lat, Lng: lng})
 		}
 	}
 	return out, complete, nil
 }
 
-// CellPoints lists the reports in finest-level cells (GridMaxLevel) with their creation times:
-// one HMGET per block, whatever the number of cells. It is how a view reads exactly the cells on
-// its edges.
-func (s *Store) CellPoints(ctx context.Context, cells []Cell) ([]GeoPoint, []time.Time, error) {
+// CellPoints lists the reports in finest-level cells (GridMaxLevel) that keep accepts, with their
+// creation times: one HMGET per block, whatever the number of cells. It is how a view reads
+// exactly the cells on its edges, so it parses in place and builds only the points kept (a city
+// view's edges hold thousands).
+func (s *Store) CellPoints(ctx context.Context, cells []Cell, keep func(GeoPoint, time.Time) bool) ([]GeoPoint, []time.Time, error) {
 	byTag := map[string][]string{}
 	for _, c := range cells {
 		if c.P != GridMaxLevel {
@@ -113,21 +115,40 @@ func (s *Store) CellPoints(ctx context.Context, cells []Cell) ([]GeoPoint, []tim
 	for _, cmd := range cmds {
 		for _, v := range cmd.Val() {
 			str, _ := v.(string)
-			for entry := range strings.SplitSeq(str, "|") {
-				rid, mk, ok := strings.Cut(entry, ",")
-				if !ok {
-					continue
+			for str != "" {
+				var entry string
+				entry, str, _ = strings.Cut(str, "|")
+				p, created, ok := parseCellEntry(entry)
+				if ok && (keep == nil || keep(p, created)) {
+					pts = append(pts, p)
+					times = append(times, created)
 				}
-				m, err := ParseMarker(mk)
-				if err != nil {
-					continue
-				}
-				pts = append(pts, GeoPoint{ID: rid, Type: m.Type, Severity: m.Severity, Status: m.Status, Lat: m.Lat, Lng: m.Lng})
-				times = append(times, m.Created)
 			}
 		}
 	}
 	return pts, times, nil
+}
+
+// parseCellEntry reads "id,lat,lng,type,severity,status,created-ms" (an id and Marker.String's
+// form) with substrings of entry instead of a split, which would allocate per field.
+func parseCellEntry(entry string) (GeoPoint, time.Time, bool) {
+	var f [7]string
+	for i := range f {
+		var ok bool
+		if f[i], entry, ok = strings.Cut(entry, ","); !ok && i < len(f)-1 {
+			return GeoPoint{}, time.Time{}, false
+		}
+	}
+	if entry != "" {
+		return GeoPoint{}, time.Time{}, false
+	}
+	lat, err1 := strconv.ParseFloat(f[1], 64)
+	lng, err2 := strconv.ParseFloat(f[2], 64)
+	ms, err3 := strconv.ParseInt(f[6], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return GeoPoint{}, time.Time{}, false
+	}
+	return GeoPoint{ID: f[0], Type: f[3], Severity: f[4], Status: hazard.Status(f[5]), Lat: lat, Lng: lng}, time.UnixMilli(ms).UTC(), true
 }
 
 // Markers reads reports' markers from the position index (one HMGET per shard, pipelined); ids

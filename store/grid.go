@@ -99,19 +99,38 @@ func (c CellCount) encode() string {
 		int32(c.IDs[0]), int32(c.IDs[1]), int32(c.IDs[2]))
 }
 
+// parseCellCount reads encode's form. A view reads thousands of these, so it scans the digits
+// itself rather than splitting (which allocates).
 func parseCellCount(s string) (CellCount, bool) {
 	var c CellCount
-	p := strings.Split(s, ",")
-	if len(p) != 8 {
-		return c, false
-	}
 	var v [8]int64
-	for i, x := range p {
-		n, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
+	i := 0
+	for k := range v {
+		neg := i < len(s) && s[i] == '-'
+		if neg {
+			i++
+		}
+		start := i
+		var n int64
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			n = n*10 + int64(s[i]-'0')
+		}
+		if i == start || i-start > 18 {
 			return c, false
 		}
-		v[i] = n
+		if neg {
+			n = -n
+		}
+		v[k] = n
+		if k < len(v)-1 {
+			if i >= len(s) || s[i] != ',' {
+				return c, false
+			}
+			i++
+		}
+	}
+	if i != len(s) {
+		return c, false
 	}
 	c.BySeverity = [3]int64{v[0], v[1], v[2]}
 	c.SumLat, c.SumLng = v[3], v[4]
@@ -145,9 +164,30 @@ func typeField(cell, typ string) string { return cell + ":" + typ }
 
 // block is the hash tag of the block holding a cell, and the cell's field within it.
 func block(c Cell) (tag string, field string) {
-	bx, by := c.X>>blockBits, c.Y>>blockBits
-	local := c.X&(1<<blockBits-1) | (c.Y&(1<<blockBits-1))<<blockBits
-	return fmt.Sprintf("%d:%d:%d", c.P, bx, by), strconv.FormatUint(uint64(local), 10)
+	return blockTag(blockOf(c)), cellField(c)
+}
+
+// blockID names a block: a level and the block's column and row.
+type blockID struct {
+	p      uint8
+	bx, by uint32
+}
+
+func blockOf(c Cell) blockID { return blockID{c.P, uint32(c.X >> blockBits), uint32(c.Y >> blockBits)} }
+
+func blockTag(b blockID) string {
+	buf := make([]byte, 0, 24)
+	buf = strconv.AppendUint(buf, uint64(b.p), 10)
+	buf = append(buf, ':')
+	buf = strconv.AppendUint(buf, uint64(b.bx), 10)
+	buf = append(buf, ':')
+	buf = strconv.AppendUint(buf, uint64(b.by), 10)
+	return string(buf)
+}
+
+// cellField is a cell's field within its block.
+func cellField(c Cell) string {
+	return strconv.FormatUint(uint64(c.X&(1<<blockBits-1)|(c.Y&(1<<blockBits-1))<<blockBits), 10)
 }
 
 func gridDay(t time.Time) string { return t.UTC().Format("20060102") }
@@ -312,67 +352,18 @@ func (cc CellCounts) Total() CellCount {
 // GridCounts reads the counts of cells (of one level or several) for the query's statuses,
 // summed over its types and days, in one pipeline. Cells without reports are left out.
 func (s *Store) GridCounts(ctx context.Context, cells []Cell, q GridQuery) (map[Cell]CellCounts, error) {
-	type read struct {
-		tag    string
-		status hazard.Status
-		cmd    *redis.SliceCmd
-	}
-	// Per block, the fields to read and the cell each belongs to.
-	byTag := map[string][]Cell{}
-	fields := map[string][]string{}
-	var order []string
-	for _, c := range cells {
-		tag, field := block(c)
-		if _, ok := byTag[tag]; !ok {
-			order = append(order, tag)
+	out := map[Cell]CellCounts{}
+	err := s.gridRead(ctx, cells, q, func(i int, st hazard.Status, cc CellCount) {
+		c := cells[i]
+		if out[c] == nil {
+			out[c] = CellCounts{}
 		}
-		if len(q.Types) == 0 {
-			byTag[tag] = append(byTag[tag], c)
-			fields[tag] = append(fields[tag], field)
-			continue
-		}
-		for _, t := range q.Types {
-			byTag[tag] = append(byTag[tag], c)
-			fields[tag] = append(fields[tag], typeField(field, t))
-		}
-	}
-	days := q.Days
-	if len(days) == 0 {
-		days = []string{""}
-	}
-	var reads []read
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, tag := range order {
-			for _, st := range q.Statuses {
-				for _, d := range days {
-					reads = append(reads, read{tag, st, p.HMGet(ctx, gridKey(tag, st, d), fields[tag]...)})
-				}
-			}
-		}
-		return nil
+		sum := out[c][st]
+		sum.Add(cc)
+		out[c][st] = sum
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to read the map's counts: %w", err)
-	}
-	out := map[Cell]CellCounts{}
-	for _, r := range reads {
-		for i, v := range r.cmd.Val() {
-			str, ok := v.(string)
-			if !ok {
-				continue
-			}
-			cc, ok := parseCellCount(str)
-			if !ok {
-				continue
-			}
-			c := byTag[r.tag][i]
-			if out[c] == nil {
-				out[c] = CellCounts{}
-			}
-			sum := out[c][r.status]
-			sum.Add(cc)
-			out[c][r.status] = sum
-		}
+		return nil, err
 	}
 	for c, byStatus := range out {
 		for st, cc := range byStatus {
@@ -385,6 +376,96 @@ func (s *Store) GridCounts(ctx context.Context, cells []Cell, q GridQuery) (map[
 		}
 	}
 	return out, nil
+}
+
+// CellTotal is one cell's counts summed over the query's statuses, and the status of its one
+// report when it holds exactly one.
+type CellTotal struct {
+	CellCount
+	Single hazard.Status
+}
+
+// GridTotals is GridCounts summed over the statuses, in the order of cells (a zero count for a
+// cell without reports): what a map view needs, without a map per cell.
+func (s *Store) GridTotals(ctx context.Context, cells []Cell, q GridQuery) ([]CellTotal, error) {
+	out := make([]CellTotal, len(cells))
+	err := s.gridRead(ctx, cells, q, func(i int, st hazard.Status, cc CellCount) {
+		if cc.N() > 0 { // counts are never negative: a total of one came from one status
+			out[i].Add(cc)
+			out[i].Single = st
+		}
+	})
+	for i := range out {
+		if out[i].N() != 1 {
+			out[i].Single = ""
+		}
+	}
+	return out, err
+}
+
+// gridRead reads the query's counts of cells and hands each (cell index, status, count) to add.
+func (s *Store) gridRead(ctx context.Context, cells []Cell, q GridQuery, add func(i int, st hazard.Status, cc CellCount)) error {
+	type read struct {
+		tag    string
+		status hazard.Status
+		cmd    *redis.SliceCmd
+	}
+	// Per block, the fields to read and the cell each belongs to.
+	byTag := map[string][]int{}
+	fields := map[string][]any{}
+	var order []string
+	tags := map[blockID]string{} // a view's cells share a few blocks: name each once
+	for i, c := range cells {
+		id := blockOf(c)
+		tag, ok := tags[id]
+		if !ok {
+			tag = blockTag(id)
+			tags[id] = tag
+			order = append(order, tag)
+		}
+		field := cellField(c)
+		if len(q.Types) == 0 {
+			byTag[tag] = append(byTag[tag], i)
+			fields[tag] = append(fields[tag], field)
+			continue
+		}
+		for _, t := range q.Types {
+			byTag[tag] = append(byTag[tag], i)
+			fields[tag] = append(fields[tag], typeField(field, t))
+		}
+	}
+	days := q.Days
+	if len(days) == 0 {
+		days = []string{""}
+	}
+	var reads []read
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, tag := range order {
+			for _, st := range q.Statuses {
+				for _, d := range days {
+					cmd := redis.NewSliceCmd(ctx, append([]any{"hmget", gridKey(tag, st, d)}, fields[tag]...)...)
+					reads = append(reads, read{tag, st, cmd})
+					_ = p.Process(ctx, cmd)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to read the map's counts: %w", err)
+	}
+	for _, r := range reads {
+		for i, v := range r.cmd.Val() {
+			str, ok := v.(string)
+			if !ok {
+				continue
+			}
+			if cc, ok := parseCellCount(str); ok {
+				add(byTag[r.tag][i], r.status, cc)
+			}
+		}
+	}
+	return nil
 }
 
 // GridDaysSince lists the creation days from since's day to today, for GridQuery.Days, and

@@ -40,6 +40,15 @@ func TestGeohashMatchesRedis(t *testing.T) {
 		if d := max(abs(dlat-lat), abs(dlng-lng)); d > 1e-5 {
 			t.Fatalf("decoded %f,%f from %f,%f", dlat, dlng, lat, lng)
 		}
+		// InBox decodes WITHHASH itself: it must give what WITHCOORD would have (to the last
+		// digit or so: Redis prints its long double with 17 significant digits).
+		pos, err := s.rdb.GeoPos(ctx, key, name).Result()
+		if err != nil || len(pos) != 1 || pos[0] == nil {
+			t.Fatal(err)
+		}
+		if max(abs(dlat-pos[0].Latitude), abs(dlng-pos[0].Longitude)) > 1e-12 {
+			t.Fatalf("decoded %v,%v; Redis says %v,%v", dlat, dlng, pos[0].Latitude, pos[0].Longitude)
+		}
 		for _, p := range []uint8{GridMinLevel, 9, GridMaxLevel} {
 			c := CellOf(p, lat, lng)
 			lo, hi := c.scoreRange()
@@ -133,7 +142,7 @@ func checkPoints(t *testing.T, s *Store, ids []string, label string) {
 	for c := range cells {
 		list = append(list, c)
 	}
-	got, _, err := s.CellPoints(context.Background(), list)
+	got, _, err := s.CellPoints(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

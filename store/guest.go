@@ -41,42 +41,30 @@ return 1
 `)
 
 // DeleteUnconfirmed deletes a guest report nobody confirmed, with its index entries, if it is
-// still unconfirmed. It returns the photos no report names any more (the caller deletes their
-// files); deleted is false when the report was confirmed meanwhile. The document goes first: a
-// crash after it leaves index entries (removed on the next run, when the document is found gone)
-// and unnamed photo files, never a live report without its photos.
-func (s *Store) DeleteUnconfirmed(ctx context.Context, id string) (orphans []string, deleted bool, err error) {
+// still unconfirmed; deleted is false when it was confirmed meanwhile. Its photo files stay: the
+// photo sweeper (worker.SweepPhotos) removes those no report names. The document goes first: a
+// crash after it leaves index entries, removed on the next run when the document is found gone
+// (lists and the photo index read documents back, so the leftovers show nothing meanwhile).
+func (s *Store) DeleteUnconfirmed(ctx context.Context, id string) (deleted bool, err error) {
 	r, err := s.Report(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound): // deleted by an earlier run that stopped half-way
-		return nil, false, s.unindex(ctx, id, nil)
+		return false, s.unindex(ctx, id, nil)
 	case err != nil:
-		return nil, false, err
+		return false, err
 	case r.Status != hazard.Unconfirmed:
 		// Confirmed meanwhile: its index entry under unconfirmed is stale, if still there.
-		return nil, false, s.rdb.ZRem(ctx, statusIndexKey(hazard.Unconfirmed), id).Err()
+		return false, s.rdb.ZRem(ctx, statusIndexKey(hazard.Unconfirmed), id).Err()
 	}
 	res, err := deleteScript.Run(ctx, s.rdb, []string{reportKey(id), reportConfirmsKey(id), reportFollowersKey(id), outboxKey(id)},
 		strconv.FormatInt(r.Version, 10)).Int()
 	if err != nil {
-		return nil, false, fmt.Errorf("store: unable to delete report: %w", err)
+		return false, fmt.Errorf("store: unable to delete report: %w", err)
 	}
 	if res == 0 {
-		return nil, false, nil
+		return false, nil
 	}
-	if err := s.unindex(ctx, id, r); err != nil {
-		return nil, true, err
-	}
-	for _, ph := range r.Photos {
-		n, err := s.rdb.SCard(ctx, photoRefsKey(ph)).Result()
-		if err != nil {
-			return orphans, true, fmt.Errorf("store: unable to count a photo's reports: %w", err)
-		}
-		if n == 0 {
-			orphans = append(orphans, ph)
-		}
-	}
-	return orphans, true, nil
+	return true, s.unindex(ctx, id, r)
 }
 
 // unindex removes a deleted report from the global indexes (r nil: its document was gone
@@ -85,16 +73,20 @@ func (s *Store) unindex(ctx context.Context, id string, r *Report) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, reportsByTimeKey, id)
 		p.ZRem(ctx, statusIndexKey(hazard.Unconfirmed), id)
+		p.ZRem(ctx, listKey(hazard.Unconfirmed, ""), id)
 		p.ZRem(ctx, expiryKey, id)
 		p.ZRem(ctx, outboxDirtyKey, id)
 		p.HDel(ctx, posKey(posShard(id)), id)
 		if r != nil {
-			p.ZRem(ctx, typeIndexKey(r.Type), id)
+			p.ZRem(ctx, listKey(hazard.Unconfirmed, r.Type), id)
 			if r.ReporterID != "" {
 				p.ZRem(ctx, userReportsKey(r.ReporterID), id)
 			}
-			for _, ph := range r.Photos {
-				p.SRem(ctx, photoRefsKey(ph), id)
+			for _, w := range Words(r.Description + " " + r.Address) {
+				p.ZRem(ctx, wordKey(w), id)
+			}
+			for _, h := range r.PhotoHashes() {
+				p.SRem(ctx, photoKey(h), id)
 			}
 		}
 		return nil

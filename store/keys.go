@@ -34,14 +34,23 @@ func reportConfirmsKey(rid string) string  { return "hw:report:{" + rid + "}:con
 func reportFollowersKey(rid string) string { return "hw:report:{" + rid + "}:followers" }
 func outboxKey(rid string) string          { return "hw:report:{" + rid + "}:outbox" }
 
-// photoRefsKey is the set of reports naming a stored photo: a photo file may go only when it is
-// empty.
-func photoRefsKey(hash string) string { return "hw:photo:{" + hash + "}" }
-
 // Reports: global indexes, each its own key (and slot).
 func statusIndexKey(s hazard.Status) string { return "hw:reports:status:" + string(s) }
-func typeIndexKey(t string) string          { return "hw:reports:type:" + t }
 func geoKey(class string) string            { return "hw:geo:" + class }
+
+// listKey is a status's reports by creation (type "": all types); lists merge them.
+func listKey(s hazard.Status, typ string) string {
+	if typ == "" {
+		return "hw:list:" + string(s)
+	}
+	return "hw:list:" + string(s) + ":" + typ
+}
+
+// wordKey is the reports whose description or address has a word, by creation.
+func wordKey(word string) string { return "hw:words:" + word }
+
+// photoKey is the reports that have named a photo (read back against their documents).
+func photoKey(hash string) string { return "hw:photo:" + hash }
 
 // posKey is a shard of the position index; a report's shard is the first character of its id
 // (32 hashes, small enough to stay compact).
@@ -72,7 +81,11 @@ func gridPointsKey(tag string) string { return "hw:grid:{" + tag + "}:pts" }
 const (
 	gridScanPattern   = "hw:grid:{*"
 	reportScanPattern = "hw:report:{*}"
-	userScanPattern   = "hw:user:{*}"
+	wordScanPattern   = "hw:words:*"
+	photoScanPattern  = "hw:photo:*"
+	// retiredPattern is what older versions kept and nothing reads now (per-type time indexes).
+	retiredPattern  = "hw:reports:type:*"
+	userScanPattern = "hw:user:{*}"
 )
 
 // Statistics: all in one slot ({stats}), because PFCOUNT over days needs them together.
@@ -83,6 +96,18 @@ func statsAppliedKey(day string) string   { return "hw:stats:{stats}:applied:" +
 const (
 	statsResolutionKey = "hw:stats:{stats}:resolution"
 	statsAreasKey      = "hw:stats:{stats}:areas"
+)
+
+// Area alerts: a user's alerts and waiting digest live in the user's slot (the 20-alert limit is
+// one script there); the cell index and the digest schedule are global.
+func userAlertsKey(uid string) string  { return "hw:user:{" + uid + "}:alerts" }
+func userDigestKey(uid string) string  { return "hw:user:{" + uid + "}:digest" }
+func alertCellKey(cell string) string  { return "hw:alerts:cell:" + cell }
+func reportAskedKey(rid string) string { return "hw:report:{" + rid + "}:asked" }
+
+const (
+	alertDigestsKey     = "hw:alerts:digests"
+	questionnaireDueKey = "hw:questionnaire:due"
 )
 
 // Work shared by the instances.
@@ -126,14 +151,17 @@ var keyFamilies = []string{
 	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), tokenKey(TokenGuest, "<sha256(token)>"),
 	rateKey("<scope>", "<sha256(subject)>"), draftKey("<sha256(cookie)>"),
 	usersKey, adminsKey, sessionPrefix + "<id>",
-	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"), photoRefsKey("<photo>"),
-	statusIndexKey("<status>"), typeIndexKey("<type>"), geoKey("<class>"), posKey("<c>"),
+	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"),
+	statusIndexKey("<status>"), listKey("<status>", ""), listKey("<status>", "<type>"), wordKey("<word>"), photoKey("<hash>"),
+	geoKey("<class>"), posKey("<c>"),
 	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
 	gridSeenKey("<p>:<bx>:<by>"), gridPointsKey("17:<bx>:<by>"),
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
-	apiKeyKey("<sha256(key)>"), apiKeysIndex, cacheKey("geo:fwd", "<sha256(limit, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>"),
+	apiKeyKey("<sha256(key)>"), apiKeysIndex,
+	userAlertsKey("<uid>"), userDigestKey("<uid>"), alertCellKey("<p>:<x>:<y>"), alertDigestsKey,
+	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, lang, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>[:<lang>]"),
 	cacheKey("geo:fwd:lock", "<id>"), cacheKey("geo:rev:lock", "<id>"), cacheIndexKey, eventsChannel,
 }

@@ -40,10 +40,10 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 	var rep RepairReport
 	var mu sync.Mutex
 	ids := map[string]bool{}
-	var users, gridKeys []string
+	var users, gridKeys, wordKeys, photoKeys, retired []string
 	err := s.scanAll(ctx, func(ctx context.Context, c *redis.Client) error {
 		found := map[string][]string{}
-		for _, pattern := range []string{reportScanPattern, userScanPattern, gridScanPattern} {
+		for _, pattern := range []string{reportScanPattern, userScanPattern, gridScanPattern, wordScanPattern, photoScanPattern, retiredPattern} {
 			iter := c.Scan(ctx, 0, pattern, 500).Iterator()
 			for iter.Next(ctx) {
 				found[pattern] = append(found[pattern], iter.Val())
@@ -65,6 +65,9 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 			}
 		}
 		gridKeys = append(gridKeys, found[gridScanPattern]...)
+		wordKeys = append(wordKeys, found[wordScanPattern]...)
+		photoKeys = append(photoKeys, found[photoScanPattern]...)
+		retired = append(retired, found[retiredPattern]...)
 		return nil
 	})
 	if err != nil {
@@ -79,6 +82,7 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 		list = append(list, id)
 	}
 	markers := map[string]Marker{}
+	words, photos := map[string][]string{}, map[string][]string{}
 	var all []*Report
 	for start := 0; start < len(list); start += 200 {
 		rs, err := s.reports(ctx, list[start:min(start+200, len(list))])
@@ -88,6 +92,7 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 		for _, r := range rs {
 			rep.Documents++
 			markers[r.ID] = MarkerOf(r)
+			words[r.ID], photos[r.ID] = Words(r.Description+" "+r.Address), r.PhotoHashes()
 			all = append(all, &Report{ID: r.ID, Type: r.Type, Severity: r.Severity, Status: r.Status, Lat: r.Lat, Lng: r.Lng,
 				CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ReporterID: r.ReporterID, History: r.History})
 			if s.indexed(ctx, r) {
@@ -107,11 +112,19 @@ func (s *Store) Repair(ctx context.Context) (RepairReport, error) {
 			}
 		}
 	}
-	stale, err := s.dropStale(ctx, markers)
-	if err != nil {
+	touched := map[string]bool{}
+	if err := s.dropStale(ctx, markers, touched); err != nil {
 		return rep, err
 	}
-	rep.Stale = stale
+	if err := s.dropStaleRefs(ctx, wordKeys, photoKeys, words, photos, touched); err != nil {
+		return rep, err
+	}
+	rep.Stale = len(touched)
+	for _, k := range retired {
+		if err := s.rdb.Del(ctx, k).Err(); err != nil {
+			return rep, err
+		}
+	}
 	if err := s.RebuildGrid(ctx, all, gridKeys, time.Now().UTC()); err != nil {
 		return rep, err
 	}
@@ -164,9 +177,8 @@ func (s *Store) repairUsers(ctx context.Context, users []string, rep *RepairRepo
 
 // dropStale removes index entries whose report is gone or is in another state now: from the
 // time index, every status, type and GEO index, the position index and the expiry queue. It
-// returns how many reports had such entries.
-func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, error) {
-	touched := map[string]bool{}
+// adds the reports that had such entries to touched.
+func (s *Store) dropStale(ctx context.Context, markers map[string]Marker, touched map[string]bool) error {
 	drop := func(key string, member string) {
 		s.rdb.ZRem(ctx, key, member)
 		if _, _, _, id, ok := parseGeoMember(member); ok {
@@ -199,7 +211,7 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 	}
 	for _, key := range []string{reportsByTimeKey, expiryKey} {
 		if err := gone(key); err != nil {
-			return len(touched), err
+			return err
 		}
 	}
 	for _, st := range hazard.Statuses {
@@ -209,7 +221,7 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 			}
 		})
 		if err != nil {
-			return len(touched), err
+			return err
 		}
 	}
 	for _, class := range []string{"active", "closed", "hidden"} {
@@ -220,24 +232,34 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 			}
 		})
 		if err != nil {
-			return len(touched), err
+			return err
 		}
 	}
-	for _, t := range hazard.Types {
-		err := walk(typeIndexKey(t.Code), func(id string) {
-			if m, ok := markers[id]; !ok || m.Type != t.Code {
-				drop(typeIndexKey(t.Code), id)
+	for _, st := range hazard.Statuses {
+		err := walk(listKey(st, ""), func(id string) {
+			if m, ok := markers[id]; !ok || m.Status != st {
+				drop(listKey(st, ""), id)
 			}
 		})
 		if err != nil {
-			return len(touched), err
+			return err
+		}
+		for _, t := range hazard.Types {
+			err := walk(listKey(st, t.Code), func(id string) {
+				if m, ok := markers[id]; !ok || m.Status != st || m.Type != t.Code {
+					drop(listKey(st, t.Code), id)
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	for _, c := range "abcdefghijklmnopqrstuvwxyz234567" { // the shards: base32 id characters
 		shard := string(c)
 		keys, err := s.rdb.HKeys(ctx, posKey(shard)).Result()
 		if err != nil {
-			return len(touched), err
+			return err
 		}
 		for _, id := range keys {
 			if m, ok := markers[id]; !ok || !m.mapped() {
@@ -246,34 +268,44 @@ func (s *Store) dropStale(ctx context.Context, markers map[string]Marker) (int, 
 			}
 		}
 	}
-	return len(touched), nil
+	return nil
 }
 
 // indexed reports whether r's main index entries are all present.
 func (s *Store) indexed(ctx context.Context, r *Report) bool {
-	var t, st, ty *redis.FloatCmd
+	var t, st, ty, all *redis.FloatCmd
+	var refs []*redis.BoolCmd
+	var ws []*redis.FloatCmd
 	var geo *redis.GeoPosCmd
 	var pos, cell *redis.StringCmd
-	photos := make([]*redis.BoolCmd, len(r.Photos))
 	m := MarkerOf(r)
 	cellKey, cellField := cellOf(m)
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, ph := range r.Photos {
-			photos[i] = p.SIsMember(ctx, photoRefsKey(ph), r.ID)
-		}
 		t = p.ZScore(ctx, reportsByTimeKey, r.ID)
 		st = p.ZScore(ctx, statusIndexKey(r.Status), r.ID)
-		ty = p.ZScore(ctx, typeIndexKey(r.Type), r.ID)
+		ty = p.ZScore(ctx, listKey(r.Status, r.Type), r.ID)
+		all = p.ZScore(ctx, listKey(r.Status, ""), r.ID)
+		for _, h := range r.PhotoHashes() {
+			refs = append(refs, p.SIsMember(ctx, photoKey(h), r.ID))
+		}
+		for _, w := range Words(r.Description + " " + r.Address) {
+			ws = append(ws, p.ZScore(ctx, wordKey(w), r.ID))
+		}
 		geo = p.GeoPos(ctx, geoKey(geoClass(r.Status)), geoMember(r.ID, m))
 		pos = p.HGet(ctx, posKey(posShard(r.ID)), r.ID)
 		cell = p.HGet(ctx, cellKey, cellField)
 		return nil
 	})
-	if t.Err() != nil || st.Err() != nil || ty.Err() != nil {
+	if t.Err() != nil || st.Err() != nil || ty.Err() != nil || all.Err() != nil {
 		return false
 	}
-	for _, named := range photos {
-		if !named.Val() {
+	for _, c := range refs {
+		if !c.Val() {
+			return false
+		}
+	}
+	for _, c := range ws {
+		if c.Err() != nil {
 			return false
 		}
 	}
@@ -341,6 +373,38 @@ func (s *Store) rebuildStats(ctx context.Context, rs []*Report) error {
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to rebuild statistics: %w", err)
+	}
+	return nil
+}
+
+// dropStaleRefs removes word and photo index entries whose report is gone or no longer has
+// that word or photo (an edit leaves them; lists and photo checks read the documents anyway).
+func (s *Store) dropStaleRefs(ctx context.Context, wordKeys, photoKeys []string, words, photos map[string][]string, touched map[string]bool) error {
+	for _, key := range wordKeys {
+		w := strings.TrimPrefix(key, wordKey(""))
+		ids, err := s.rdb.ZRange(ctx, key, 0, -1).Result()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !slices.Contains(words[id], w) {
+				s.rdb.ZRem(ctx, key, id)
+				touched[id] = true
+			}
+		}
+	}
+	for _, key := range photoKeys {
+		h := strings.TrimPrefix(key, photoKey(""))
+		ids, err := s.rdb.SMembers(ctx, key).Result()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !slices.Contains(photos[id], h) {
+				s.rdb.SRem(ctx, key, id)
+				touched[id] = true
+			}
+		}
 	}
 	return nil
 }

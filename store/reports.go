@@ -28,7 +28,8 @@ type Report struct {
 	Lat          float64       `json:"lat"`
 	Lng          float64       `json:"lng"`
 	Address      string        `json:"address"`
-	Photos       []string      `json:"photos"` // content hashes, see package photo
+	AddressLang  string        `json:"address_lang,omitempty"` // the language Address is in (BCP 47)
+	Photos       []string      `json:"photos"`                 // content hashes, see package photo
 	Status       hazard.Status `json:"status"`
 	ReporterID   string        `json:"reporter_id"`
 	ReporterName string        `json:"reporter_name,omitempty"` // kept only when ShowName
@@ -42,10 +43,16 @@ type Report struct {
 	MediaURL     string        `json:"media_url,omitempty"` // a link an API client gave (never fetched)
 	// Attention asks moderators to look again (hazard.ReportedFixed...); cleared by their action.
 	Attention hazard.Attention `json:"attention,omitempty"`
+	History   []Change         `json:"history"`
+	// Updates are what the public added after the report (lifecycle.AddUpdate), oldest first.
+	Updates []Update `json:"updates,omitempty"`
+	// FixedBy are the people (not the reporter) who said "it is fixed" since it was last opened.
+	FixedBy []string `json:"fixed_by,omitempty"`
+	// ContactEmail is where a reporter without an account (Open311) asked to hear back.
+	ContactEmail string `json:"contact_email,omitempty"`
 	// GuestEmail is where a guest's confirmation link went; kept only while the report is
 	// unconfirmed (confirming it finds the account, if any, by this address).
-	GuestEmail string   `json:"guest_email,omitempty"`
-	History    []Change `json:"history"`
+	GuestEmail string `json:"guest_email,omitempty"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
 	Confirmations int64 `json:"-"`
@@ -59,7 +66,27 @@ type Change struct {
 	From   hazard.Status `json:"from"`
 	To     hazard.Status `json:"to"`
 	Note   string        `json:"note,omitempty"`
+	// Public says a change was the public's, not a moderator's: "reporter" or "public".
+	Public string `json:"public,omitempty"`
 }
+
+// Update is one public update on a report's timeline: text, an optional photo, "I think this is
+// fixed". A moderator may hide it; it stays stored, with who hid it and why.
+type Update struct {
+	ID       string    `json:"id"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+	Name     string    `json:"name,omitempty"` // kept only when the author chose to show it
+	Text     string    `json:"text,omitempty"`
+	Photo    string    `json:"photo,omitempty"` // content hash, see package photo
+	Fixed    bool      `json:"fixed,omitempty"`
+	HiddenAt time.Time `json:"hidden_at,omitzero"`
+	HiddenBy string    `json:"hidden_by,omitempty"`
+	Reason   string    `json:"hidden_reason,omitempty"`
+}
+
+// Hidden reports whether a moderator hid the update.
+func (u Update) Hidden() bool { return !u.HiddenAt.IsZero() }
 
 var (
 	// ErrConflict means the report changed since the caller read it (version mismatch).
@@ -111,7 +138,33 @@ func (s *Store) UpdateReport(ctx context.Context, prev, r *Report, evs ...Event)
 	if r.ID != prev.ID {
 		return fmt.Errorf("store: update of %s with %s", prev.ID, r.ID)
 	}
+	if n := len(r.History); n > MaxHistory {
+		// Archived first: a crash after it leaves the entries in both places, never in neither.
+		// (A write that then loses a version race archives them again on its retry.)
+		if err := s.archiveHistory(ctx, r.ID, r.History[1:n-MaxHistory+1]); err != nil {
+			return err
+		}
+		r.History = append([]Change{r.History[0]}, r.History[n-MaxHistory+1:]...)
+	}
 	return s.commit(ctx, r, prev.Version, MarkerOf(prev), evs)
+}
+
+// MaxHistory bounds a report's timeline in its document: its first entry (the report being
+// made) and the newest MaxHistory-1. Older entries move to the audit stream, in order, as
+// "history.archived" entries whose note is the change as JSON.
+const MaxHistory = 50
+
+func (s *Store) archiveHistory(ctx context.Context, rid string, old []Change) error {
+	for _, ch := range old {
+		b, err := json.Marshal(ch)
+		if err != nil {
+			return err
+		}
+		if err := s.Audit(ctx, AuditEntry{Actor: ch.By, Action: "history.archived", Target: rid, Note: string(b)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeIndexes writes r's entries in every global index and removes what stale markers (the
@@ -178,8 +231,11 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 		if old.Status != m.Status {
 			p.ZRem(ctx, statusIndexKey(old.Status), r.ID)
 		}
-		if old.Type != m.Type {
-			p.ZRem(ctx, typeIndexKey(old.Type), r.ID)
+		if old.Status != m.Status {
+			p.ZRem(ctx, listKey(old.Status, ""), r.ID)
+		}
+		if old.Status != m.Status || old.Type != m.Type {
+			p.ZRem(ctx, listKey(old.Status, old.Type), r.ID)
 		}
 		if old.mapped() && (geoMember(r.ID, old) != geoMember(r.ID, m) || !m.mapped()) {
 			p.ZRem(ctx, geoKey(geoClass(old.Status)), geoMember(r.ID, old))
@@ -187,12 +243,17 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	}
 	p.ZAdd(ctx, reportsByTimeKey, redis.Z{Score: created, Member: r.ID})
 	p.ZAdd(ctx, statusIndexKey(r.Status), redis.Z{Score: float64(r.UpdatedAt.UnixMilli()), Member: r.ID})
-	p.ZAdd(ctx, typeIndexKey(r.Type), redis.Z{Score: created, Member: r.ID})
+	p.ZAdd(ctx, listKey(r.Status, ""), redis.Z{Score: created, Member: r.ID})
+	p.ZAdd(ctx, listKey(r.Status, r.Type), redis.Z{Score: created, Member: r.ID})
+	// Words an edit removed stay in their index until a repair: a list checks the document.
+	for _, w := range Words(r.Description + " " + r.Address) {
+		p.ZAdd(ctx, wordKey(w), redis.Z{Score: created, Member: r.ID})
+	}
+	for _, h := range r.PhotoHashes() {
+		p.SAdd(ctx, photoKey(h), r.ID)
+	}
 	if r.ReporterID != "" { // a guest's report is nobody's until its link finds an account
 		p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
-	}
-	for _, ph := range r.Photos {
-		p.SAdd(ctx, photoRefsKey(ph), r.ID)
 	}
 	if m.mapped() {
 		p.GeoAdd(ctx, geoKey(geoClass(r.Status)), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
@@ -305,92 +366,6 @@ func (s *Store) reports(ctx context.Context, ids []string) ([]*Report, error) {
 	return out, nil
 }
 
-// ReportFilter selects reports for a list. Empty fields match everything.
-type ReportFilter struct {
-	Types    []string
-	Statuses []hazard.Status
-	Reporter string // user id
-	Text     string // case-insensitive substring of description or address
-	Keep     func(*Report) bool
-}
-
-func (f ReportFilter) match(r *Report) bool {
-	if len(f.Types) > 0 && !slices.Contains(f.Types, r.Type) {
-		return false
-	}
-	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, r.Status) {
-		return false
-	}
-	if f.Text != "" {
-		t := strings.ToLower(f.Text)
-		if !strings.Contains(strings.ToLower(r.Description), t) && !strings.Contains(strings.ToLower(r.Address), t) {
-			return false
-		}
-	}
-	return f.Keep == nil || f.Keep(r)
-}
-
-// maxScan bounds how many documents one list request may read when filters are selective.
-const maxScan = 5000
-
-// Reports lists matching reports newest first: page (from 0) of size per, and whether more
-// follow. It walks the narrowest index (the reporter's, one status's, one type's, or all) and
-// filters the rest in Go, reading at most maxScan documents.
-func (s *Store) Reports(ctx context.Context, f ReportFilter, page, per int) ([]*Report, bool, error) {
-	key, rest := reportsByTimeKey, f
-	switch {
-	case f.Reporter != "":
-		key = userReportsKey(f.Reporter)
-	case len(f.Statuses) == 1:
-		key, rest.Statuses = statusIndexKey(f.Statuses[0]), nil
-	case len(f.Types) == 1:
-		key, rest.Types = typeIndexKey(f.Types[0]), nil
-	}
-	if len(rest.Types) == 0 && len(rest.Statuses) == 0 && rest.Text == "" && rest.Keep == nil {
-		// The index alone answers: read exactly one page (and one more id to know if more follow).
-		start := int64(page * per)
-		ids, err := s.rdb.ZRevRange(ctx, key, start, start+int64(per)).Result()
-		if err != nil {
-			return nil, false, fmt.Errorf("store: unable to list reports: %w", err)
-		}
-		more := len(ids) > per
-		if more {
-			ids = ids[:per]
-		}
-		rs, err := s.reports(ctx, ids)
-		return rs, more, err
-	}
-	skip, out := page*per, make([]*Report, 0, per)
-	const chunk = 100
-	for start := int64(0); start < maxScan; start += chunk {
-		ids, err := s.rdb.ZRevRange(ctx, key, start, start+chunk-1).Result()
-		if err != nil {
-			return nil, false, fmt.Errorf("store: unable to list reports: %w", err)
-		}
-		rs, err := s.reports(ctx, ids)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range rs {
-			if !f.match(r) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			if len(out) == per {
-				return out, true, nil
-			}
-			out = append(out, r)
-		}
-		if len(ids) < chunk {
-			break
-		}
-	}
-	return out, false, nil
-}
-
 // NearbyReport is a report with its distance from a point.
 type NearbyReport struct {
 	*Report
@@ -491,19 +466,6 @@ func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 
 // NewReportID returns a fresh random report id (for seeding and API clients without a key).
 func NewReportID() string { return newID() }
-
-// ReportsBetween walks the time index newest first between from and to (inclusive), skipping
-// offset entries and returning up to count documents (missing ones skipped).
-func (s *Store) ReportsBetween(ctx context.Context, from, to time.Time, offset, count int) ([]*Report, error) {
-	ids, err := s.rdb.ZRevRangeByScore(ctx, reportsByTimeKey, &redis.ZRangeBy{
-		Min: strconv.FormatInt(from.UnixMilli(), 10), Max: strconv.FormatInt(to.UnixMilli(), 10),
-		Offset: int64(offset), Count: int64(count),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list reports: %w", err)
-	}
-	return s.reports(ctx, ids)
-}
 
 // MoveConfirmations counts a duplicate's confirmations, and its reporter, as confirmations of the
 // original (never its own reporter's). Sets in two slots: read one, add to the other; SADD makes

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -162,7 +163,8 @@ func TestIndexesFollowStatus(t *testing.T) {
 	c := srv.Client(t)
 	for key, want := range map[string]int64{
 		statusIndexKey("pending"): 0, statusIndexKey("open"): 0, statusIndexKey("resolved"): 1,
-		geoKey("active"): 0, geoKey("closed"): 1, typeIndexKey("flooding"): 1,
+		geoKey("active"): 0, geoKey("closed"): 1, listKey(hazard.Resolved, "flooding"): 1, listKey(hazard.Resolved, ""): 1,
+		listKey(hazard.Pending, "flooding"): 0, listKey(hazard.Open, ""): 0,
 		userReportsKey("owner"): 1,
 	} {
 		if n, _ := c.ZCard(ctx, key).Result(); n != want {
@@ -189,19 +191,34 @@ func TestListsAndNearby(t *testing.T) {
 		}
 		ids = append(ids, r.ID)
 	}
-	page, more, err := s.Reports(ctx, ReportFilter{}, 0, 10)
-	if err != nil || len(page) != 10 || !more || page[0].ID != ids[29] {
-		t.Fatalf("first page: %d more=%v %v", len(page), more, err)
+	all := []hazard.Status{hazard.Pending}
+	list := func(q ListQuery) ListPage {
+		t.Helper()
+		if q.Statuses == nil {
+			q.Statuses = all
+		}
+		if q.Limit == 0 {
+			q.Limit = 50
+		}
+		res, err := s.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
 	}
-	page, more, _ = s.Reports(ctx, ReportFilter{}, 2, 10)
-	if len(page) != 10 || more || page[9].ID != ids[0] {
-		t.Fatalf("last page: %d more=%v", len(page), more)
+	page := list(ListQuery{Limit: 10})
+	if len(page.Reports) != 10 || !page.More || page.Reports[0].ID != ids[29] {
+		t.Fatalf("first page: %d more=%v", len(page.Reports), page.More)
 	}
-	cracks, _, _ := s.Reports(ctx, ReportFilter{Types: []string{"crack"}}, 0, 50)
-	mine, _, _ := s.Reports(ctx, ReportFilter{Reporter: "user1"}, 0, 50)
-	text, _, _ := s.Reports(ctx, ReportFilter{Text: "NUMBER 2"}, 0, 50) // 2, 20..29
-	open, _, _ := s.Reports(ctx, ReportFilter{Statuses: []hazard.Status{hazard.Open}}, 0, 50)
-	if len(cracks) != 10 || len(mine) != 15 || len(text) != 11 || len(open) != 0 {
+	page = list(ListQuery{Skip: 20, Limit: 10})
+	if len(page.Reports) != 10 || page.More || page.Reports[9].ID != ids[0] {
+		t.Fatalf("last page: %d more=%v", len(page.Reports), page.More)
+	}
+	cracks := list(ListQuery{Types: []string{"crack"}}).Reports
+	mine := list(ListQuery{Reporter: "user1"}).Reports
+	text := list(ListQuery{Text: "NUMBER 22"}).Reports // whole words: 22, not 2 or 220
+	open := list(ListQuery{Statuses: []hazard.Status{hazard.Open}}).Reports
+	if len(cracks) != 10 || len(mine) != 15 || len(text) != 1 || len(open) != 0 {
 		t.Fatalf("filters: cracks %d mine %d text %d open %d", len(cracks), len(mine), len(text), len(open))
 	}
 	near, err := s.Nearby(ctx, 32.8, 35.0, 50, "pothole")
@@ -324,6 +341,41 @@ func TestStatsMatchRecount(t *testing.T) {
 	}
 	if len(st.BusiestAreas) == 0 || areaTotal > created {
 		t.Errorf("areas %v", st.BusiestAreas)
+	}
+}
+
+// Issue 14: a report's history only grew. It keeps its first entry and the newest ones; the
+// rest moves to the audit stream, in order, nothing lost.
+func TestHistoryIsCappedAndArchived(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	r := newReport("u", "pothole", 32.8, 35.0)
+	if _, _, err := s.CreateReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	const changes = MaxHistory + 11
+	for i := 0; i < changes; i++ {
+		to := hazard.Open
+		if i%2 == 1 {
+			to = hazard.Resolved
+		}
+		if _, err := transition(ctx, s, r.ID, 0, to, "mod", fmt.Sprint("change ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := s.Report(ctx, r.ID)
+	if len(got.History) != MaxHistory || got.History[0].To != hazard.Pending || got.History[MaxHistory-1].Note != fmt.Sprint("change ", changes-1) {
+		t.Fatalf("history: %d entries, first %v, last %q", len(got.History), got.History[0].To, got.History[len(got.History)-1].Note)
+	}
+	entries, _, err := s.AuditLog(ctx, AuditFilter{Action: "history.archived", Target: r.ID}, "", 100)
+	if err != nil || len(entries) != changes+1-MaxHistory {
+		t.Fatalf("%d archived entries, want %d (%v)", len(entries), changes+1-MaxHistory, err)
+	}
+	for i, e := range entries { // newest first
+		var ch Change
+		if err := json.Unmarshal([]byte(e.Note), &ch); err != nil || ch.Note != fmt.Sprint("change ", changes-MaxHistory-i) {
+			t.Fatalf("archived entry %d: %q", i, e.Note)
+		}
 	}
 }
 

@@ -253,7 +253,8 @@ func (s *Store) Once(ctx context.Context, group, key string, ttl time.Duration) 
 	return ok, nil
 }
 
-// StreamLag is how many entries a group has not read yet and how many it has pending.
+// StreamLag is how many entries a group has not read yet and how many it has pending
+// (ErrNotFound before the group exists).
 func (s *Store) StreamLag(ctx context.Context, st Stream, group string) (lag, pending int64, err error) {
 	groups, err := s.rdb.XInfoGroups(ctx, st.key()).Result()
 	if err != nil {
@@ -264,5 +265,5 @@ func (s *Store) StreamLag(ctx context.Context, st Stream, group string) (lag, pe
 			return g.Lag, g.Pending, nil
 		}
 	}
-	return 0, 0, nil
+	return 0, 0, ErrNotFound // the group is not made yet
 }

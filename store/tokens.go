@@ -22,6 +22,7 @@ const (
 	TokenReset  TokenKind = "reset"  // password reset link
 	TokenVerify TokenKind = "verify" // email verification link
 	TokenGuest  TokenKind = "guest"  // a guest's report confirmation link (its "uid" is the report id)
+	TokenAnswer TokenKind = "answer" // a "has it been fixed?" questionnaire link
 )
 
 // NewToken issues a one-time token for uid: 256 random bits, returned to be mailed, stored only

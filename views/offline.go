@@ -33,7 +33,7 @@ func pluralJSON(ctx context.Context, id string) string {
 func typesJSON(ctx context.Context) string {
 	out := map[string][2]string{}
 	for _, t := range hazard.Types {
-		out[t.Code] = [2]string{t.Icon, i18n.T(ctx, "reportform.type."+t.Code)}
+		out[t.Code] = [2]string{t.Icon, t.Label(ctx)}
 	}
 	b, _ := json.Marshal(out)
 	return string(b)

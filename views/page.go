@@ -3,6 +3,7 @@
 package views
 
 import (
+	"context"
 	"encoding/json"
 
 	"hazardwatch/i18n"
@@ -45,7 +46,7 @@ type Flash struct {
 
 // NavItem is one entry of the header navigation.
 type NavItem struct {
-	Label string
+	Label string // a catalog id
 	Href  string
 }
 
@@ -87,11 +88,11 @@ func ariaCurrent(p Page, href string) string {
 	return "false"
 }
 
-func pageTitle(p Page) string {
+func pageTitle(ctx context.Context, p Page) string {
 	if p.Title == "" {
-		return "Hazard Watch"
+		return i18n.T(ctx, "site.name")
 	}
-	return p.Title + " · Hazard Watch"
+	return i18n.T(ctx, "site.title", map[string]any{"Page": p.Title})
 }
 
 func flashRole(kind string) string {

@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/a-h/templ"
 )
@@ -16,7 +17,7 @@ type ReportFormView struct {
 	Form       Form
 	Types      []Option
 	Severities []Option
-	Photos     []string // stored photo hashes kept from an earlier failed submit
+	Photos     []KeptPhoto // photos kept from an earlier failed submit
 	MaxPhotos  int
 	TooClose   []ReportCard // reports of the same type very close by: "a different hazard?"
 	PhotoGPS   *LatLng      // where a photo says it was taken, offered when no place was chosen
@@ -27,6 +28,10 @@ type ReportFormView struct {
 	Emergency    []string // the numbers to call when life is in danger (EMERGENCY_NUMBERS)
 }
 
+// KeptPhoto is an uploaded photo a failed form carries back: Ref is the signed reference the
+// form sends again, Thumb its preview (visible to its uploader only).
+type KeptPhoto struct{ Ref, Thumb string }
+
 // LatLng is a point for views.
 type LatLng struct{ Lat, Lng float64 }
 
@@ -36,11 +41,14 @@ type ReportCard struct {
 	TypeLabel     string
 	TypeIcon      string
 	Severity      string
+	SeverityLabel string // "High severity"
 	Status        string
 	StatusLabel   string
 	Description   string
 	Address       string
-	TimeAgo       string
+	AddressLang   string // the language Address is in ("" = unknown)
+	TimeAgo       string // Created in words, for lists without a <time> element
+	Created       time.Time
 	Confirmations int64
 	Thumb         string // URL or ""
 	Distance      string // "12 m away", for nearby lists
@@ -64,6 +72,7 @@ type ReportView struct {
 	Map         MapView
 	EditForm    Form
 	Unverified  bool
+	Updates     UpdatesView // public updates and their form (updates.templ)
 }
 
 // PhotoView is a photo with its thumbnail.
@@ -71,18 +80,21 @@ type PhotoView struct{ Full, Thumb string }
 
 // TimelineItem is one public change of a report.
 type TimelineItem struct {
-	When, Label, Note string
-	WhenISO           string // RFC 3339: the page shows it in the viewer's time zone
+	At          time.Time
+	Label, Note string
 }
 
 // ReportListView is /reports with its filters.
 type ReportListView struct {
 	Type, Status, Query string
+	BBox                string // an area from the map ("minLng,minLat,maxLng,maxLat"), kept across filters
 	Mine, SignedIn      bool
+	Partial             bool // the search stopped before the end: narrower filters find the rest
 	Types, Statuses     []Option
 	Reports             []ReportCard
 	Page                int
 	PrevURL, NextURL    string
+	Feed                string // the Atom feed of the list's type
 }
 
 func reportURL(id string) templ.SafeURL { return templ.SafeURL("/reports/" + id) }
@@ -92,13 +104,6 @@ func statusClass(status string) string { return "status status-" + status }
 func severityClass(sev string) string { return "severity severity-" + sev }
 
 func coord(f float64) string { return fmt.Sprintf("%.6f", f) }
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
 
 // InView is the list beside the map.
 type InView struct {
@@ -118,4 +123,12 @@ type MapFilters struct {
 type CheckOption struct {
 	Option
 	Checked bool
+}
+
+// plural is for views not yet on the catalogs (views/moderation.templ); the others use i18n.N.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

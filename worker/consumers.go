@@ -1,18 +1,19 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"hazardwatch/hazard"
 	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
+	"hazardwatch/links"
 	"hazardwatch/live"
 	"hazardwatch/mail"
 	"hazardwatch/photo"
@@ -31,6 +32,7 @@ type Tuning struct {
 	ClaimAfter, Backoff time.Duration
 	MaxTries            int
 	SweepEvery          time.Duration // how often the outbox sweeper and the expiry job run (default 10 s and 30 s)
+	PhotoGrace          time.Duration // how old an unreferenced photo must be to go (default photo.Grace)
 }
 
 // Deps is what the workers need.
@@ -43,8 +45,12 @@ type Deps struct {
 	Consumer string     // this process's consumer name, unique
 	Tuning   Tuning     // zero: production timings
 	Extra    []Consumer // reactions later features add (routing to bodies, area alerts...)
-	PhotoDir string     // where photos are stored: the unconfirmed-report cleanup deletes some
+	PhotoDir string     // where photos live: swept of files no report names ("" skips the sweep)
 	Done     func(group string, err error)
+	// Links signs the links mails carry (nil: made from Store); QuestionnaireAfter is
+	// QUESTIONNAIRE_AFTER (0: DefaultQuestionnaireAfter).
+	Links              *links.Links
+	QuestionnaireAfter time.Duration
 }
 
 // Event consumer groups.
@@ -56,11 +62,11 @@ const (
 
 // Consumers are the standard reactions to report events.
 func Consumers(d Deps) []Consumer {
-	return []Consumer{
+	return append([]Consumer{
 		{Group: LiveGroup, Handle: func(ctx context.Context, e store.Event) error { return publishLive(ctx, d, e) }},
 		{Group: StatsGroup, Handle: d.Store.ApplyStats},
 		{Group: NotifyGroup, Handle: func(ctx context.Context, e store.Event) error { return notify(ctx, d, e) }},
-	}
+	}, alertConsumers(d)...)
 }
 
 // Start runs every consumer, the mail sender and the periodic jobs until ctx ends; the returned
@@ -94,6 +100,7 @@ func Start(ctx context.Context, d Deps) (wait func()) {
 	run(func() {
 		jobLoop(ctx, d.Log, "outbox sweeper", every, func(ctx context.Context) (int, error) { return d.Store.SweepOutbox(ctx, time.Now(), 200) })
 	})
+	startAlertJobs(ctx, d, run, every)
 	expiry := 3 * every
 	run(func() {
 		jobLoop(ctx, d.Log, "expiry", expiry, func(ctx context.Context) (int, error) { return d.Life.ExpireDue(ctx, time.Now(), expiry) })
@@ -101,17 +108,32 @@ func Start(ctx context.Context, d Deps) (wait func()) {
 	cleanup := 30 * every
 	run(func() {
 		jobLoop(ctx, d.Log, "unconfirmed report cleanup", cleanup, func(ctx context.Context) (int, error) {
-			return d.Life.CleanupUnconfirmed(ctx, time.Now(), cleanup, d.removePhoto)
+			return d.Life.CleanupUnconfirmed(ctx, time.Now(), cleanup)
 		})
 	})
+	if d.PhotoDir != "" {
+		run(func() {
+			jobLoop(ctx, d.Log, "photo sweeper", 30*every, func(ctx context.Context) (int, error) { return SweepPhotos(ctx, d) })
+		})
+	}
 	return wg.Wait
 }
 
-func (d Deps) removePhoto(hash string) error {
-	if d.PhotoDir == "" {
-		return nil // no photo directory given: leave the files to the photo collector
+// SweepPhotos removes photo files no report names (failed or abandoned forms, removed photos)
+// once they are older than the grace period. One instance a round (a lock), though two at
+// once would also be safe.
+func SweepPhotos(ctx context.Context, d Deps) (int, error) {
+	grace := d.Tuning.PhotoGrace
+	if grace == 0 {
+		grace = photo.Grace
 	}
-	return photo.Remove(d.PhotoDir, hash)
+	if ok, err := d.Store.TryLock(ctx, "photo-sweep", time.Minute); err != nil || !ok {
+		return 0, err
+	}
+	return photo.Sweep(ctx, d.PhotoDir, grace, time.Now(), func(ctx context.Context, hash string) (bool, error) {
+		rs, err := d.Store.PhotoReports(ctx, hash)
+		return len(rs) > 0, err
+	})
 }
 
 // EventRunner is the runner of one event consumer.
@@ -241,8 +263,14 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 			continue
 		}
 		seen[uid] = true
+		reporter := i == 0
 		u, err := d.Store.UserByID(ctx, uid)
 		if errors.Is(err, store.ErrNotFound) {
+			if reporter && r.ContactEmail != "" && (action == hazard.Expire || action == hazard.MarkDuplicate) {
+				if err := notifyContact(ctx, d, e, r); err != nil {
+					return err
+				}
+			}
 			continue // API reporters and unknown ids have no account
 		}
 		if err != nil {
@@ -251,8 +279,14 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 		if u.NoMail || u.Disabled {
 			continue
 		}
-		rep := mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: base + "/account"}, Type: strings.ToLower(t.Label), Link: base + "/reports/" + r.ID}
-		reporter := i == 0
+		// In the recipient's language, not the moderator's.
+		lctx := i18n.With(ctx, i18n.For(u.Lang))
+		rep := mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: base + "/account"}, Type: t.Label(lctx), Link: base + "/reports/" + r.ID}
+		if reporter && (action == hazard.Expire || action == hazard.MarkDuplicate) {
+			if rep.StillThere, err = d.stillThereLink(ctx, cmp.Or(e.Data["duplicate_of"], r.ID), uid); err != nil {
+				return err
+			}
+		}
 		var kind mail.Kind
 		var data any
 		switch {
@@ -261,10 +295,9 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 		case reporter && action == hazard.MarkDuplicate:
 			kind, data = mail.Duplicate, mail.DuplicateData{ReportData: rep, OriginalLink: base + "/reports/" + e.Data["duplicate_of"], Note: e.Note}
 		default:
-			kind, data = mail.Status, mail.StatusData{ReportData: rep, Status: to.Label(), Note: e.Note, Reporter: reporter}
+			kind, data = mail.Status, mail.StatusData{ReportData: rep, Status: to.Label(lctx), Note: e.Note, Reporter: reporter}
 		}
-		// In the recipient's language, not the moderator's.
-		if err := Enqueue(i18n.With(ctx, i18n.For(u.Lang)), d.Store, e.EID+":"+uid, u.Email, kind, data); err != nil {
+		if err := Enqueue(lctx, d.Store, e.EID+":"+uid, u.Email, kind, data); err != nil {
 			return err
 		}
 	}
@@ -273,6 +306,11 @@ func notify(ctx context.Context, d Deps, e store.Event) error {
 
 // Enqueue renders a mail and queues it under key.
 func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any) error {
+	return EnqueueWith(ctx, st, key, to, kind, data, nil)
+}
+
+// EnqueueWith is Enqueue with extra header fields (List-Unsubscribe...).
+func EnqueueWith(ctx context.Context, st *store.Store, key, to string, kind mail.Kind, data any, headers map[string]string) error {
 	m, err := mail.Render(ctx, kind, data)
 	if err != nil {
 		return err
@@ -281,7 +319,7 @@ func Enqueue(ctx context.Context, st *store.Store, key, to string, kind mail.Kin
 	if l, ok := data.(interface{ MainLink() string }); ok {
 		link = l.MainLink()
 	}
-	if err := st.EnqueueMail(ctx, store.QueuedMail{Key: key, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: link}); err != nil {
+	if err := st.EnqueueMail(ctx, store.QueuedMail{Key: key, To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: link, Headers: headers}); err != nil {
 		return fmt.Errorf("queueing a %s mail: %w", kind, err)
 	}
 	return nil

@@ -25,7 +25,7 @@ type env struct {
 	deps Deps
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	rdb, err := store.Dial(config.Redis{URL: redistest.Start(t).URL()})
 	if err != nil {

@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"hazardwatch/config"
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/password"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
@@ -124,3 +132,90 @@ func TestRedisRepairCommand(t *testing.T) {
 		t.Fatal("unknown redis subcommand accepted")
 	}
 }
+
+// `hazardwatch worker` runs the event consumers and the mail sender with no web server: a
+// moderator's change made elsewhere reaches the reporter's mailbox, ADDR stays closed, and the
+// command returns cleanly when stopped.
+func TestWorkerCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	mailDir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("REDIS_URL", srv.URL())
+	t.Setenv("MAIL_DIR", mailDir)
+	t.Setenv("ADDR", addr)
+	t.Setenv("DATA_DIR", t.TempDir())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- run(ctx, []string{"worker"}, &bytes.Buffer{}, logs) }()
+
+	rdb, _ := store.Dial(config.Redis{URL: srv.URL()})
+	defer rdb.Close()
+	st := store.New(rdb)
+	u := &store.User{Email: "rep@example.org", Name: "Rep", Role: store.RoleCitizen, EmailVerified: true}
+	if err := st.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	life := lifecycle.New(st, nil, lifecycle.Config{Moderation: "post", ReportExpiry: time.Hour, TooCloseRadius: 15}, slog.New(slog.DiscardHandler))
+	r, _, err := life.Create(t.Context(), lifecycle.Draft{ID: store.NewReportID(), ReporterID: u.ID, Type: "pothole", Severity: "high",
+		Description: "Deep hole", Lat: 32.8, Lng: 35.0, HasPlace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker's consumer groups start at the stream's end when they are made: wait for them.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, _, err := st.StreamLag(t.Context(), store.EventsStream, "notify"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal("the worker never joined the events stream")
+		}
+	}
+	mod := lifecycle.Actor{ID: "mod0000000000000", Role: store.RoleModerator}
+	if _, err := life.Transition(t.Context(), mod, r.ID, 0, hazard.Start, "Crew on the way", ""); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(mailDir, "*.eml"))
+		if len(files) == 1 {
+			b, _ := os.ReadFile(files[0])
+			if !strings.Contains(string(b), "rep@example.org") {
+				t.Fatalf("mail to the wrong person:\n%s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no status mail from the worker command (%d files); its log:\n%s", len(files), logs.String())
+		}
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("the worker command serves HTTP")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker command did not stop")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a goroutine writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

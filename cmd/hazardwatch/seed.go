@@ -98,7 +98,7 @@ func synthetic(rng *rand.Rand, lat, lng, km float64) *store.Report {
 	status := statuses[rng.IntN(len(statuses))]
 	return &store.Report{
 		ID: store.NewReportID(), Type: t.Code, Severity: hazard.Severities[rng.IntN(3)].Code,
-		Description: t.Label + ". " + seedNotes[rng.IntN(len(seedNotes))],
+		Description: t.Label(context.Background()) + ". " + seedNotes[rng.IntN(len(seedNotes))],
 		Lat:         math.Round((lat+dlat)*1e6) / 1e6, Lng: math.Round((lng+dlng)*1e6) / 1e6,
 		Status: status, ReporterID: fmt.Sprintf("seed%012d", rng.IntN(500)), Photos: []string{},
 		CreatedAt: created, UpdatedAt: created,

@@ -37,8 +37,8 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{fmt.Sprintf("unexpected argument %q\n%s", fs.Arg(0), userUsage)}
 	}
 	*email = strings.TrimSpace(*email)
-	if msg := store.EmailProblem(*email); msg != "" {
-		return usageError{"--email: " + msg}
+	if msg := store.EmailProblem(*email); !msg.IsZero() {
+		return usageError{"--email: " + msg.String()}
 	}
 
 	st, closeStore, err := openStore()
@@ -58,11 +58,11 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 		n := store.CleanName(*name)
-		if msg := store.NameProblem(n); msg != "" {
-			return usageError{"--name: " + msg}
+		if msg := store.NameProblem(n); !msg.IsZero() {
+			return usageError{"--name: " + msg.String()}
 		}
-		if msg := password.Problem(*pw, *email, n); msg != "" {
-			return usageError{"--password: " + msg}
+		if msg := password.Problem(*pw, *email, n); !msg.IsZero() {
+			return usageError{"--password: " + msg.String()}
 		}
 		hash, err := password.Hash(*pw)
 		if err != nil {

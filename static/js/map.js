@@ -1,5 +1,6 @@
-// The hazard map. Settings and words come from data- attributes on #map (rendered from package
-// hazard), so no inline script is needed and every screen names statuses alike. On every move
+// The hazard map. Settings and the words for hazards come from data- attributes on #map (rendered
+// from package hazard in the page's language), other words from hwT (app.js), so no inline script
+// is needed and every screen names statuses alike. On every move
 // (and filter change) it asks /api/reports for the view at its zoom, and adds, changes or removes
 // only the markers and clusters that differ from what is drawn, so an open popup stays open.
 // It keeps the URL shareable (?lat=&lng=&z=&type=&status=&since=) and refreshes the list beside
@@ -21,7 +22,12 @@
     if (isFinite(parseInt(q.get("z"), 10))) d.zoom = q.get("z");
     d.fromUrl = "true";
   }
-  var map = L.map(el, { maxZoom: MAX_ZOOM }).setView([parseFloat(d.lat), parseFloat(d.lng)], parseInt(d.zoom, 10));
+  var rtl = document.documentElement.dir === "rtl";
+  var map = L.map(el, { maxZoom: MAX_ZOOM, zoomControl: false }).setView([parseFloat(d.lat), parseFloat(d.lng)], parseInt(d.zoom, 10));
+  // Controls sit on the side a reader starts from: the left in English, the right in Hebrew.
+  var start = rtl ? "right" : "left", end = rtl ? "left" : "right";
+  L.control.zoom({ position: "top" + start }).addTo(map);
+  map.attributionControl.setPosition("bottom" + end);
   L.tileLayer(d.tileUrl, { maxZoom: MAX_ZOOM, attribution: d.attribution }).addTo(map);
   var layer = L.layerGroup().addTo(map);
   var form = document.getElementById("map-filters");
@@ -77,13 +83,7 @@
       [Math.max(south, snap(b.getSouth(), south, h, false)), Math.max(-180, snap(b.getWest(), -180, w, false))],
       [Math.min(-south, snap(b.getNorth(), south, h, true)), Math.min(180, snap(b.getEast(), -180, w, true))]);
   }
-  function ago(iso) {
-    var s = (Date.now() - new Date(iso).getTime()) / 1000;
-    if (s < 60) return "just now";
-    if (s < 3600) return Math.floor(s / 60) + " min ago";
-    if (s < 86400) return Math.floor(s / 3600) + " h ago";
-    return Math.floor(s / 86400) + " days ago";
-  }
+  function ago(iso) { return window.hwAgo(new Date(iso)); }
 
   // --- Markers and clusters ---------------------------------------------------------------
 
@@ -100,7 +100,7 @@
     var size = clusterSize(p.count);
     var inner = text("span", "", shortCount(p.count));
     inner.setAttribute("role", "img");
-    inner.setAttribute("aria-label", p.count + " hazards" + (p.severity ? ", the most serious: " + severityWords(p.severity) : ""));
+    inner.setAttribute("aria-label", p.severity ? hwT("js.map.cluster_worst", { Count: p.count, Severity: severityWords(p.severity) }) : hwT("js.map.cluster", { Count: p.count }));
     return L.divIcon({ className: "cluster cluster-" + size[0] + " sev-" + (p.severity || "none"), html: inner, iconSize: [size[1], size[1]] });
   }
   function keyOf(f, zoom) {
@@ -124,7 +124,7 @@
   }
   function clusterMarker(key, p, ll) {
     var deepest = map.getZoom() >= MAX_ZOOM; // clusters are drawn for one zoom: keyOf holds it
-    var m = L.marker(ll, { icon: clusterIcon(p), keyboard: false, title: p.count + (deepest ? " hazards at one spot: tap to see each" : " hazards: tap to zoom in") });
+    var m = L.marker(ll, { icon: clusterIcon(p), keyboard: false, title: hwT(deepest ? "js.map.cluster_spread" : "js.map.cluster_zoom", { Count: p.count }) });
     m.on("click", function () {
       if (deepest) spreadCluster(key, ll);
       else map.setView(ll, Math.min(map.getZoom() + 2, MAX_ZOOM));
@@ -209,13 +209,14 @@
     if (!e.box) {
       e.box = document.createElement("div");
       e.box.className = "map-popup";
+      e.box.dir = "auto";
       e.box.setAttribute("aria-live", "polite");
       loading(e);
     }
     return e.box;
   }
   function loading(e) {
-    e.box.replaceChildren(text("strong", "", typeWords(e.props.type).label), text("p", "map-popup-status", "Loading the report…"));
+    e.box.replaceChildren(text("strong", "", typeWords(e.props.type).label), text("p", "map-popup-status", hwT("js.map.loading")));
     e.box.dataset.state = "loading";
   }
   function loadDetails(e, again) {
@@ -238,7 +239,7 @@
       .catch(function (err) {
         if (e.request !== token) return;
         e.loaded = false;
-        var retry = text("button", "btn btn-secondary map-popup-retry", "Try again");
+        var retry = text("button", "btn btn-secondary map-popup-retry", hwT("js.map.retry"));
         retry.type = "button";
         retry.addEventListener("click", function (ev) {
           // The button leaves the page at once; unstopped, Leaflet would take the click for
@@ -248,7 +249,7 @@
         });
         box.replaceChildren(
           text("strong", "", typeWords(e.props.type).label),
-          text("p", "map-popup-status", err.message === "gone" ? "This report is no longer available." : "The report could not be loaded. Check your connection."),
+          text("p", "map-popup-status", hwT(err.message === "gone" ? "js.map.gone" : "js.map.failed")),
           retry);
         box.dataset.state = "error";
         if (e.marker.isPopupOpen()) e.marker.getPopup().update();
@@ -265,10 +266,15 @@
     }
     parts.push(text("strong", "", typeWords(p.type).label));
     parts.push(text("p", "", severityWords(p.severity) + " · " + statusWords(p.status) + " · " + ago(p.created_at)));
-    if (p.description) parts.push(text("p", "map-popup-desc", p.description));
-    if (p.address) parts.push(text("p", "map-popup-meta", p.address));
-    if (p.confirmations) parts.push(text("p", "map-popup-meta", p.confirmations + (p.confirmations === 1 ? " person says" : " people say") + " it is still there"));
-    var a = text("a", "", "Open the report");
+    if (p.description) { var desc = text("p", "map-popup-desc", p.description); desc.dir = "auto"; parts.push(desc); }
+    if (p.address) {
+      var addr = text("p", "map-popup-meta", p.address);
+      addr.dir = "auto";
+      if (p.address_lang) addr.lang = p.address_lang;
+      parts.push(addr);
+    }
+    if (p.confirmations) parts.push(text("p", "map-popup-meta", hwT("js.map.still_there", { Count: p.confirmations })));
+    var a = text("a", "", hwT("js.map.open"));
     a.href = "/reports/" + encodeURIComponent(p.id);
     parts.push(a);
     box.replaceChildren.apply(box, parts);
@@ -395,8 +401,8 @@
     });
     new Ctl({ position: position }).addTo(map);
   }
-  control(document.getElementById("heat-toggle-label"), "topright", "map-control-heat");
-  control(document.getElementById("map-legend"), "bottomleft", "map-control-legend");
+  control(document.getElementById("heat-toggle-label"), "top" + end, "map-control-heat");
+  control(document.getElementById("map-legend"), "bottom" + start, "map-control-legend");
 
   function drawHeat() {
     if (!heat) return;
@@ -421,9 +427,11 @@
   function pinContent(latlng, title, detail) {
     var box = document.createElement("div");
     box.className = "map-popup";
-    box.appendChild(text("strong", "", title));
-    if (detail) box.appendChild(text("p", "", detail));
-    var a = text("a", "", "Report a hazard here");
+    box.dir = "auto";
+    var t = box.appendChild(text("strong", "", title));
+    t.dir = "auto";
+    if (detail) { var det = box.appendChild(text("p", "", detail)); det.dir = "ltr"; }
+    var a = text("a", "", hwT("js.map.report_here"));
     a.href = "/reports/new?lat=" + latlng.lat.toFixed(5) + "&lng=" + latlng.lng.toFixed(5);
     box.appendChild(a);
     return box;
@@ -449,16 +457,16 @@
   map.on("click", function (e) {
     collapseSpread();
     var coords = e.latlng.lat.toFixed(5) + ", " + e.latlng.lng.toFixed(5);
-    var marker = dropPin(e.latlng, "Looking up this place…", coords);
+    var marker = dropPin(e.latlng, hwT("js.map.looking_up"), coords);
     fetch("/api/reverse?lat=" + e.latlng.lat.toFixed(5) + "&lng=" + e.latlng.lng.toFixed(5), { headers: { Accept: "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (marker !== pin) return; // another click came first
-        var title = res.ok ? res.body.label : "Unnamed place";
-        marker.setPopupContent(pinContent(e.latlng, title, (res.ok && res.body.approximate ? "approximate · " : "") + coords));
+        var title = res.ok ? res.body.label : hwT("js.map.unnamed");
+        marker.setPopupContent(pinContent(e.latlng, title, (res.ok && res.body.approximate ? hwT("js.map.approximate") + " · " : "") + coords));
         el.dataset.pinLabel = title;
       })
-      .catch(function () { if (marker === pin) marker.setPopupContent(pinContent(e.latlng, "Could not look up this place", coords)); });
+      .catch(function () { if (marker === pin) marker.setPopupContent(pinContent(e.latlng, hwT("js.map.lookup_failed"), coords)); });
   });
 
   // --- Live updates ---------------------------------------------------------------------------

@@ -26,7 +26,11 @@
   // --- The map and its pin ----------------------------------------------------------------------
 
   var d = mapEl.dataset;
-  var map = L.map(mapEl).setView([parseFloat(d.lat), parseFloat(d.lng)], parseInt(d.zoom, 10));
+  var rtl = document.documentElement.dir === "rtl";
+  var map = L.map(mapEl, { zoomControl: false }).setView([parseFloat(d.lat), parseFloat(d.lng)], parseInt(d.zoom, 10));
+  // Controls sit on the side a reader starts from: the left in English, the right in Hebrew.
+  L.control.zoom({ position: rtl ? "topright" : "topleft" }).addTo(map);
+  map.attributionControl.setPosition(rtl ? "bottomleft" : "bottomright");
   L.tileLayer(d.tileUrl, { maxZoom: 19, attribution: d.attribution }).addTo(map);
   var pin = null;
 

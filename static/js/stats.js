@@ -9,8 +9,8 @@
     data: {
       labels: d.labels || [],
       datasets: [
-        { label: "Reported", data: d.created || [], backgroundColor: "#1d4ed8" },
-        { label: "Resolved", data: d.resolved || [], backgroundColor: "#16a34a" }
+        { label: hwT("js.stats.reported"), data: d.created || [], backgroundColor: "#1d4ed8" },
+        { label: hwT("js.stats.resolved"), data: d.resolved || [], backgroundColor: "#16a34a" }
       ]
     },
     options: { animation: false, responsive: true, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }

@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"errors"
+	"mime/multipart"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hazardwatch/i18n"
+	"hazardwatch/lifecycle"
+	"hazardwatch/photo"
+	"hazardwatch/store"
+	"hazardwatch/views"
+)
+
+// Public updates on a report (POST /reports/{id}/updates: text, optional photo, optional
+// fixed=1, and reopen=1 for the reporter on a resolved report), and moderators hiding one.
+
+// updatesView is the report page's updates section for the current viewer (with the update form
+// a failed POST left, if any).
+func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
+	f, _ := c.Locals("updateForm").(*form)
+	u := currentUser(c)
+	mod := u != nil && u.Role.AtLeast(store.RoleModerator)
+	v := views.UpdatesView{ReportID: r.ID, SignedIn: u != nil, Moderator: mod, Feed: "/feeds/reports/" + r.ID + ".atom",
+		CanAdd: u != nil && h.life.PublicNow(r.Status), Active: r.Status.Active(), Resolved: r.Status == "resolved",
+		Reporter: u != nil && u.ID == r.ReporterID}
+	if f != nil {
+		v.Form = f.Form
+	}
+	for _, up := range r.Updates {
+		if up.Hidden() && !mod {
+			continue
+		}
+		item := views.UpdateItem{ID: up.ID, Name: up.Name, Text: up.Text, Fixed: up.Fixed, When: up.At.Format("2 Jan 2006 15:04 MST"),
+			Hidden: up.Hidden(), Reason: up.Reason}
+		if up.Photo != "" {
+			item.Photo = &views.PhotoView{Full: "/photos/" + up.Photo + ".jpg", Thumb: "/photos/" + up.Photo + "_t.jpg"}
+		}
+		v.Updates = append(v.Updates, item)
+	}
+	return v
+}
+
+// savePhoto checks and stores one uploaded photo with the report form's checks (package photo);
+// it returns the photo's hash, or a message for the person.
+func (h *handler) savePhoto(c *fiber.Ctx, fh *multipart.FileHeader) (string, string) {
+	file, err := fh.Open()
+	if err != nil {
+		return "", i18n.T(c.UserContext(), "updates.error.photo_read")
+	}
+	defer file.Close()
+	p, err := photo.Process(file)
+	var pe *photo.Error
+	if errors.As(err, &pe) {
+		return "", i18n.Say(c.UserContext(), pe.Msg)
+	} else if err != nil {
+		h.log.Error("photo processing failed", "err", err)
+		return "", i18n.T(c.UserContext(), "updates.error.photo_read")
+	}
+	if err := photo.Save(h.photoDir(), p); err != nil {
+		h.log.Error("photo save failed", "err", err)
+		return "", i18n.T(c.UserContext(), "updates.error.photo_store")
+	}
+	return p.Hash, ""
+}
+
+// formPhoto reads the optional single "photo" of a multipart form.
+func (h *handler) formPhoto(c *fiber.Ctx, f *form) string {
+	mf, err := c.MultipartForm()
+	if err != nil || len(mf.File["photo"]) == 0 {
+		return ""
+	}
+	fh := mf.File["photo"][0]
+	if fh.Size == 0 && fh.Filename == "" {
+		return ""
+	}
+	if len(mf.File["photo"]) > 1 {
+		f.fail("photo", i18n.M("updates.error.one_photo"))
+		return ""
+	}
+	hash, msg := h.savePhoto(c, fh)
+	if msg != "" {
+		f.failText("photo", msg)
+	}
+	return hash
+}
+
+// addUpdate is POST /reports/{id}/updates.
+func (h *handler) addUpdate(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	u := currentUser(c)
+	r, err := h.loadVisible(c)
+	if err != nil {
+		return err
+	}
+	f := newForm(c, "text", "fixed", "reopen", "show_name")
+	again := func(status int) error {
+		return render(c, status, views.ReportPage(h.reportViewPage(c, r), h.reportView(c, r, nil)))
+	}
+	if msg, err := h.overLimit(c, rule{"update-user", u.ID, 10, time.Hour}, rule{"update-ip", c.IP(), 30, time.Hour}); err != nil {
+		return err
+	} else if !msg.IsZero() {
+		return refuseMsg(fiber.StatusTooManyRequests, msg)
+	}
+	if id := lifecycle.UpdateTextProblem(strings.TrimSpace(f.Values["text"])); id != "" {
+		f.fail("text", i18n.M(id, "Max", lifecycle.MaxUpdateText))
+	}
+	hash := ""
+	if f.ok() {
+		hash = h.formPhoto(c, f)
+	}
+	if f.ok() {
+		_, err = h.life.AddUpdate(ctx, lifecycle.ActorOf(u), r.ID, lifecycle.UpdateDraft{
+			Text: f.Values["text"], Photo: hash, Fixed: f.Values["fixed"] == "1", Reopen: f.Values["reopen"] == "1", ShowName: f.Values["show_name"] == "1",
+		})
+		var le *lifecycle.Error
+		if errors.As(err, &le) && le.Kind == lifecycle.Invalid {
+			for field, msg := range le.Fields {
+				f.fail(field, msg)
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	if !f.ok() {
+		c.Locals("updateForm", f) // the page shows it again with what was typed
+		return again(fiber.StatusUnprocessableEntity)
+	}
+	h.setFlash(c, "success", i18n.M("updates.saved"))
+	return redirect(c, "/reports/"+r.ID+"#updates")
+}
+
+// hideUpdate is POST /reports/{id}/updates/{uid}/hide (moderators): reason required, kept with
+// the update and in the audit log.
+func (h *handler) hideUpdate(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	rid, uid := strings.Clone(c.Params("id")), strings.Clone(c.Params("uid"))
+	reason := strings.Clone(c.FormValue("reason"))
+	if _, err := h.life.HideUpdate(ctx, lifecycle.ActorOf(currentUser(c)), rid, uid, reason); err != nil {
+		return err
+	}
+	h.audit(c, "report.update.hide", rid, uid+": "+strings.TrimSpace(reason))
+	h.setFlash(c, "info", i18n.M("updates.hidden"))
+	return redirect(c, "/reports/"+rid+"#updates")
+}
+
+// takesOnePhoto reports whether a POST path accepts one photo (a public update, a questionnaire
+// answer), for the body limit.
+func takesOnePhoto(path string) bool {
+	p := strings.ToLower(path)
+	return strings.HasPrefix(p, "/questionnaire/") || (strings.HasPrefix(p, "/reports/") && strings.HasSuffix(p, "/updates"))
+}
