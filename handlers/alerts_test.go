@@ -130,7 +130,7 @@ func TestAlertSubscribeMailUnsubscribe(t *testing.T) {
 	e.reportAt(t, reporter.ID, "flooding", 51.5004, -0.1204)
 	e.waitMails(t, u.Email, 2)
 	time.Sleep(1500 * time.Millisecond)
-	if got := e.mails(t, u.Email); len(got) != 2 || !strings.Contains(got[1].Subject, "flooding") {
+	if got := e.mails(t, u.Email); len(got) != 2 || !strings.Contains(strings.ToLower(got[1].Subject), "flooding") {
 		t.Fatalf("mails after unsubscribing one alert: %+v", got)
 	}
 }

@@ -108,6 +108,20 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		f.fail("photos", lifecycle.TooManyPhotos(len(kept)+len(files)))
 		return kept, nil, nil
 	}
+	saved, gps, err := h.decodeUploads(c, f, "photos", files)
+	for _, hash := range saved {
+		if !slices.Contains(kept, hash) {
+			kept = append(kept, hash)
+		}
+	}
+	return kept, gps, err
+}
+
+// decodeUploads is every photo upload's path, for reports and public updates alike: the hourly
+// budget, each header's size and pixels and the request's total pixels first, then decoding
+// inside a slot of the gate (errBusy when none frees up), and saving. Problems go on field.
+func (h *handler) decodeUploads(c *fiber.Ctx, f *form, field string, files []*multipart.FileHeader) ([]string, *photo.Point, error) {
+	var kept []string
 	rules := []rule{{"photo-ip", c.IP(), photosPerIP, time.Hour}}
 	if u := currentUser(c); u != nil {
 		rules = append(rules, rule{"photo-user", u.ID, photosPerUser, time.Hour})
@@ -116,7 +130,7 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		if msg, err := h.overLimit(c, rules...); err != nil {
 			return kept, nil, err
 		} else if !msg.IsZero() {
-			f.failText("photos", say(c, "errors.photo.budget")+" "+i18n.Say(c.UserContext(), msg))
+			f.failText(field, say(c, "errors.photo.budget")+" "+i18n.Say(c.UserContext(), msg))
 			return kept, nil, nil
 		}
 	}
@@ -183,7 +197,7 @@ func (h *handler) formPhotos(c *fiber.Ctx, mf *multipart.Form, f *form) ([]strin
 		}
 	}
 	if len(problems) > 0 {
-		f.failText("photos", strings.Join(problems, " "))
+		f.failText(field, strings.Join(problems, " "))
 	}
 	return kept, gps, nil
 }

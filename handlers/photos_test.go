@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -137,6 +138,15 @@ func TestPhotoDecodingIsBounded(t *testing.T) {
 	_, body = c.postReport(noPlace, five...)
 	if msg := doc(t, body).Find(`[data-testid="error-photos"]`).Text(); !strings.Contains(msg, "a lot of photos") {
 		t.Fatalf("past the budget (%d photos sent): %q", sent+5, msg)
+	}
+	// A public update's photo takes the same path: the same budget, and nothing stored.
+	id := e.reportAt(t, "someone-else", "pothole", 51.5, -0.12)
+	resp, body = c.postUpdate(id, url.Values{"text": {"Still there, see the photo"}}, phototest.PNG(t, 41, 30))
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "a lot of photos") || !strings.Contains(body, "Still there, see the photo") {
+		t.Fatalf("an update's photo past the budget: %d", resp.StatusCode)
+	}
+	if r, _ := e.store.Report(t.Context(), id); len(r.Updates) != 0 {
+		t.Fatalf("an update was stored with its photo refused: %+v", r.Updates)
 	}
 }
 

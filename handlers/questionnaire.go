@@ -79,7 +79,9 @@ func (h *handler) answerQuestionnaire(c *fiber.Ctx) error {
 	}
 	hash := ""
 	if f.ok() {
-		hash = h.formPhoto(c, f)
+		if hash, err = h.formPhoto(c, f); err != nil {
+			return err
+		}
 	}
 	if !f.ok() {
 		v.Form = f.Form

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"mime/multipart"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 
 	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
-	"hazardwatch/photo"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
@@ -44,48 +44,31 @@ func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
 	return v
 }
 
-// savePhoto checks and stores one uploaded photo with the report form's checks (package photo);
-// it returns the photo's hash, or a message for the person.
-func (h *handler) savePhoto(c *fiber.Ctx, fh *multipart.FileHeader) (string, string) {
-	file, err := fh.Open()
-	if err != nil {
-		return "", i18n.T(c.UserContext(), "updates.error.photo_read")
-	}
-	defer file.Close()
-	p, err := photo.Process(file)
-	var pe *photo.Error
-	if errors.As(err, &pe) {
-		return "", i18n.Say(c.UserContext(), pe.Msg)
-	} else if err != nil {
-		h.log.Error("photo processing failed", "err", err)
-		return "", i18n.T(c.UserContext(), "updates.error.photo_read")
-	}
-	if err := photo.Save(h.photoDir(), p); err != nil {
-		h.log.Error("photo save failed", "err", err)
-		return "", i18n.T(c.UserContext(), "updates.error.photo_store")
-	}
-	return p.Hash, ""
-}
-
-// formPhoto reads the optional single "photo" of a multipart form.
-func (h *handler) formPhoto(c *fiber.Ctx, f *form) string {
+// formPhoto reads the optional single "photo" of a multipart form, through the report form's
+// checks, budget and decoding gate (photos.go).
+func (h *handler) formPhoto(c *fiber.Ctx, f *form) (string, error) {
 	mf, err := c.MultipartForm()
 	if err != nil || len(mf.File["photo"]) == 0 {
-		return ""
+		return "", nil
 	}
 	fh := mf.File["photo"][0]
 	if fh.Size == 0 && fh.Filename == "" {
-		return ""
+		return "", nil
 	}
 	if len(mf.File["photo"]) > 1 {
 		f.fail("photo", i18n.M("updates.error.one_photo"))
-		return ""
+		return "", nil
 	}
-	hash, msg := h.savePhoto(c, fh)
-	if msg != "" {
-		f.failText("photo", msg)
+	hashes, _, err := h.decodeUploads(c, f, "photo", []*multipart.FileHeader{fh})
+	if errors.Is(err, errBusy) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(decodeWait.Seconds())))
+		f.fail("photo", i18n.M("errors.photo.busy"))
+		return "", nil
 	}
-	return hash
+	if err != nil || len(hashes) == 0 {
+		return "", err
+	}
+	return hashes[0], nil
 }
 
 // addUpdate is POST /reports/{id}/updates.
@@ -110,7 +93,9 @@ func (h *handler) addUpdate(c *fiber.Ctx) error {
 	}
 	hash := ""
 	if f.ok() {
-		hash = h.formPhoto(c, f)
+		if hash, err = h.formPhoto(c, f); err != nil {
+			return err
+		}
 	}
 	if f.ok() {
 		_, err = h.life.AddUpdate(ctx, lifecycle.ActorOf(u), r.ID, lifecycle.UpdateDraft{
