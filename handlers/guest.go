@@ -83,12 +83,6 @@ func (h *handler) confirmForm(c *fiber.Ctx) error {
 		return render(c, fiber.StatusOK, views.GuestConfirmPage(p, views.GuestConfirmView{Done: true, ReportURL: h.publicURL(c, r)}))
 	}
 	card := h.card(c, r)
-	if len(r.Photos) > 0 {
-		// The report is nobody's to see yet: the link's holder sees its photo as its uploader.
-		if kept := h.keptPhotos(c, r.Photos[:1]); len(kept) == 1 {
-			card.Thumb = kept[0].Thumb
-		}
-	}
 	return render(c, fiber.StatusOK, views.GuestConfirmPage(p, views.GuestConfirmView{Token: token, Report: card}))
 }
 

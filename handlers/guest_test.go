@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"hazardwatch/hazard"
+	"hazardwatch/i18n"
 	"hazardwatch/photo/phototest"
 	"hazardwatch/store"
 	"hazardwatch/store/redistest"
@@ -327,7 +328,8 @@ func TestManifestAndServiceWorker(t *testing.T) {
 	resp, body = c.get("/sw.js?lang=he")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
 		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") || !strings.HasPrefix(body, "var HW_SW = {") ||
-		!strings.Contains(body, `"lang":"he"`) || !strings.Contains(body, "/static/js/offline.js?v=") {
+		!strings.Contains(body, `"lang":"he"`) || !strings.Contains(body, "/static/js/offline.js?v=") ||
+		!strings.Contains(body, `"`+i18n.ScriptURL("he")+`"`) { // the offline pages' words
 		t.Fatalf("sw.js: %d %v\n%.300s", resp.StatusCode, resp.Header, body)
 	}
 	for _, p := range []string{"/", "/reports/new", "/reports/waiting"} {
