@@ -56,6 +56,10 @@ type Config struct {
 	ReportExpiry    time.Duration // REPORT_EXPIRY: transient hazards expire this long after the last confirmation (48h)
 	DuplicateRadius float64       // DUPLICATE_RADIUS_M: open reports of the same type offered while filling the form (50)
 	TooCloseRadius  float64       // TOO_CLOSE_RADIUS_M: a submit this close asks "a different hazard?" (15)
+	// EmergencyNumbers (EMERGENCY_NUMBERS, comma list; default 112) are the numbers the report
+	// form tells people to call when life is in danger: the place's, e.g. 999,112 in the UK or
+	// 100,101,102 in Israel.
+	EmergencyNumbers []string
 	// QuestionnaireAfter (QUESTIONNAIRE_AFTER, 672h): how long after a report became open its
 	// reporter is asked "has it been fixed?". FixedByPublic (FIXED_BY_PUBLIC, 3): how many people
 	// saying "it is fixed" resolve a report.
@@ -294,6 +298,14 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 			return nil, bad(r.name, "want metres between 0 and 5000, got %q", get(r.name, r.def))
 		}
 		*r.dst = v
+	}
+
+	for _, n := range strings.Split(get("EMERGENCY_NUMBERS", "112"), ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || len(n) > 15 || strings.Trim(n, "0123456789") != "" {
+			return nil, bad("EMERGENCY_NUMBERS", "want a comma list of phone numbers such as 999,112, got %q", get("EMERGENCY_NUMBERS", ""))
+		}
+		c.EmergencyNumbers = append(c.EmergencyNumbers, n)
 	}
 
 	c.Open311Jurisdiction = get("OPEN311_JURISDICTION", "")

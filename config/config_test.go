@@ -176,3 +176,22 @@ func TestRedisTLS(t *testing.T) {
 		}
 	}
 }
+
+// The emergency notice names the place's numbers (issue 18): 112 unless the deployment says.
+func TestEmergencyNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		want []string
+	}{{"", []string{"112"}}, {"999, 112", []string{"999", "112"}}, {"100,101,102", []string{"100", "101", "102"}}} {
+		c, err := load(map[string]string{"EMERGENCY_NUMBERS": tc.env})
+		if err != nil || strings.Join(c.EmergencyNumbers, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%q: %v %v", tc.env, c.EmergencyNumbers, err)
+		}
+	}
+	for _, bad := range []string{"call 999", "112,,999", "1234567890123456"} {
+		var e *Error
+		if _, err := load(map[string]string{"EMERGENCY_NUMBERS": bad}); !errors.As(err, &e) || e.Var != "EMERGENCY_NUMBERS" {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

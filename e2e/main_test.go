@@ -97,6 +97,9 @@ func setup(m *testing.M) (int, error) {
 	go func() { _ = a.Serve(ln) }()
 	defer a.Shutdown()
 
+	// Service workers' own requests are then reported and follow the context's offline switch
+	// (without it, a worker fetches on while the page is "offline"; Playwright issue 2311).
+	os.Setenv("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
 	driverDir := os.Getenv("PLAYWRIGHT_DRIVER_PATH")
 	if driverDir == "" {
 		driverDir = filepath.Join(repoRoot, "e2e", ".driver")
@@ -139,6 +142,11 @@ func open(t *testing.T, opts ...playwright.BrowserNewContextOptions) *session {
 		o = opts[0]
 	}
 	o.BaseURL = playwright.String(baseURL)
+	if o.ServiceWorkers == nil {
+		// Requests a service worker answers bypass page.Route; tests that want the worker (the
+		// offline ones) ask for it.
+		o.ServiceWorkers = playwright.ServiceWorkerPolicyBlock
+	}
 	ctx, err := browser.NewContext(o)
 	if err != nil {
 		t.Fatal(err)

@@ -29,13 +29,20 @@ func TestFileReportWithPhoto(t *testing.T) {
 	if err := expect.Locator(s.page.GetByLabel("Latitude")).Not().ToHaveValue(""); err != nil {
 		t.Fatal("the pin did not fill the latitude: ", err)
 	}
+	// The coordinate boxes are folded away below the map.
+	if err := expect.Locator(s.page.GetByLabel("Latitude")).ToBeHidden(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.page.GetByText("Type the coordinates instead").Click(); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.page.GetByLabel("Latitude").Fill("32.819100"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.page.GetByLabel("Longitude").Fill("34.998300"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.page.GetByLabel("Type of hazard").SelectOption(playwright.SelectOptionValues{Values: &[]string{"pothole"}}); err != nil {
+	if err := chooseType(s, "Pothole"); err != nil {
 		t.Fatal(err)
 	}
 	// High severity shows the emergency notice.
@@ -95,6 +102,11 @@ func TestFileReportWithPhoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.noProblems()
+}
+
+// chooseType taps a hazard type's icon button.
+func chooseType(s *session, label string) error {
+	return s.page.Locator(".type-choice").Filter(playwright.LocatorFilterOptions{HasText: label}).Click()
 }
 
 // Mistakes come back beside their fields, with what was typed still there.

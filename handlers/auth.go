@@ -23,7 +23,7 @@ import (
 var badCredentials = i18n.M("auth.bad_credentials")
 
 func (h *handler) authPage(c *fiber.Ctx, f *form) views.AuthPage {
-	a := views.AuthPage{Next: localPath(c.Query("next", c.FormValue("next")))}
+	a := views.AuthPage{Next: h.afterSignIn(c, localPath(c.Query("next", c.FormValue("next"))))}
 	if f != nil {
 		a.Form = f.Form
 	}

@@ -14,8 +14,8 @@ import (
 	"hazardwatch/store"
 )
 
-// postMultipart submits a form with an optional file, with the CSRF token.
-func (c *client) postMultipart(path string, fields url.Values, file, filename string) (*http.Response, string) {
+// postArea submits a body form with an optional area file, with the CSRF token.
+func (c *client) postArea(path string, fields url.Values, file, filename string) (*http.Response, string) {
 	c.t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
@@ -51,31 +51,31 @@ func TestAdminBodies(t *testing.T) {
 	fields := url.Values{"name": {"Haifa Municipality"}, "lang": {"he"}, "types": {"pothole", "sign"}, "method": {"email"}, "email": {"roads@haifa.example"}}
 
 	// A bow tie crosses itself: 422, the reason, and the form keeps what was typed.
-	resp, body := admin.postMultipart("/admin/bodies", fields, `{"type":"Polygon","coordinates":[[[35,32.7],[35.1,32.9],[35.1,32.7],[35,32.9],[35,32.7]]]}`, "area.geojson")
+	resp, body := admin.postArea("/admin/bodies", fields, `{"type":"Polygon","coordinates":[[[35,32.7],[35.1,32.9],[35.1,32.7],[35,32.9],[35,32.7]]]}`, "area.geojson")
 	d := doc(t, body)
 	if resp.StatusCode != 422 || !strings.Contains(d.Find(`[data-testid="error-area"]`).Text(), "crosses or touches itself") ||
 		d.Find(`input[name="name"]`).AttrOr("value", "") != "Haifa Municipality" {
 		t.Fatalf("bow tie: %d %q", resp.StatusCode, d.Find(`[data-testid="error-area"]`).Text())
 	}
 	// In Hebrew, the same refusal in Hebrew.
-	resp, body = admin.postMultipart("/admin/bodies?lang=he", fields, `{"type":"Polygon","coordinates":[[[35,32.7],[35.1,32.7],[35.1,32.9],[35,32.9]]]}`, "area.geojson")
+	resp, body = admin.postArea("/admin/bodies?lang=he", fields, `{"type":"Polygon","coordinates":[[[35,32.7],[35.1,32.7],[35.1,32.9],[35,32.9]]]}`, "area.geojson")
 	if resp.StatusCode != 422 || !strings.Contains(doc(t, body).Find(`[data-testid="error-area"]`).Text(), "טבעת לא סגורה") {
 		t.Fatalf("not closed, in Hebrew: %d", resp.StatusCode)
 	}
 	admin.get("/?lang=en")
 	// No area, no types, a bad address, Open311 without codes.
-	resp, body = admin.postMultipart("/admin/bodies", url.Values{"name": {"X"}, "method": {"email"}, "email": {"not an address"}}, "", "")
+	resp, body = admin.postArea("/admin/bodies", url.Values{"name": {"X"}, "method": {"email"}, "email": {"not an address"}}, "", "")
 	d = doc(t, body)
 	if resp.StatusCode != 422 || d.Find(`[data-testid="error-area"]`).Length() != 1 || d.Find(`[data-testid="error-types"]`).Length() != 1 || d.Find(`[data-testid="error-email"]`).Length() != 1 {
 		t.Fatalf("empty form: %d", resp.StatusCode)
 	}
-	resp, body = admin.postMultipart("/admin/bodies", url.Values{"name": {"Roads"}, "types": {"pothole"}, "method": {"open311"}, "endpoint": {"ftp://x"}}, squareGeo(32.8, 35, 0.1), "a.json")
+	resp, body = admin.postArea("/admin/bodies", url.Values{"name": {"Roads"}, "types": {"pothole"}, "method": {"open311"}, "endpoint": {"ftp://x"}}, squareGeo(32.8, 35, 0.1), "a.json")
 	d = doc(t, body)
 	if resp.StatusCode != 422 || d.Find(`[data-testid="error-endpoint"]`).Length() != 1 || !strings.Contains(d.Find(`[data-testid="error-codes"]`).Text(), "potholes") {
 		t.Fatalf("open311 form: %d", resp.StatusCode)
 	}
 	// A good one: saved, shown on its page with its map.
-	resp, _ = admin.postMultipart("/admin/bodies", fields, squareGeo(32.8, 35.0, 0.1), "haifa.geojson")
+	resp, _ = admin.postArea("/admin/bodies", fields, squareGeo(32.8, 35.0, 0.1), "haifa.geojson")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/bodies/") {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
@@ -93,7 +93,7 @@ func TestAdminBodies(t *testing.T) {
 	}
 	// Changing the name keeps the area.
 	fields.Set("name", "Haifa City")
-	if resp, _ := admin.postMultipart(page, fields, "", ""); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := admin.postArea(page, fields, "", ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("update: %d", resp.StatusCode)
 	}
 	if _, body := admin.get("/admin/bodies"); !strings.Contains(body, "Haifa City") {
@@ -108,7 +108,7 @@ func TestAdminBodies(t *testing.T) {
 	if resp, _ := mod.get("/admin/bodies"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a moderator saw the bodies: %d", resp.StatusCode)
 	}
-	if resp, _ := mod.postMultipart("/admin/bodies", fields, squareGeo(1, 1, 0.1), "x.json"); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := mod.postArea("/admin/bodies", fields, squareGeo(1, 1, 0.1), "x.json"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a moderator made a body: %d", resp.StatusCode)
 	}
 	// Delete.

@@ -70,6 +70,7 @@ func (h *handler) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(hxReswap, "innerHTML")
 		return render(c, status, views.FlashMessage(views.Flash{Kind: "error", Message: msg}))
 	}
+	c.Locals(errorPage, true)
 	p := h.page(c, i18n.T(ctx, "errors.title"))
 	return render(c, status, views.ErrorPage(p, status, msg))
 }

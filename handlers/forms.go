@@ -20,8 +20,10 @@ type form struct {
 	loc *i18n.Localizer
 }
 
+// newForm reads fields, in the order the page shows them (the error summary lists them so).
 func newForm(c *fiber.Ctx, fields ...string) *form {
 	f := emptyForm(c)
+	f.Order = fields
 	for _, name := range fields {
 		f.Values[name] = strings.Clone(c.FormValue(name))
 	}

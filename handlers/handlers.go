@@ -129,8 +129,8 @@ func New(d Deps) *fiber.App {
 	return app
 }
 
-// bodyLimit is the largest body a request may send: maxUpload for the routes that take photos,
-// maxBody for everything else. Paths are compared the way the router does (case-insensitive, an
+// bodyLimit is the largest body a request may send: maxUpload for the routes that take photos (the
+// report form and its draft), maxBody for everything else. Paths are compared the way the router does (case-insensitive, an
 // optional trailing slash).
 func bodyLimit(hdr *fasthttp.RequestHeader) int {
 	var u fasthttp.URI
@@ -138,7 +138,7 @@ func bodyLimit(hdr *fasthttp.RequestHeader) int {
 		return maxBody
 	}
 	path := strings.TrimSuffix(string(u.PathOriginal()), "/")
-	if string(hdr.Method()) == fiber.MethodPost && strings.EqualFold(path, "/reports") {
+	if string(hdr.Method()) == fiber.MethodPost && (strings.EqualFold(path, "/reports") || strings.EqualFold(path, "/reports/draft")) {
 		return maxUpload
 	}
 	if string(hdr.Method()) == fiber.MethodPost && takesOnePhoto(path) {

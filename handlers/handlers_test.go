@@ -445,6 +445,7 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the connection was still open after 30 s: %v", err)
 	}
+	_, _ = io.Copy(io.Discard, resp.Body) // the whole answer, so what follows is the connection's end
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestTimeout {
 		t.Fatalf("want 408, got %d", resp.StatusCode)

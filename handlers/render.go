@@ -9,11 +9,21 @@ import (
 	"hazardwatch/views"
 )
 
+// errorPage marks a response as the error handler's page (its title says so already).
+const errorPage = "error-page"
+
 // render writes a component with status. It renders into a buffer first, so a component that
 // fails half-way produces an error page instead of half a page.
 func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	var buf bytes.Buffer
-	if err := comp.Render(c.UserContext(), &buf); err != nil {
+	ctx := c.UserContext()
+	switch status {
+	case fiber.StatusUnprocessableEntity, fiber.StatusConflict, fiber.StatusTooManyRequests:
+		if c.Locals(errorPage) == nil {
+			ctx = views.WithFormErrors(ctx) // a form sent back: "Error:" leads the title
+		}
+	}
+	if err := comp.Render(ctx, &buf); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

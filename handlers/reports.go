@@ -1,12 +1,8 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"math"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +12,9 @@ import (
 	"hazardwatch/hazard"
 	"hazardwatch/i18n"
 	"hazardwatch/lifecycle"
-	"hazardwatch/photo"
 	"hazardwatch/store"
 	"hazardwatch/views"
 )
-
-// maxUpload bounds POST /reports: five photos of 10 MB and the fields.
-const maxUpload = hazard.MaxPhotos*photo.MaxBytes + 1<<20
 
 func (h *handler) photoDir() string { return h.cfg.PhotoDir() }
 
@@ -44,167 +36,6 @@ func severityOptions(c *fiber.Ctx) []views.Option {
 	return out
 }
 
-func newIdemKey() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (h *handler) reportFormView(c *fiber.Ctx, f *form, photos []views.KeptPhoto) views.ReportFormView {
-	m := views.MapView{TileURL: h.cfg.MapTileURL, Attribution: h.cfg.MapAttribution, Lat: h.cfg.MapLat, Lng: h.cfg.MapLng, Zoom: h.cfg.MapZoom}
-	return views.ReportFormView{
-		Form: f.Form, Types: typeOptions(c), Severities: severityOptions(c), Photos: photos,
-		MaxPhotos: hazard.MaxPhotos, Map: m,
-	}
-}
-
-func (h *handler) reportPage(c *fiber.Ctx) views.Page {
-	p := h.page(c, say(c, "nav.report"))
-	p.Styles = []string{"vendor/leaflet/leaflet.css"}
-	p.Scripts = []string{"vendor/leaflet/leaflet.js", "js/search.js", "js/report.js"}
-	return p
-}
-
-// newReport shows the empty form; ?lat=&lng= (from a pin on the map) pre-fills the place.
-func (h *handler) newReport(c *fiber.Ctx) error {
-	f := emptyForm(c)
-	f.Values["idem"], f.Values["severity"] = newIdemKey(), "medium"
-	if lat, lng, msg := parsePoint(c); msg.IsZero() {
-		f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(lat, 'f', 6, 64), strconv.FormatFloat(lng, 'f', 6, 64)
-	}
-	if t := c.Query("type"); t != "" {
-		if _, ok := hazard.TypeByCode(t); ok {
-			f.Values["type"] = t
-		}
-	}
-	v := h.reportFormView(c, f, nil)
-	if f.Values["lat"] != "" {
-		v.Map.Lat, v.Map.Lng, v.Map.Zoom = mustFloat(f.Values["lat"]), mustFloat(f.Values["lng"]), 17
-	}
-	return render(c, fiber.StatusOK, views.ReportFormPage(h.reportPage(c), v))
-}
-
-func mustFloat(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
-
-// createReport validates everything, keeps every photo that was good (so a failed submit loses
-// nothing), and stores the report once: the form's idempotency key makes retries harmless.
-func (h *handler) createReport(c *fiber.Ctx) error {
-	u := currentUser(c)
-	mf, _ := c.MultipartForm() // nil for an urlencoded post, which is fine: no photos then
-	f := newForm(c, "type", "severity", "description", "lat", "lng", "idem", "show_name", "confirm_distinct", "use_photo_location")
-	if f.Values["idem"] == "" {
-		f.Values["idem"] = newIdemKey()
-	} else if r, err := h.store.Report(c.UserContext(), store.ReportID(u.ID, f.Values["idem"])); err == nil {
-		return redirect(c, "/reports/"+r.ID) // a repeated submit: the report exists already
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if p := f.Values["use_photo_location"]; p != "" {
-		f.Values["lat"], f.Values["lng"], _ = strings.Cut(p, ",")
-	}
-	d := lifecycle.Draft{
-		ID: store.ReportID(u.ID, f.Values["idem"]), ReporterID: u.ID, ReporterName: u.Name, ShowName: f.Values["show_name"] == "1",
-		Type: f.Values["type"], Severity: f.Values["severity"], Description: f.Values["description"],
-		AllowClose: f.Values["confirm_distinct"] == "1",
-	}
-	d.Lat, d.Lng, d.HasPlace = formPoint(f)
-	var photos []string
-	var gps *photo.Point
-	again := func(status int, tooClose []views.ReportCard) error {
-		v := h.reportFormView(c, f, h.keptPhotos(c, photos))
-		v.TooClose = tooClose
-		if !d.HasPlace && gps != nil {
-			v.PhotoGPS = &views.LatLng{Lat: gps.Lat, Lng: gps.Lng}
-		}
-		if d.HasPlace {
-			v.Map.Lat, v.Map.Lng, v.Map.Zoom = d.Lat, d.Lng, 17
-		}
-		return render(c, status, views.ReportFormPage(h.reportPage(c), v))
-	}
-	// The cheap checks come first: the fields, then (for a form that would go through) the
-	// report limit. Photos are decoded after them, within the hourly photo budget and a
-	// decoding slot; a form with other errors still keeps its good photos.
-	fieldsOK := len(lifecycle.Check(&d)) == 0
-	if fieldsOK {
-		if msg, err := h.overLimit(c, rule{"report-user", u.ID, 20, time.Hour}, rule{"report-ip", c.IP(), 60, time.Hour}); err != nil {
-			return err
-		} else if !msg.IsZero() {
-			f.fail("", msg)
-			return again(fiber.StatusTooManyRequests, nil)
-		}
-	}
-	photos, gps, err := h.formPhotos(c, mf, f)
-	if errors.Is(err, errBusy) {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(decodeWait.Seconds())))
-		f.fail("photos", i18n.M("errors.photo.busy"))
-		return again(fiber.StatusServiceUnavailable, nil)
-	} else if err != nil {
-		return err
-	}
-	d.Photos = photos
-	for field, msg := range lifecycle.Check(&d) {
-		f.fail(field, msg)
-	}
-	f.Values["description"] = d.Description
-	if !f.ok() {
-		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	saved, created, err := h.life.Create(c.UserContext(), d)
-	var le *lifecycle.Error
-	if errors.As(err, &le) {
-		if cards := h.nearbyCards(c, le.Close); len(cards) > 0 {
-			f.fail("", le.Msg)
-			return again(fiber.StatusConflict, cards)
-		}
-		for field, msg := range le.Fields {
-			f.fail(field, msg)
-		}
-		if f.ok() {
-			f.fail("", le.Msg)
-		}
-		return again(fiber.StatusUnprocessableEntity, nil)
-	}
-	if err != nil {
-		return err
-	}
-	if created {
-		h.setFlash(c, "success", i18n.M("reports.flash.created", "Note", h.moderationNote()))
-	}
-	return redirect(c, "/reports/"+saved.ID)
-}
-
-// moderationNote says when a new report shows, which depends on the moderation mode.
-func (h *handler) moderationNote() i18n.Msg {
-	if h.cfg.Moderation == "pre" {
-		return i18n.M("reports.moderation_note.pre")
-	}
-	return i18n.M("reports.moderation_note.post")
-}
-
-// formPoint reads lat/lng as numbers; whether they make a place is lifecycle's to say.
-func formPoint(f *form) (float64, float64, bool) {
-	ls, gs := strings.TrimSpace(f.Values["lat"]), strings.TrimSpace(f.Values["lng"])
-	f.Values["lat"], f.Values["lng"] = ls, gs
-	if ls == "" && gs == "" {
-		return 0, 0, false
-	}
-	lat, err1 := strconv.ParseFloat(ls, 64)
-	lng, err2 := strconv.ParseFloat(gs, 64)
-	if err1 != nil || err2 != nil {
-		f.fail("lat", i18n.M("errors.report.coordinates"))
-		return 0, 0, true
-	}
-	return lat, lng, true
-}
-
-func displayName(name string) string {
-	name = filepath.Base(name)
-	if r := []rune(name); len(r) > 60 {
-		name = string(r[:60]) + "…"
-	}
-	return name
-}
-
 // loadVisible finds a report the current user may see (lifecycle's rule; others are 404).
 func (h *handler) loadVisible(c *fiber.Ctx) (*store.Report, error) {
 	return h.life.Load(c.UserContext(), currentUser(c), strings.Clone(c.Params("id")))
@@ -224,19 +55,6 @@ func (h *handler) card(c *fiber.Ctx, r *store.Report) views.ReportCard {
 		card.Thumb = "/photos/" + r.Photos[0] + "_t.jpg"
 	}
 	return card
-}
-
-func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
-	var out []views.ReportCard
-	for _, r := range rs {
-		if !h.life.CanSee(currentUser(c), r.Report) {
-			continue
-		}
-		card := h.card(c, r.Report)
-		card.Distance = say(c, "reports.distance", map[string]any{"Metres": i18n.Int(c.UserContext(), int(math.Round(r.Metres)))})
-		out = append(out, card)
-	}
-	return out
 }
 
 // showReport is /reports/{id}.
@@ -272,6 +90,9 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	for _, ch := range r.History {
 		if ch.Internal { // moderators' own entries (corrections with originals, assignment, abuse flags)
 			continue
+		}
+		if ch.Action == hazard.ConfirmEmail {
+			continue // a guest's own link: the report counts from when it was made
 		}
 		item := views.TimelineItem{At: ch.At, Label: timelineLabel(c, ch), Note: ch.Note}
 		v.Timeline = append(v.Timeline, item)
@@ -375,20 +196,6 @@ func (h *handler) withdrawReport(c *fiber.Ctx) error {
 	}
 	h.setFlash(c, "info", i18n.M("reports.flash.withdrawn"))
 	return redirect(c, "/reports?mine=1")
-}
-
-// nearbyReports is the htmx partial of similar open reports near the place on the form.
-func (h *handler) nearbyReports(c *fiber.Ctx) error {
-	lat, lng, msg := parsePoint(c)
-	typ, ok := hazard.TypeByCode(c.Query("type"))
-	if !msg.IsZero() || !ok {
-		return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), nil))
-	}
-	rs, err := h.store.Nearby(c.UserContext(), lat, lng, h.cfg.DuplicateRadius, typ.Code)
-	if err != nil {
-		return err
-	}
-	return render(c, fiber.StatusOK, views.NearbyList(h.page(c, ""), h.nearbyCards(c, rs)))
 }
 
 const perPage = 20

@@ -162,8 +162,9 @@ const (
 	Resolve       Action = "resolve"
 	Reopen        Action = "reopen"
 	MarkDuplicate Action = "duplicate"
-	Expire        Action = "expire"   // the expiry job
-	Withdraw      Action = "withdraw" // the reporter, while pending
+	Expire        Action = "expire"        // the expiry job
+	Withdraw      Action = "withdraw"      // the reporter, while pending
+	ConfirmEmail  Action = "confirm_email" // a guest opened the mailed link
 )
 
 // Transitions is the whole workflow: action -> from-statuses -> new status.
@@ -179,6 +180,7 @@ var Transitions = map[Action]struct {
 	MarkDuplicate: {[]Status{Pending, Open, InProgress}, Duplicate},
 	Expire:        {[]Status{Pending, Open}, Expired},
 	Withdraw:      {[]Status{Pending}, Withdrawn},
+	ConfirmEmail:  {[]Status{Unconfirmed}, Pending},
 }
 
 // Next returns the status action leads to from s, or false when the workflow forbids it.

@@ -198,6 +198,9 @@ type Draft struct {
 	ContactEmail string // where a reporter without an account asked to hear back (Open311 email)
 	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
 	AllowClose bool
+	// GuestEmail makes a guest's report (no ReporterID): stored unconfirmed until the link
+	// mailed to this address is opened (guest.go).
+	GuestEmail string
 }
 
 // Check says what is wrong with a draft, field by field (nil: nothing).
@@ -219,6 +222,11 @@ func Check(d *Draft) map[string]i18n.Msg {
 	default:
 		if msg := PlaceProblem(d.Lat, d.Lng); !msg.IsZero() {
 			bad["lat"] = msg
+		}
+	}
+	if d.GuestEmail != "" {
+		if msg := store.EmailProblem(d.GuestEmail); !msg.IsZero() {
+			bad["email"] = msg
 		}
 	}
 	if len(d.Photos) > hazard.MaxPhotos {
@@ -295,12 +303,17 @@ func (s *Service) Create(ctx context.Context, d Draft) (*store.Report, bool, err
 // build makes the document of a checked draft.
 func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Report {
 	t, _ := hazard.TypeByCode(d.Type)
+	status := hazard.Pending
+	if d.GuestEmail != "" {
+		status, d.ReporterID = hazard.Unconfirmed, ""
+	}
 	r := &store.Report{
 		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
-		Lat: d.Lat, Lng: d.Lng, Photos: d.Photos, Status: hazard.Pending,
+		Lat: d.Lat, Lng: d.Lng, Photos: d.Photos, Status: status,
 		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, ContactEmail: d.ContactEmail,
-		CreatedAt: now, UpdatedAt: now,
-		History: []store.Change{{At: now, By: d.ReporterID, To: hazard.Pending}},
+		GuestEmail: d.GuestEmail,
+		CreatedAt:  now, UpdatedAt: now,
+		History: []store.Change{{At: now, By: d.ReporterID, To: status}},
 	}
 	r.Address, r.AddressLang = s.address(ctx, d.Lat, d.Lng)
 	if r.Photos == nil {

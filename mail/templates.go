@@ -39,10 +39,13 @@ const (
 	Questionnaire Kind = "questionnaire"
 	// Corrected tells a reporter that a moderator corrected their report (CorrectedData).
 	Corrected Kind = "corrected"
+	// GuestConfirm carries a guest report's confirmation link (GuestData); the same words
+	// whether or not the address has an account.
+	GuestConfirm Kind = "guestconfirm"
 )
 
 // Kinds lists every mail, for the preview page and the template test.
-var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire, Body, Corrected}
+var Kinds = []Kind{Verify, Reset, Status, Duplicate, Expired, Registered, Disabled, Alert, Digest, Update, Questionnaire, Body, Corrected, GuestConfirm}
 
 // Common is what every mail knows: the recipient's name and the account page (for opting out).
 type Common struct {
@@ -134,6 +137,12 @@ func (d BodyData) MainLink() string { return d.Link }
 type CorrectedData struct {
 	ReportData
 	What, Reason string
+}
+
+// GuestData fills GuestConfirm: the report as the guest wrote it and the link that publishes it.
+type GuestData struct {
+	Name                             string // as the guest gave it, or ""
+	Type, Description, Address, Link string
 }
 
 //go:embed templates
@@ -257,6 +266,8 @@ func Samples(ctx context.Context, base string) map[Kind]any {
 		Update:        UpdateData{ReportData: rep, Text: "Still there this morning, and deeper.", Reporter: true},
 		Questionnaire: QuestionnaireData{ReportData: rep, Answer: base + "/questionnaire/sample"},
 		Corrected:     CorrectedData{ReportData: rep, What: "the description", Reason: "We removed a phone number."},
+		GuestConfirm: GuestData{Name: "Dana", Type: pothole.Label(ctx), Description: "Deep hole in the right lane.", Address: "Herzl Street, Haifa",
+			Link: base + "/reports/confirm?token=sample"},
 	}
 }
 
@@ -268,6 +279,9 @@ func (d QuestionnaireData) MainLink() string { return d.Answer }
 
 // MainLink is the one action a mail asks for (logged by the file sender).
 func (d VerifyData) MainLink() string { return d.Link }
+
+// MainLink is the one action a mail asks for.
+func (d GuestData) MainLink() string { return d.Link }
 
 // MainLink is the one action a mail asks for.
 func (d ResetData) MainLink() string { return d.Link }

@@ -268,3 +268,19 @@ func Exists(dir, hash string) bool {
 	_, e2 := os.Stat(thumb)
 	return e1 == nil && e2 == nil
 }
+
+// Remove deletes a stored photo and its thumbnail (one that is gone already is no error). Only
+// for photos no report names.
+func Remove(dir, hash string) error {
+	if !ValidHash(hash) {
+		return fmt.Errorf("photo: bad name %q", hash)
+	}
+	full, thumb := Paths(dir, hash)
+	var errs []error
+	for _, p := range []string{full, thumb} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -67,7 +67,7 @@ func (s *Service) PollBody(ctx context.Context, b *store.Body) (int, error) {
 				return 0, err
 			}
 		}
-		if err := s.st.DropToken(ctx, b.ID, token); err != nil {
+		if err := s.st.DropBodyToken(ctx, b.ID, token); err != nil {
 			return 0, err
 		}
 	}

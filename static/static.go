@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"mime"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -84,3 +85,21 @@ func Handler(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, ctype)
 	return c.Send(b)
 }
+
+// Read is an embedded file's content (the service worker's source, served from the site's root).
+func Read(name string) ([]byte, error) { return files.ReadFile(name) }
+
+// Version is a short hash of every embedded file: it changes whenever any of them does (the
+// service worker's cache name).
+var Version = func() string {
+	names := make([]string, 0, len(hashes))
+	for n := range hashes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	sum := sha256.New()
+	for _, n := range names {
+		sum.Write([]byte(n + "=" + hashes[n] + "\n"))
+	}
+	return hex.EncodeToString(sum.Sum(nil)[:6])
+}()

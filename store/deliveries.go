@@ -280,8 +280,8 @@ func (s *Store) TrackToken(ctx context.Context, bid, token, rid string) error {
 	return s.rdb.HSet(ctx, bodyTokensKey(bid), token, rid).Err()
 }
 
-// DropToken forgets a resolved token.
-func (s *Store) DropToken(ctx context.Context, bid, token string) error {
+// DropBodyToken forgets a body's resolved Open311 token.
+func (s *Store) DropBodyToken(ctx context.Context, bid, token string) error {
 	return s.rdb.HDel(ctx, bodyTokensKey(bid), token).Err()
 }
 

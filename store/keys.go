@@ -18,6 +18,10 @@ func tokenKey(kind TokenKind, hash string) string {
 }
 func rateKey(scope, subject string) string { return "hw:rl:{" + scope + ":" + subject + "}" }
 
+// draftKey is a report form parked while its author signs in or registers, by the browser's
+// draft cookie (hashed: the cookie is a secret).
+func draftKey(hash string) string { return "hw:draft:{" + hash + "}" }
+
 const (
 	usersKey      = "hw:users"
 	adminsKey     = "hw:admins"
@@ -188,7 +192,8 @@ const eventsChannel = "events:reports"
 // keyFamilies is every family above, with placeholders for its variable parts.
 var keyFamilies = []string{
 	userKey("<uid>"), userSessionsKey("<uid>"), userReportsKey("<uid>"), emailKey("<email>"), googleKey("<subject>"),
-	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), rateKey("<scope>", "<sha256(subject)>"),
+	tokenKey(TokenReset, "<sha256(token)>"), tokenKey(TokenVerify, "<sha256(token)>"), tokenKey(TokenGuest, "<sha256(token)>"),
+	rateKey("<scope>", "<sha256(subject)>"), draftKey("<sha256(cookie)>"),
 	usersKey, adminsKey, sessionPrefix + "<id>",
 	reportKey("<rid>"), reportConfirmsKey("<rid>"), reportFollowersKey("<rid>"), outboxKey("<rid>"),
 	statusIndexKey("<status>"), listKey("<status>", ""), listKey("<status>", "<type>"), wordKey("<word>"), photoKey("<hash>"),

@@ -32,7 +32,7 @@ func (r RepairReport) String() string {
 }
 
 // Repair rebuilds everything derived from the documents: every report's index entries (time,
-// status, type, reporter, GEO, position, expiry), removing entries the documents contradict;
+// status, type, reporter, photos, GEO, position, expiry), removing entries the documents contradict;
 // unrelayed outboxes; the map's counts and the statistics (recounted, replacing what was there);
 // and the user lists. It walks the keyspace with SCAN on every master, so it is an operator's
 // command (run with the admin Redis user, best while writes are paused), never a request path.

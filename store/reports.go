@@ -57,6 +57,9 @@ type Report struct {
 	FixedBy []string `json:"fixed_by,omitempty"`
 	// ContactEmail is where a reporter without an account (Open311) asked to hear back.
 	ContactEmail string `json:"contact_email,omitempty"`
+	// GuestEmail is where a guest's confirmation link went; kept only while the report is
+	// unconfirmed (confirming it finds the account, if any, by this address).
+	GuestEmail string `json:"guest_email,omitempty"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
 	Confirmations int64 `json:"-"`
@@ -271,7 +274,9 @@ func indexCmds(ctx context.Context, p redis.Pipeliner, r *Report, stale []Marker
 	for _, h := range r.PhotoHashes() {
 		p.SAdd(ctx, photoKey(h), r.ID)
 	}
-	p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
+	if r.ReporterID != "" { // a guest's report is nobody's until its link finds an account
+		p.ZAdd(ctx, userReportsKey(r.ReporterID), redis.Z{Score: created, Member: r.ID})
+	}
 	if m.mapped() {
 		p.GeoAdd(ctx, geoKey(geoClass(r.Status)), &redis.GeoLocation{Name: geoMember(r.ID, m), Longitude: r.Lng, Latitude: r.Lat})
 		p.HSet(ctx, posKey(posShard(r.ID)), r.ID, m.String())

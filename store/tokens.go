@@ -21,6 +21,7 @@ type TokenKind string
 const (
 	TokenReset  TokenKind = "reset"  // password reset link
 	TokenVerify TokenKind = "verify" // email verification link
+	TokenGuest  TokenKind = "guest"  // a guest's report confirmation link (its "uid" is the report id)
 	TokenAnswer TokenKind = "answer" // a "has it been fixed?" questionnaire link
 )
 
@@ -48,6 +49,18 @@ func (s *Store) PeekToken(ctx context.Context, kind TokenKind, token string) (ui
 // ConsumeToken uses a token up atomically (GETDEL): of two concurrent uses, one wins.
 func (s *Store) ConsumeToken(ctx context.Context, kind TokenKind, token string) (uid string, version int64, err error) {
 	return s.readToken(ctx, kind, token, true)
+}
+
+// DropToken deletes a token after the change it allowed is stored: links whose change may fail
+// half-way are peeked first and dropped after, so a failure leaves the link working.
+func (s *Store) DropToken(ctx context.Context, kind TokenKind, token string) error {
+	if token == "" || len(token) > 100 {
+		return nil
+	}
+	if err := s.rdb.Del(ctx, tokenKey(kind, hashToken(token))).Err(); err != nil {
+		return fmt.Errorf("store: unable to drop token: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) readToken(ctx context.Context, kind TokenKind, token string, consume bool) (string, int64, error) {

@@ -22,6 +22,10 @@ type ReportFormView struct {
 	TooClose   []ReportCard // reports of the same type very close by: "a different hazard?"
 	PhotoGPS   *LatLng      // where a photo says it was taken, offered when no place was chosen
 	Map        MapView
+	// Guest: nobody is signed in, so the form asks for an email address (and offers to sign in).
+	Guest        bool
+	GoogleSignIn bool     // the Google button exists: offered as a way to sign in instead
+	Emergency    []string // the numbers to call when life is in danger (EMERGENCY_NUMBERS)
 }
 
 // KeptPhoto is an uploaded photo a failed form carries back: Ref is the signed reference the

@@ -105,6 +105,12 @@ func Start(ctx context.Context, d Deps) (wait func()) {
 	run(func() {
 		jobLoop(ctx, d.Log, "expiry", expiry, func(ctx context.Context) (int, error) { return d.Life.ExpireDue(ctx, time.Now(), expiry) })
 	})
+	cleanup := 30 * every
+	run(func() {
+		jobLoop(ctx, d.Log, "unconfirmed report cleanup", cleanup, func(ctx context.Context) (int, error) {
+			return d.Life.CleanupUnconfirmed(ctx, time.Now(), cleanup)
+		})
+	})
 	if d.PhotoDir != "" {
 		run(func() {
 			jobLoop(ctx, d.Log, "photo sweeper", 30*every, func(ctx context.Context) (int, error) { return SweepPhotos(ctx, d) })

@@ -66,6 +66,22 @@
     div.textContent = message;
     area.replaceChildren(div);
   }
-  document.addEventListener("htmx:sendError", function () { flash(window.hwT("js.net.unreachable")); });
+  document.addEventListener("htmx:sendError", function () {
+    if (!navigator.onLine) return; // offline: the offline note says so, and the form keeps reports
+    flash(window.hwT("js.net.unreachable"));
+  });
   document.addEventListener("htmx:timeout", function () { flash(window.hwT("js.net.timeout")); });
+  // A form sent back with errors: its summary takes focus, so it is read first (GOV.UK pattern).
+  function focusSummary(root) {
+    var s = root.querySelector && root.querySelector("[data-error-summary]");
+    if (s) s.focus();
+  }
+  focusSummary(document);
+  document.addEventListener("htmx:afterSettle", function (e) { focusSummary(e.detail.elt || document); });
+  // Times in the viewer's own time zone and language: <time datetime="..." data-local-time>.
+  var when = new Intl.DateTimeFormat(document.documentElement.lang || "en", { dateStyle: "medium", timeStyle: "short" });
+  document.querySelectorAll("time[data-local-time]").forEach(function (t) {
+    var d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) t.textContent = when.format(d);
+  });
 })();

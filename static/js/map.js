@@ -13,6 +13,15 @@
   var d = el.dataset;
   var words = JSON.parse(d.labels || "{}");
   var MAX_ZOOM = 19;
+  // A page the service worker kept for offline use was made without this link's view: the link
+  // says where to look.
+  var q = new URLSearchParams(location.search);
+  if (!d.fromUrl && isFinite(parseFloat(q.get("lat"))) && isFinite(parseFloat(q.get("lng")))) {
+    d.lat = q.get("lat");
+    d.lng = q.get("lng");
+    if (isFinite(parseInt(q.get("z"), 10))) d.zoom = q.get("z");
+    d.fromUrl = "true";
+  }
   var rtl = document.documentElement.dir === "rtl";
   var map = L.map(el, { maxZoom: MAX_ZOOM, zoomControl: false }).setView([parseFloat(d.lat), parseFloat(d.lng)], parseInt(d.zoom, 10));
   // Controls sit on the side a reader starts from: the left in English, the right in Hebrew.
