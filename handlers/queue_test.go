@@ -11,6 +11,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"hazardwatch/hazard"
+	"hazardwatch/lifecycle"
 	"hazardwatch/photo/phototest"
 	"hazardwatch/store"
 )
@@ -393,8 +394,22 @@ func TestAbuseFlags(t *testing.T) {
 	if resp, _ := anon.post("/reports/"+id+"/abuse", url.Values{"reason": {"Insults a neighbour by name"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("abuse flag: %d", resp.StatusCode)
 	}
-	if resp, frag := reporter.post("/reports/"+id+"/abuse", url.Values{"update": {"u-1"}}, "HX-Request", "true"); resp.StatusCode != 200 || !strings.Contains(frag, "abuse-thanks") {
+	// Each public update has its own link; an update that does not exist cannot be flagged.
+	_, other := e.signedIn(t, "Ola", store.RoleCitizen)
+	withUpdate, err := e.life.AddUpdate(t.Context(), lifecycle.ActorOf(other), id, lifecycle.UpdateDraft{Text: "Rude words about the neighbours"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := withUpdate.Updates[0].ID
+	_, page = anon.get("/reports/" + id)
+	if doc(t, page).Find(`#update-`+uid+` [data-testid="abuse"] input[name="update"][value="`+uid+`"]`).Length() != 1 {
+		t.Fatal("no report abuse form on the update")
+	}
+	if resp, frag := reporter.post("/reports/"+id+"/abuse", url.Values{"update": {uid}}, "HX-Request", "true"); resp.StatusCode != 200 || !strings.Contains(frag, "abuse-thanks") {
 		t.Fatalf("abuse flag on an update: %d", resp.StatusCode)
+	}
+	if resp, _ := reporter.post("/reports/"+id+"/abuse", url.Values{"update": {"nosuchupdate"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("abuse flag on an update that does not exist: %d", resp.StatusCode)
 	}
 	if resp, _ := anon.post("/reports/nosuchreport0000/abuse", url.Values{}); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown report: %d", resp.StatusCode)

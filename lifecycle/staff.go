@@ -198,6 +198,9 @@ func (s *Service) FlagAbuse(ctx context.Context, actor Actor, viewer *store.User
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		_, err = s.change(ctx, id, 0, func(r *store.Report, now time.Time) ([]store.Event, error) {
+			if update != "" && !slices.ContainsFunc(r.Updates, func(u store.Update) bool { return u.ID == update && !u.Hidden() }) {
+				return nil, fail(NotFound, "moderation.err.no_such_update")
+			}
 			mine := func(f store.AbuseFlag) bool { return actor.ID != "" && f.By == actor.ID && f.Update == update }
 			if slices.ContainsFunc(r.Abuse, mine) || len(r.Abuse) >= maxAbuseFlags {
 				return nil, errAlready // counted already: nothing to add
