@@ -55,14 +55,14 @@ func TestAdminAddsBodyAndCitizenSeesSentTo(t *testing.T) {
 	if err := expect.Locator(s.page.Locator(`#report-map[data-ready="true"]`)).ToHaveCount(1); err != nil {
 		t.Fatal(err)
 	}
+	s.must(s.page.GetByText("Type the coordinates instead").Click(), "open the coordinates")
 	s.fill("Latitude", "32.700000")
 	s.fill("Longitude", "35.300000")
 	if err := s.page.GetByLabel("Longitude", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Press("Tab"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.page.GetByLabel("Type of hazard").SelectOption(playwright.SelectOptionValues{Values: &[]string{"pothole"}}); err != nil {
-		t.Fatal(err)
-	}
+	s.must(chooseType(s, "Pothole"), "type")
+	s.must(s.page.GetByLabel("Medium").Check(), "severity")
 	s.see("send-to", "This will be sent to: Lakeside Council (potholes)")
 	if err := s.page.GetByLabel("Describe it").Fill("Pothole by the lake path"); err != nil {
 		t.Fatal(err)
