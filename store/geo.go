@@ -137,25 +137,14 @@ func (s *Store) CellPoints(ctx context.Context, cells []Cell, keep func(GeoPoint
 }
 
 // parseCellEntry reads "id,lat,lng,type,severity,status,created-ms" (an id and Marker.String's
-// form) with substrings of entry instead of a split, which would allocate per field.
+// form).
 func parseCellEntry(entry string) (GeoPoint, time.Time, bool) {
-	var f [7]string
-	for i := range f {
-		var ok bool
-		if f[i], entry, ok = strings.Cut(entry, ","); !ok && i < len(f)-1 {
-			return GeoPoint{}, time.Time{}, false
-		}
-	}
-	if entry != "" {
+	id, rest, ok := strings.Cut(entry, ",")
+	m, okm := parseMarker(rest)
+	if !ok || !okm {
 		return GeoPoint{}, time.Time{}, false
 	}
-	lat, err1 := strconv.ParseFloat(f[1], 64)
-	lng, err2 := strconv.ParseFloat(f[2], 64)
-	ms, err3 := strconv.ParseInt(f[6], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return GeoPoint{}, time.Time{}, false
-	}
-	return GeoPoint{ID: f[0], Type: f[3], Severity: f[4], Status: hazard.Status(f[5]), Lat: lat, Lng: lng}, time.UnixMilli(ms).UTC(), true
+	return GeoPoint{ID: id, Type: m.Type, Severity: m.Severity, Status: m.Status, Lat: m.Lat, Lng: m.Lng}, m.Created, true
 }
 
 // Markers reads reports' markers from the position index (one HMGET per shard, pipelined); ids

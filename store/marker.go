@@ -49,17 +49,33 @@ func ParseMarker(s string) (Marker, error) {
 	if s == "" {
 		return Marker{}, nil
 	}
-	p := strings.Split(s, ",")
-	if len(p) != 6 {
+	m, ok := parseMarker(s)
+	if !ok {
 		return Marker{}, fmt.Errorf("store: bad marker %q", s)
 	}
-	lat, err1 := strconv.ParseFloat(p[0], 64)
-	lng, err2 := strconv.ParseFloat(p[1], 64)
-	ms, err3 := strconv.ParseInt(p[5], 10, 64)
+	return m, nil
+}
+
+// parseMarker reads Marker.String's form with substrings of s instead of a split, which would
+// allocate per field (a city view's edges parse thousands).
+func parseMarker(s string) (Marker, bool) {
+	var f [6]string
+	for i := range f {
+		var ok bool
+		if f[i], s, ok = strings.Cut(s, ","); !ok && i < len(f)-1 {
+			return Marker{}, false
+		}
+	}
+	if s != "" {
+		return Marker{}, false
+	}
+	lat, err1 := strconv.ParseFloat(f[0], 64)
+	lng, err2 := strconv.ParseFloat(f[1], 64)
+	ms, err3 := strconv.ParseInt(f[5], 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil {
-		return Marker{}, fmt.Errorf("store: bad marker %q", s)
+		return Marker{}, false
 	}
-	return Marker{Lat: lat, Lng: lng, Type: p[2], Severity: p[3], Status: hazard.Status(p[4]), Created: time.UnixMilli(ms).UTC()}, nil
+	return Marker{Lat: lat, Lng: lng, Type: f[2], Severity: f[3], Status: hazard.Status(f[4]), Created: time.UnixMilli(ms).UTC()}, true
 }
 
 // The GEO sets hold the reports by class of status: "active" (pending, open, in progress: what
