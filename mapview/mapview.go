@@ -257,19 +257,22 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 	var items []item
 	var total int64
 	var edge []store.Cell
-	for i, c := range cells {
-		cc := counts[i]
-		if cc.N() <= 0 {
-			continue
-		}
-		if inside[i] {
-			it := cellItem(cc)
-			items = append(items, it)
-			total += it.n
-		} else {
-			edge = append(edge, c)
+	// take counts the cells wholly inside the box as they are and keeps the others for the edge.
+	take := func(cells []store.Cell, counts []store.CellTotal, whole func(i int) bool) {
+		for i, c := range cells {
+			if counts[i].N() <= 0 {
+				continue
+			}
+			if whole(i) {
+				it := cellItem(counts[i])
+				items = append(items, it)
+				total += it.n
+			} else {
+				edge = append(edge, c)
+			}
 		}
 	}
+	take(cells, counts, func(i int) bool { return inside[i] })
 	// The edge: split its cells into their children. Children wholly inside the box count as
 	// cells; the finest children the box's edge crosses are read point by point (one HMGET per
 	// block) and their reports kept if inside.
@@ -305,19 +308,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 		if counts, err = m.st.GridTotals(ctx, read, gq); err != nil {
 			return nil, 0, false, err
 		}
-		for i, c := range read {
-			cc := counts[i]
-			if cc.N() <= 0 {
-				continue
-			}
-			if b.ContainsBox(c.Bounds()) {
-				it := cellItem(cc)
-				items = append(items, it)
-				total += it.n
-			} else {
-				edge = append(edge, c)
-			}
-		}
+		take(read, counts, func(i int) bool { return b.ContainsBox(read[i].Bounds()) })
 	}
 	for _, pt := range extra {
 		items = append(items, pointItem(pt))
