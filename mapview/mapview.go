@@ -115,7 +115,37 @@ func (m *Map) Features(ctx context.Context, q Query) (Answer, error) {
 			return Answer{Features: features(items), Total: total}, nil
 		}
 	}
-	return Answer{Features: features(merge(items, zoom)), Total: total}, nil
+	fs := features(merge(items, zoom))
+	return Answer{Features: fs, Total: total}, m.settleStatuses(ctx, fs)
+}
+
+// settleStatuses looks up the status of markers drawn from the summed active counts, which name
+// a cell's one report but not its status: one read for the few such markers merging leaves. A
+// report that changed meanwhile is drawn as a cluster of one, so the counts still add up.
+func (m *Map) settleStatuses(ctx context.Context, fs []Feature) error {
+	var ids []string
+	for _, f := range fs {
+		if !f.Cluster && f.Status == store.AnyActive {
+			ids = append(ids, f.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	known, err := m.st.Markers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range fs {
+		if f := &fs[i]; !f.Cluster && f.Status == store.AnyActive {
+			if mk, ok := known[f.ID]; ok && mk.Status.Active() {
+				f.Status = mk.Status
+			} else {
+				*f = Feature{Cluster: true, Count: 1, Lat: f.Lat, Lng: f.Lng, Severity: f.Severity}
+			}
+		}
+	}
+	return nil
 }
 
 // probeZoom is the zoom from which a view is first tried point by point: street level, where

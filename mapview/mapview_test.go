@@ -115,6 +115,10 @@ func TestFeaturesAreExactAndApart(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 8))
 	active := hazard.ActiveStatuses
+	statusOf := map[string]hazard.Status{}
+	for _, r := range rs {
+		statusOf[r.ID] = r.Status
+	}
 	for z := 3; z <= 18; z++ {
 		for i := 0; i < 4; i++ {
 			// A phone-sized view (390 x 844 px) somewhere over the city at zoom z.
@@ -136,6 +140,12 @@ func TestFeaturesAreExactAndApart(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(t, q, ans, truth(rs, q))
+			for _, f := range ans.Features {
+				// Markers from the summed active counts carry their report's own status.
+				if !f.Cluster && f.Status != statusOf[f.ID] {
+					t.Fatalf("zoom %d: marker %s says %q, the report is %q", z, f.ID, f.Status, statusOf[f.ID])
+				}
+			}
 		}
 	}
 	// The whole city on a phone is a readable number of clusters, and small.

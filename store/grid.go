@@ -37,6 +37,19 @@ const (
 	gridSeenWindow = 24 * time.Hour // how long a block remembers an applied event id
 )
 
+// AnyActive is the aggregates' summed class of the active statuses (pending, open, in
+// progress): the default map reads one count per cell instead of three. A cell total read from it
+// that holds one report does not know that report's status (CellTotal.Single says AnyActive).
+const AnyActive hazard.Status = "active"
+
+// gridClasses are the count hashes a report in status st is counted in.
+func gridClasses(st hazard.Status) []hazard.Status {
+	if st.Active() {
+		return []hazard.Status{st, AnyActive}
+	}
+	return []hazard.Status{st}
+}
+
 // GridLevel is the kept level closest to p from above: the finer one, when p is not kept.
 func GridLevel(p int) uint8 {
 	p = min(max(p, GridMinLevel), GridMaxLevel)
@@ -218,14 +231,14 @@ func gridOps(rid string, before, after Marker, now time.Time) map[string][]gridO
 		}
 		for p := uint8(GridMinLevel); p <= GridMaxLevel; p += gridStep {
 			tag, field := block(CellOf(p, m.Lat, m.Lng))
-			ops := []gridOp{
-				{gridKey(tag, m.Status, ""), field, d, 0},
-				{gridKey(tag, m.Status, ""), typeField(field, m.Type), d, 0},
+			ops := out[tag]
+			for _, st := range gridClasses(m.Status) {
+				ops = append(ops, gridOp{gridKey(tag, st, ""), field, d, 0}, gridOp{gridKey(tag, st, ""), typeField(field, m.Type), d, 0})
+				if day != "" {
+					ops = append(ops, gridOp{gridKey(tag, st, day), field, d, exp}, gridOp{gridKey(tag, st, day), typeField(field, m.Type), d, exp})
+				}
 			}
-			if day != "" {
-				ops = append(ops, gridOp{gridKey(tag, m.Status, day), field, d, exp}, gridOp{gridKey(tag, m.Status, day), typeField(field, m.Type), d, exp})
-			}
-			out[tag] = append(out[tag], ops...)
+			out[tag] = ops
 		}
 	}
 	if before.Same(after) {
@@ -233,6 +246,14 @@ func gridOps(rid string, before, after Marker, now time.Time) map[string][]gridO
 	}
 	add(before, false)
 	add(after, true)
+	if before.mapped() && after.mapped() {
+		// A move between two active statuses in one cell leaves the summed class as it was.
+		for tag, ops := range out {
+			if out[tag] = mergeOps(ops); len(out[tag]) == 0 {
+				delete(out, tag)
+			}
+		}
+	}
 	return out
 }
 
@@ -313,7 +334,8 @@ func gridArgs(tag, eid string, ops []gridOp, now time.Time) ([]string, []any) {
 	return keys, args
 }
 
-// mergeOps sums the ops that change the same field of the same key.
+// mergeOps sums the ops that change the same field of the same key, leaving out those that
+// cancel.
 func mergeOps(ops []gridOp) []gridOp {
 	type kf struct{ key, field string }
 	at := map[kf]int{}
@@ -327,7 +349,7 @@ func mergeOps(ops []gridOp) []gridOp {
 		at[kf{op.key, op.field}] = len(out)
 		out = append(out, op)
 	}
-	return out
+	return slices.DeleteFunc(out, func(op gridOp) bool { return op.delta == CellCount{} })
 }
 
 // GridQuery selects which counts to read: statuses, types (none: all), and days (none: all time).
@@ -389,6 +411,9 @@ type CellTotal struct {
 // cell without reports): what a map view needs, without a map per cell.
 func (s *Store) GridTotals(ctx context.Context, cells []Cell, q GridQuery) ([]CellTotal, error) {
 	out := make([]CellTotal, len(cells))
+	if sameStatuses(q.Statuses, hazard.ActiveStatuses) && s.activeClassReady(ctx) {
+		q.Statuses = []hazard.Status{AnyActive}
+	}
 	err := s.gridRead(ctx, cells, q, func(i int, st hazard.Status, cc CellCount) {
 		if cc.N() > 0 { // counts are never negative: a total of one came from one status
 			out[i].Add(cc)
@@ -468,6 +493,39 @@ func (s *Store) gridRead(ctx context.Context, cells []Cell, q GridQuery, add fun
 	return nil
 }
 
+// sameStatuses says whether a and b hold the same statuses.
+func sameStatuses(a, b []hazard.Status) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(st hazard.Status) bool { return !slices.Contains(b, st) })
+}
+
+// activeClassReady says whether the summed active class counts every report: it does when it
+// has been kept since the database was empty (the first process to find no reports marks it) or
+// since `redis repair` rebuilt the grid; data from before it existed is read status by status
+// until then. The answer is asked of Redis at most once a minute.
+func (s *Store) activeClassReady(ctx context.Context) bool {
+	if s.activeReady.Load() {
+		return true
+	}
+	now := time.Now().UnixNano()
+	if last := s.activeChecked.Load(); last != 0 && now-last < int64(time.Minute) || !s.activeChecked.CompareAndSwap(last, now) {
+		return false
+	}
+	n, err := s.rdb.Exists(ctx, gridActiveReadyKey).Result()
+	if err == nil && n == 0 {
+		var reports int64
+		if reports, err = s.rdb.ZCard(ctx, reportsByTimeKey).Result(); err == nil && reports == 0 {
+			n, err = 1, s.markActiveClass(ctx)
+		}
+	}
+	ok := err == nil && n > 0
+	s.activeReady.Store(ok)
+	return ok
+}
+
+func (s *Store) markActiveClass(ctx context.Context) error {
+	return s.rdb.SetNX(ctx, gridActiveReadyKey, time.Now().UTC().Format(time.RFC3339), 0).Err()
+}
+
 // GridDaysSince lists the creation days from since's day to today, for GridQuery.Days, and
 // whether since's own day starts before since (so part of it must be counted point by point).
 // It fails when since is further back than the per-day counts reach.
@@ -526,6 +584,9 @@ func (s *Store) RebuildGrid(ctx context.Context, reports []*Report, keys []strin
 	}
 	if err := s.writeCounts(ctx, counts, expires); err != nil {
 		return err
+	}
+	if err := s.markActiveClass(ctx); err != nil {
+		return fmt.Errorf("store: unable to mark the map's counts rebuilt: %w", err)
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, cells := range points {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,21 @@ func checkGrid(t *testing.T, s *Store, ids []string, label string) {
 				}
 				if len(got[c]) != len(byStatus) {
 					t.Fatalf("%s, level %d: cell %+v has statuses %v, recount %v", label, p, c, got[c], byStatus)
+				}
+			}
+			// The default map's read: the summed active class, one count per cell.
+			q.Statuses = hazard.ActiveStatuses
+			totals, err := s.GridTotals(ctx, cells, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range cells {
+				var w CellCount
+				for _, st := range hazard.ActiveStatuses {
+					w.Add(want[c][st])
+				}
+				if totals[i].CellCount != w {
+					t.Fatalf("%s, level %d day %q, cell %+v: active total %+v, recount %+v", label, p, day, c, totals[i].CellCount, w)
 				}
 			}
 		}
@@ -247,6 +263,55 @@ func TestGridMatchesRecount(t *testing.T) {
 	}
 	checkGrid(t, s, ids, "after repair")
 	checkPoints(t, s, ids, "after repair")
+}
+
+// Counts kept before the summed active class existed are read status by status until `redis
+// repair` rebuilds the grid; from then on (and in a database that starts empty) the summed class
+// is read.
+func TestActiveClassWaitsForRebuild(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	var ids []string
+	for i, st := range []hazard.Status{hazard.Pending, hazard.Open, hazard.InProgress, hazard.Resolved} {
+		r := newReport("u1", "pothole", 32.8+float64(i)*0.001, 35.0)
+		r.Status = st
+		if _, _, err := s.CreateReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if n, err := s.rdb.Exists(ctx, gridActiveReadyKey).Result(); err != nil || n != 1 {
+		t.Fatalf("a new database's first report did not mark the active class complete: %d %v", n, err)
+	}
+	// What an older version left: no summed class, no mark.
+	keys, err := s.gridKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append(keys, gridActiveReadyKey) {
+		if strings.HasSuffix(k, ":"+string(AnyActive)) || k == gridActiveReadyKey {
+			if err := s.rdb.Del(ctx, k).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cell := []Cell{CellOf(GridMinLevel, 32.8, 35.0)}
+	total := func(label string) {
+		t.Helper()
+		got, err := New(s.rdb).GridTotals(ctx, cell, GridQuery{Statuses: hazard.ActiveStatuses})
+		if err != nil || got[0].N() != 3 {
+			t.Fatalf("%s: %d active reports counted (%v), want 3", label, got[0].N(), err)
+		}
+	}
+	total("before the rebuild")
+	if _, err := s.Repair(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.rdb.Exists(ctx, gridActiveReadyKey).Result(); err != nil || n != 1 {
+		t.Fatalf("repair did not mark the active class complete: %d %v", n, err)
+	}
+	total("after the rebuild")
+	checkGrid(t, s, ids, "after the rebuild")
 }
 
 // A writer that dies after committing a change leaves its events in the report's outbox; the

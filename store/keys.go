@@ -72,6 +72,11 @@ func gridKey(tag string, status hazard.Status, day string) string {
 	}
 	return k
 }
+
+// gridActiveReadyKey marks the summed active class complete (outside gridScanPattern: a rebuild
+// keeps it).
+const gridActiveReadyKey = "hw:gridmeta:active-ready"
+
 func gridSeenKey(tag string) string { return "hw:grid:{" + tag + "}:seen" }
 
 // gridPointsKey is a finest-level block's reports, cell by cell (the edges of a view read them).

@@ -134,6 +134,7 @@ func (s *Store) CreateReport(ctx context.Context, r *Report, evs ...Event) (*Rep
 	if !validID(r.ID) {
 		return nil, false, fmt.Errorf("store: bad report id %q", r.ID)
 	}
+	s.activeClassReady(ctx) // the first report of a new database marks the grid's active class complete
 	err := s.commit(ctx, r, 0, Marker{}, evs)
 	var exists errExists
 	if errors.As(err, &exists) {
@@ -458,6 +459,7 @@ func (s *Store) TryLock(ctx context.Context, job string, ttl time.Duration) (boo
 // and a batch retried after an error can count twice in the statistics.
 func (s *Store) SeedReports(ctx context.Context, rs []*Report) error {
 	now := time.Now().UTC()
+	s.activeClassReady(ctx)
 	for _, sc := range []*redis.Script{cellScript, queueScript} { // a retried batch would count twice
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("store: unable to seed reports: %w", err)

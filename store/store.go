@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,9 @@ import (
 // Store wraps the one Redis client the process uses.
 type Store struct {
 	rdb redis.UniversalClient
+
+	activeReady   atomic.Bool  // the grid's summed active class can be read (activeClassReady)
+	activeChecked atomic.Int64 // when Redis was last asked, unix ns
 }
 
 // New wraps an existing client; the caller keeps ownership and closes it.
