@@ -107,8 +107,8 @@ func (m *Map) Features(ctx context.Context, q Query) (Answer, error) {
 	if few {
 		// Exact positions, every report its own marker (merged only where a zoom asks for it).
 		items = items[:0]
-		for _, p := range pts {
-			items = append(items, pointItem(p))
+		for i := range pts {
+			items = append(items, pointItem(&pts[i]))
 		}
 		total = int64(len(pts))
 		if !q.HasZoom {
@@ -191,8 +191,9 @@ type item struct {
 	single         *store.GeoPoint // the report, when the item is exactly one known report
 }
 
-func pointItem(p store.GeoPoint) item {
-	it := item{n: 1, sumLat: p.Lat, sumLng: p.Lng, single: &p}
+// pointItem points into the caller's slice of points, which outlives the items.
+func pointItem(p *store.GeoPoint) item {
+	it := item{n: 1, sumLat: p.Lat, sumLng: p.Lng, single: p}
 	it.sev[severityIndex(p.Severity)] = 1
 	return it
 }
@@ -241,8 +242,8 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 				return nil, 0, false, err
 			}
 			items := make([]item, len(pts))
-			for i, pt := range pts {
-				items[i] = pointItem(pt)
+			for i := range pts {
+				items[i] = pointItem(&pts[i])
 			}
 			return items, int64(len(pts)), len(pts) <= MaxPoints, nil
 		}
@@ -261,8 +262,8 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 		}
 		if len(days) == 0 { // no whole day since: the time index said it all
 			items := make([]item, len(extra))
-			for i, pt := range extra {
-				items[i] = pointItem(pt)
+			for i := range extra {
+				items[i] = pointItem(&extra[i])
 			}
 			return items, int64(len(extra)), len(extra) <= MaxPoints, nil
 		}
@@ -284,7 +285,7 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 			return nil, upper, true, nil
 		}
 	}
-	var items []item
+	items := make([]item, 0, len(cells))
 	var total int64
 	var edge []store.Cell
 	// take counts the cells wholly inside the box as they are and keeps the others for the edge.
@@ -327,8 +328,8 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 		if err != nil {
 			return nil, 0, false, err
 		}
-		for _, pt := range pts {
-			items = append(items, pointItem(pt))
+		for i := range pts {
+			items = append(items, pointItem(&pts[i]))
 		}
 		total += int64(len(pts))
 		edge = edge[:0]
@@ -340,8 +341,8 @@ func (m *Map) count(ctx context.Context, q Query, zoom int) ([]item, int64, bool
 		}
 		take(read, counts, func(i int) bool { return b.ContainsBox(read[i].Bounds()) })
 	}
-	for _, pt := range extra {
-		items = append(items, pointItem(pt))
+	for i := range extra {
+		items = append(items, pointItem(&extra[i]))
 	}
 	total += int64(len(extra))
 	return items, total, total <= MaxPoints, nil
@@ -468,18 +469,30 @@ func merge(items []item, z int) []item {
 	}
 	const r = ClusterPx
 	items = premerge(items, r/2, z)
+	// The grid: per bucket the last item in it, and per item the one before it in its bucket.
+	// Buffers live across passes; the answer does not depend on the order neighbours are met.
+	type key struct{ x, y int }
+	bucket := func(it item) key { return key{int(math.Floor(it.x / r)), int(math.Floor(it.y / r))} }
+	last := make(map[key]int32, len(items))
+	prev := make([]int32, len(items))
+	taken := make([]bool, len(items))
+	spare := make([]item, 0, len(items))
 	for {
 		slices.SortFunc(items, func(a, b item) int {
 			return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y))
 		})
-		type key struct{ x, y int }
-		grid := map[key][]int{}
+		clear(last)
+		prev, taken = prev[:len(items)], taken[:len(items)]
+		clear(taken)
 		for i, it := range items {
-			k := key{int(math.Floor(it.x / r)), int(math.Floor(it.y / r))}
-			grid[k] = append(grid[k], i)
+			k := bucket(it)
+			prev[i] = -1
+			if j, ok := last[k]; ok {
+				prev[i] = j
+			}
+			last[k] = int32(i)
 		}
-		taken := make([]bool, len(items))
-		out := make([]item, 0, len(items))
+		out := spare[:0]
 		merged := false
 		for i := range items {
 			if taken[i] {
@@ -487,11 +500,12 @@ func merge(items []item, z int) []item {
 			}
 			taken[i] = true
 			c := items[i]
-			k := key{int(math.Floor(c.x / r)), int(math.Floor(c.y / r))}
+			k := bucket(c)
 			for dx := -1; dx <= 1; dx++ {
 				for dy := -1; dy <= 1; dy++ {
-					for _, j := range grid[key{k.x + dx, k.y + dy}] {
-						o := items[j]
+					j, ok := last[key{k.x + dx, k.y + dy}]
+					for ; ok && j >= 0; j = prev[j] {
+						o := &items[j]
 						if taken[j] || math.Hypot(o.x-items[i].x, o.y-items[i].y) >= r {
 							continue
 						}
@@ -511,7 +525,7 @@ func merge(items []item, z int) []item {
 			}
 			out = append(out, c)
 		}
-		items = out
+		spare, items = items, out
 		if !merged {
 			return items
 		}

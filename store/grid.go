@@ -199,9 +199,19 @@ func blockTag(b blockID) string {
 }
 
 // cellField is a cell's field within its block.
-func cellField(c Cell) string {
-	return strconv.FormatUint(uint64(c.X&(1<<blockBits-1)|(c.Y&(1<<blockBits-1))<<blockBits), 10)
-}
+func cellField(c Cell) string { return cellFields[cellIndex(c)] }
+
+func cellIndex(c Cell) int { return int(c.X&(1<<blockBits-1) | (c.Y&(1<<blockBits-1))<<blockBits) }
+
+// cellFields and cellFieldArgs name every field of a block once: a city view asks for a thousand
+// of them, and would otherwise format and box each one per request.
+var cellFields, cellFieldArgs = func() (names [1 << (2 * blockBits)]string, args [1 << (2 * blockBits)]any) {
+	for i := range names {
+		names[i] = strconv.Itoa(i)
+		args[i] = names[i]
+	}
+	return names, args
+}()
 
 func gridDay(t time.Time) string { return t.UTC().Format("20060102") }
 
@@ -448,15 +458,14 @@ func (s *Store) gridRead(ctx context.Context, cells []Cell, q GridQuery, add fun
 			tags[id] = tag
 			order = append(order, tag)
 		}
-		field := cellField(c)
 		if len(q.Types) == 0 {
 			byTag[tag] = append(byTag[tag], i)
-			fields[tag] = append(fields[tag], field)
+			fields[tag] = append(fields[tag], cellFieldArgs[cellIndex(c)])
 			continue
 		}
 		for _, t := range q.Types {
 			byTag[tag] = append(byTag[tag], i)
-			fields[tag] = append(fields[tag], typeField(field, t))
+			fields[tag] = append(fields[tag], typeField(cellField(c), t))
 		}
 	}
 	days := q.Days
