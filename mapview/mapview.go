@@ -106,7 +106,7 @@ func (m *Map) Features(ctx context.Context, q Query) (Answer, error) {
 	}
 	if few {
 		// Exact positions, every report its own marker (merged only where a zoom asks for it).
-		items = items[:0]
+		items = make([]item, 0, len(pts))
 		for i := range pts {
 			items = append(items, pointItem(&pts[i]))
 		}

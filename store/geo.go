@@ -60,7 +60,11 @@ func (s *Store) InBox(ctx context.Context, b BBox, statuses []hazard.Status, lim
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, false, fmt.Errorf("store: unable to search the map: %w", err)
 	}
-	var out []GeoPoint
+	n := 0
+	for _, cmd := range cmds {
+		n += len(cmd.Val())
+	}
+	out := make([]GeoPoint, 0, n)
 	complete = true
 	for i := range classes {
 		if limit > 0 && int64(len(cmds[i].Val())) >= limit {
