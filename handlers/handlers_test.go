@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +46,8 @@ type env struct {
 }
 
 // newEnv builds the handlers on a fresh Redis; vars override the environment.
+var setLoggerOnce sync.Once
+
 func newEnv(t testing.TB, vars ...string) *env {
 	t.Helper()
 	srv := redistest.Start(t)
@@ -84,7 +87,8 @@ func buildEnv(t testing.TB, srv *redistest.Server, googleClient *http.Client, ad
 		logw = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(logw, nil))
-	store.SetLogger(log)
+	// Process-wide (go-redis's logger is a package variable): set once, or parallel tests race.
+	setLoggerOnce.Do(func() { store.SetLogger(log) })
 	st := store.New(rdb)
 	off, err := geocode.LoadOffline()
 	if err != nil {
