@@ -14,7 +14,6 @@ import (
 // form comes back with errors, and only when ticked does the report keep the reporter's name
 // (split into first word and rest) and address for the bodies; the reporter's own page says which.
 func TestContactConsentOnTheForm(t *testing.T) {
-	t.Parallel()
 	e := newEnv(t)
 	c, u := e.signedIn(t, "Dana  Levi Cohen", store.RoleCitizen)
 	box := `input[type="checkbox"][name="contact_ok"][value="1"]`
@@ -107,7 +106,6 @@ func TestContactConsentOnTheForm(t *testing.T) {
 // An Open311 client that sends its user's email or name passes on that user's agreement
 // (GeoReport v2); one that sends neither shares nothing; a bad name is refused with a message.
 func TestContactConsentThroughOpen311(t *testing.T) {
-	t.Parallel()
 	e := newEnv(t)
 	key, _, err := e.store.CreateAPIKey(t.Context(), "Client", 1000)
 	if err != nil {
@@ -158,5 +156,37 @@ func TestContactConsentThroughOpen311(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(body, "first_name and last_name must each be valid text") {
 			t.Fatalf("%v: %d %s", bad, code, body)
 		}
+	}
+}
+
+// From the form to the body: the mail to the body names the reporter who ticked the box, and
+// no one else.
+func TestContactConsentReachesTheBody(t *testing.T) {
+	e := newEnv(t)
+	b := &store.Body{ID: store.NewBodyID(), Name: "Haifa Roads", Lang: "en", Types: []string{"pothole"}, Method: store.ByEmail, Email: "roads@haifa.example",
+		BBox: [4]float64{34.9, 32.7, 35.1, 32.9}}
+	if err := e.store.SaveBody(t.Context(), b, []byte(`{"type":"MultiPolygon","coordinates":[[[[34.9,32.7],[35.1,32.7],[35.1,32.9],[34.9,32.9],[34.9,32.7]]]]}`)); err != nil {
+		t.Fatal(err)
+	}
+	c, u := e.signedIn(t, "Dana Levi", store.RoleCitizen)
+	v := reportFields("pothole", 32.8191, 34.9983)
+	v.Set("contact_ok", "1")
+	agreed := reportIDFrom(t, func() *http.Response { r, _ := c.postReport(v); return r }())
+	plain := reportIDFrom(t, func() *http.Response { r, _ := c.postReport(reportFields("pothole", 32.8291, 34.9883)); return r }())
+	e.drain(t)
+	mails := e.waitMails(t, "roads@haifa.example", 2)
+	byReport := map[string]string{}
+	for _, m := range mails {
+		for _, id := range []string{agreed, plain} {
+			if strings.Contains(m.Body, id) {
+				byReport[id] = m.Body
+			}
+		}
+	}
+	if m := byReport[agreed]; !strings.Contains(m, "Name: Dana Levi") || !strings.Contains(m, "Email: "+u.Email) {
+		t.Fatalf("the mail for the report with consent:\n%s", m)
+	}
+	if m := byReport[plain]; m == "" || strings.Contains(m, "Dana") || strings.Contains(m, u.Email) {
+		t.Fatalf("the mail for the report without consent:\n%s", m)
 	}
 }
