@@ -15,7 +15,8 @@ import (
 
 // Two Hazard Watch instances, each with its own Redis: the "city" runs its own Hazard Watch and
 // takes reports through /open311/v2; the other sends it a report through the Open311 client and
-// brings the city's resolution back onto its own report by polling.
+// brings the city's resolution back onto its own report by polling. The reporter agreed to be
+// contacted: the city's copy knows who to ask.
 func TestOpen311BetweenTwoInstances(t *testing.T) {
 	ctx := context.Background()
 	city, cityURL := newApp(t, redistest.Start(t).URL(), io.Discard)
@@ -35,7 +36,8 @@ func TestOpen311BetweenTwoInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _, err := us.Life.Create(ctx, lifecycle.Draft{ID: store.NewReportID(), ReporterID: "citizen000000001", Type: "pothole", Severity: "high",
-		Description: "Deep hole at the roundabout", Lat: 32.8, Lng: 35.0, HasPlace: true})
+		Description: "Deep hole at the roundabout", Lat: 32.8, Lng: 35.0, HasPlace: true,
+		Contact: lifecycle.SharedContact("Noa Bar Lev", "noa@example.org")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +51,9 @@ func TestOpen311BetweenTwoInstances(t *testing.T) {
 	theirs, err := city.Store.Report(ctx, d.ExternalID)
 	if err != nil || theirs.Type != "pothole" || theirs.Lat != 32.8 || theirs.Source != "open311:the other instance" {
 		t.Fatalf("the city's copy: %+v %v", theirs, err)
+	}
+	if theirs.Contact == nil || *theirs.Contact != (store.Contact{FirstName: "Noa", LastName: "Bar Lev", Email: "noa@example.org"}) {
+		t.Fatalf("the city's copy lost the reporter's agreed contact: %+v", theirs.Contact)
 	}
 	// The city's moderator resolves it there.
 	cityMod := lifecycle.Actor{ID: "mod0000000000001", Role: store.RoleModerator}

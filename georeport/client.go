@@ -1,7 +1,8 @@
 // Package georeport is a client for Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2):
 // posting a service request to a body's server, resolving a token into the request's id, and
-// reading requests' status back. JSON only. Every call is bounded by the context and the HTTP
-// client's timeout, and every answer by size; errors in the spec's format come back as *Error.
+// reading requests' status back (by id, or by date window). JSON only. Every call is bounded by
+// the context and the HTTP client's timeout, and every answer by size; errors in the spec's
+// format come back as *Error.
 package georeport
 
 import (
@@ -55,6 +56,9 @@ type Status struct {
 	Notes   string    `json:"status_notes"`
 	Updated time.Time `json:"-"`
 	RawTime string    `json:"updated_datetime"`
+	// Description is the request's text: ours carry the report's link, which names the report
+	// when a server lists a request whose id we have not learnt.
+	Description string `json:"description"`
 }
 
 // Error is a failure: the server's own words (the spec's {code, description} list) when it gave
@@ -162,7 +166,17 @@ func (c *Client) Token(ctx context.Context, token string) (string, error) {
 
 // Requests reads the status of the given requests (the spec allows a comma list).
 func (c *Client) Requests(ctx context.Context, ids []string) ([]Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("requests.json", url.Values{"service_request_id": {strings.Join(ids, ",")}}), nil)
+	return c.list(ctx, url.Values{"service_request_id": {strings.Join(ids, ",")}})
+}
+
+// Window reads the requests the server lists between start and end (start_date and end_date,
+// ISO 8601 in whole seconds; the spec lets a window span at most 90 days).
+func (c *Client) Window(ctx context.Context, start, end time.Time) ([]Status, error) {
+	return c.list(ctx, url.Values{"start_date": {start.UTC().Format(time.RFC3339)}, "end_date": {end.UTC().Format(time.RFC3339)}})
+}
+
+func (c *Client) list(ctx context.Context, q url.Values) ([]Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("requests.json", q), nil)
 	if err != nil {
 		return nil, &Error{Description: err.Error()}
 	}

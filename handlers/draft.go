@@ -19,7 +19,7 @@ import (
 const draftTTL = 24 * time.Hour
 
 // draftFields are what a draft keeps of the form.
-var draftFields = []string{"lat", "lng", "type", "severity", "description", "email", "name", "show_name", "idem"}
+var draftFields = []string{"lat", "lng", "type", "severity", "description", "email", "name", "show_name", "contact_ok", "idem"}
 
 func (h *handler) draftCookie() string { return cookieName(h.cfg.Secure(), "hw_draft") }
 

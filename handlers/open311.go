@@ -430,6 +430,18 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	if email != "" && !store.EmailProblem(email).IsZero() {
 		return bad("api.open311.email")
 	}
+	// A client that sends its user's email or name has that user's agreement to pass them on
+	// (GeoReport v2): they go with the report to the bodies that fix it.
+	first, last := store.CleanName(strings.Clone(c.FormValue("first_name"))), store.CleanName(strings.Clone(c.FormValue("last_name")))
+	for _, n := range []string{first, last} {
+		if n != "" && !store.NameProblem(n).IsZero() {
+			return bad("api.open311.name")
+		}
+	}
+	var contact *store.Contact
+	if email != "" || first != "" || last != "" {
+		contact = &store.Contact{FirstName: first, LastName: last, Email: email}
+	}
 	var lat, lng float64
 	switch ls, gs, addr := c.FormValue("lat"), c.FormValue("long"), strings.TrimSpace(c.FormValue("address_string")); {
 	case ls != "" || gs != "":
@@ -460,7 +472,7 @@ func (h *handler) open311Create(c *fiber.Ctx) error {
 	r, _, err := h.life.Create(c.UserContext(), lifecycle.Draft{
 		ID: store.NewReportID(), ReporterID: "apikey:" + key.ID[:16], Type: t.Code, Severity: severity,
 		Description: desc, Lat: lat, Lng: lng, HasPlace: true, Source: "open311:" + key.Name, MediaURL: media,
-		ContactEmail: email,
+		ContactEmail: email, Contact: contact,
 	})
 	var le *lifecycle.Error
 	if errors.As(err, &le) {

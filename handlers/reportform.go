@@ -31,7 +31,7 @@ const maxUpload = hazard.MaxPhotos*photo.MaxBytes + 1<<20
 
 // reportFormFields are the form's fields in the order it shows them (the error summary's order).
 var reportFormFields = []string{"lat", "lng", "type", "severity", "description", "photos", "email", "name", "show_name",
-	"idem", "confirm_distinct", "use_photo_location"}
+	"contact_ok", "idem", "confirm_distinct", "use_photo_location"}
 
 func newIdemKey() string {
 	b := make([]byte, 16)
@@ -124,6 +124,16 @@ func (h *handler) createReport(c *fiber.Ctx) error {
 		d.ReporterName = u.Name
 	} else {
 		h.guestFields(c, f, &d)
+	}
+	// Shared with the bodies only when ticked; the snapshot is what the reporter saw agreeing.
+	if f.Values["contact_ok"] == "1" {
+		if u != nil {
+			d.Contact = lifecycle.SharedContact(u.Name, u.Email)
+		} else {
+			d.Contact = lifecycle.SharedContact(f.Values["name"], d.GuestEmail)
+		}
+	} else {
+		f.Values["contact_ok"] = ""
 	}
 	d.Lat, d.Lng, d.HasPlace = formPoint(c, f)
 	var photos []string

@@ -103,6 +103,7 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		v.CanConfirm = !confirmed && lifecycle.CanConfirm(lifecycle.ActorOf(u), r)
 		v.CanEdit = lifecycle.CanEdit(lifecycle.ActorOf(u), r)
 		v.CanFollow = u.ID != r.ReporterID
+		v.OwnReport, v.ContactShared = u.ID == r.ReporterID, r.Contact != nil
 		v.Following, _ = h.store.Follows(c.UserContext(), r.ID, u.ID)
 	}
 	if editForm != nil {

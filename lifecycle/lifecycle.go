@@ -196,11 +196,25 @@ type Draft struct {
 	Source       string // "open311:<key name>" for API reports
 	MediaURL     string
 	ContactEmail string // where a reporter without an account asked to hear back (Open311 email)
+	// Contact is set only when the reporter agreed to share it with the bodies (SharedContact).
+	Contact *store.Contact
 	// AllowClose skips the "already reported nearby?" question (the reporter confirmed it).
 	AllowClose bool
 	// GuestEmail makes a guest's report (no ReporterID): stored unconfirmed until the link
 	// mailed to this address is opened (guest.go).
 	GuestEmail string
+}
+
+// SharedContact is what a reporter who agreed shares with the bodies: the address, and the name
+// split into its first word and the rest (GeoReport v2 asks for first_name and last_name; the
+// parts join back into the name as given). nil when there is nothing to share.
+func SharedContact(name, email string) *store.Contact {
+	first, last, _ := strings.Cut(strings.Join(strings.Fields(name), " "), " ")
+	c := &store.Contact{FirstName: first, LastName: last, Email: strings.TrimSpace(email)}
+	if *c == (store.Contact{}) {
+		return nil
+	}
+	return c
 }
 
 // Check says what is wrong with a draft, field by field (nil: nothing).
@@ -311,8 +325,8 @@ func (s *Service) build(ctx context.Context, d Draft, now time.Time) *store.Repo
 		ID: d.ID, Type: t.Code, Severity: d.Severity, Description: d.Description,
 		Lat: d.Lat, Lng: d.Lng, Photos: d.Photos, Status: status,
 		ReporterID: d.ReporterID, ShowName: d.ShowName, Source: d.Source, MediaURL: d.MediaURL, ContactEmail: d.ContactEmail,
-		GuestEmail: d.GuestEmail,
-		CreatedAt:  now, UpdatedAt: now,
+		GuestEmail: d.GuestEmail, Contact: d.Contact,
+		CreatedAt: now, UpdatedAt: now,
 		History: []store.Change{{At: now, By: d.ReporterID, To: status}},
 	}
 	r.Address, r.AddressLang = s.address(ctx, d.Lat, d.Lng)

@@ -128,6 +128,8 @@ type BodyData struct {
 	MapLink, Link, Reference                       string
 	Photos                                         []string // full-size photo URLs
 	ReplyTo                                        string   // where replies go (the moderators)
+	// The reporter's contact, only when they agreed to share it ("" otherwise).
+	ContactName, ContactEmail string
 }
 
 // MainLink is the one action a mail asks for.
@@ -258,7 +260,7 @@ func Samples(ctx context.Context, base string) map[Kind]any {
 			Description: "Deep pothole in the bus lane, about 40 cm wide.", Lat: "51.539000", Lng: "-0.142600",
 			MapLink: "https://www.openstreetmap.org/?mlat=51.539000&mlon=-0.142600#map=18/51.539000/-0.142600",
 			Link:    base + "/reports/abcdefghijklmnop", Reference: "abcdefghijklmnop", Photos: []string{base + "/photos/sample.jpg"},
-			ReplyTo: "moderators@example.org"},
+			ReplyTo: "moderators@example.org", ContactName: "Alex Morgan", ContactEmail: "alex@example.org"},
 		Alert: AlertData{Common: c, Area: "Home street", Type: "pothole", Description: "Deep hole by the bus stop",
 			Address: "High Street, Camden", Link: rep.Link, AlertsURL: base + "/alerts", Unsubscribe: base + "/alerts/unsubscribe?token=sample"},
 		Digest: DigestData{Common: c, Items: []DigestItem{{Type: "pothole", Address: "High Street", Link: rep.Link}, {Type: "flooding", Link: base + "/reports/qrstuvwxyz234567"}},

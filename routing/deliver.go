@@ -152,6 +152,9 @@ func (s *Service) sendEmail(ctx context.Context, r *store.Report, b *store.Body,
 		MapLink: "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lng + "#map=18/" + lat + "/" + lng,
 		Link:    s.reportLink(r), Reference: r.ID, Photos: s.photoLinks(r), ReplyTo: s.cfg.ReplyTo,
 	}
+	if r.Contact != nil { // only with the reporter's agreement
+		data.ContactName, data.ContactEmail = r.Contact.Name(), r.Contact.Email
+	}
 	headers := map[string]string{"X-Hazard-Watch-Report": r.ID}
 	if s.cfg.ReplyTo != "" {
 		headers["Reply-To"] = s.cfg.ReplyTo
@@ -180,6 +183,9 @@ func (s *Service) sendOpen311(ctx context.Context, r *store.Report, b *store.Bod
 	// recognisable by people.
 	desc = strings.TrimSpace(desc + "\n\n" + s.reportLink(r))
 	req := georeport.Request{ServiceCode: code, Lat: r.Lat, Long: r.Lng, AddressString: r.Address, Description: desc}
+	if r.Contact != nil { // only with the reporter's agreement
+		req.Email, req.FirstName, req.LastName = r.Contact.Email, r.Contact.FirstName, r.Contact.LastName
+	}
 	if ph := s.photoLinks(r); len(ph) > 0 {
 		req.MediaURL = ph[0]
 	} else if r.MediaURL != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"hazardwatch/georeport"
@@ -42,8 +43,22 @@ func (s *Service) PollDue(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// PollBody resolves a body's tokens into request ids, then reads its open requests' status and
-// brings changes onto the reports (lifecycle decides what a change may do).
+// Date windows: besides the ids it tracks, each poll asks for the requests the server lists
+// between the last window's end (less windowOverlap) and now. That brings back changes a server
+// shows only by date (one that ignores service_request_id lists), requests closed earlier and
+// changed again, and requests whose id a token never gave us. The first window starts at the
+// body's first delivery (a day back when it has none yet).
+const (
+	// windowOverlap reaches back over requests changed while the last poll ran and over clocks a
+	// little apart; a change read twice is applied once (apply compares with what it last read).
+	windowOverlap = 5 * time.Minute
+	// maxWindow is the longest span GeoReport v2 allows a window.
+	maxWindow = 90 * 24 * time.Hour
+)
+
+// PollBody resolves a body's tokens into request ids, then reads its open requests' status (by
+// id, then by date window) and brings changes onto the reports (lifecycle decides what a change
+// may do).
 func (s *Service) PollBody(ctx context.Context, b *store.Body) (int, error) {
 	c := s.client(b)
 	tokens, err := s.st.Tokens(ctx, b.ID)
@@ -100,7 +115,100 @@ func (s *Service) PollBody(ctx context.Context, b *store.Body) (int, error) {
 			}
 		}
 	}
-	return n, nil
+	k, err := s.pollWindow(ctx, b, c, tracked)
+	return n + k, err
+}
+
+// pollWindow reads the requests the server lists since the last window and applies those that
+// are ours. A server that refuses windows (a 4xx: not every server supports start_date) is
+// polled by id only, and that is logged once; a window that failed is asked again next time.
+func (s *Service) pollWindow(ctx context.Context, b *store.Body, c *georeport.Client, tracked map[string]string) (int, error) {
+	last, first, err := s.st.PollWindow(ctx, b.ID)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now().UTC()
+	end := now.Truncate(time.Second).Add(time.Second) // whole seconds, and not before now
+	start := now.Add(-24 * time.Hour)
+	switch {
+	case !last.IsZero():
+		start = last.Add(-windowOverlap)
+	case !first.IsZero():
+		start = first
+	}
+	if earliest := end.Add(-maxWindow); start.Before(earliest) {
+		start = earliest
+	}
+	got, err := c.Window(ctx, start, end)
+	if err != nil {
+		if georeport.Temporary(err) {
+			return 0, err
+		}
+		if _, logged := s.noWindows.LoadOrStore(b.ID, true); !logged {
+			s.log.Warn("routing: an Open311 server refuses start_date windows; its requests are polled by id only", "body", b.ID, "err", err)
+		}
+		return 0, nil
+	}
+	s.noWindows.Delete(b.ID)
+	n := 0
+	for _, st := range got {
+		rid, ok := tracked[st.ID]
+		if !ok {
+			if rid, ok, err = s.ours(ctx, b, st); err != nil {
+				return n, err
+			}
+		}
+		if !ok {
+			continue // a request we did not send
+		}
+		changed, err := s.apply(ctx, b, rid, st)
+		if err != nil {
+			return n, err
+		}
+		if changed {
+			n++
+		}
+	}
+	return n, s.st.SetPollWindow(ctx, b.ID, end)
+}
+
+// ours finds the report of a listed request that is not polled by id: one closed earlier that
+// changed again, or one whose id its token never gave us. Our report link in the request's
+// description names the candidate, and the report's delivery record for this body must agree
+// (the same id, or a token still waiting), so a request someone else made is ignored.
+func (s *Service) ours(ctx context.Context, b *store.Body, st georeport.Status) (string, bool, error) {
+	_, after, found := strings.Cut(st.Description, s.cfg.BaseURL+"/reports/")
+	if !found || st.ID == "" {
+		return "", false, nil
+	}
+	rid := after
+	if i := strings.IndexFunc(after, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }); i >= 0 {
+		rid = after[:i]
+	}
+	d, err := s.st.Delivery(ctx, rid, b.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	switch {
+	case d.ExternalID == st.ID:
+		return rid, true, nil
+	case d.ExternalID == "" && d.Token != "" && d.State == store.DeliverySent:
+		token := d.Token
+		d.ExternalID, d.Token = st.ID, ""
+		if err := s.st.UpdateDelivery(ctx, rid, d); errors.Is(err, store.ErrConflict) {
+			return "", false, nil // sent again meanwhile: the new send is the one to follow
+		} else if err != nil {
+			return "", false, err
+		}
+		if err := s.st.TrackRequest(ctx, b.ID, st.ID, rid); err != nil {
+			return "", false, err
+		}
+		return rid, true, s.st.DropBodyToken(ctx, b.ID, token)
+	}
+	return "", false, nil
 }
 
 // apply brings one request's status onto its report when it differs from what was last read.
@@ -135,5 +243,5 @@ func (s *Service) apply(ctx context.Context, b *store.Body, rid string, st geore
 	if !open {
 		return changed, s.st.UntrackRequest(ctx, b.ID, st.ID)
 	}
-	return changed, nil
+	return changed, s.st.TrackRequest(ctx, b.ID, st.ID, rid) // open again after a close: followed by id again
 }

@@ -44,6 +44,10 @@ type Service struct {
 	mu    sync.Mutex
 	areas map[string]cachedArea // parsed areas by body, while their version holds
 
+	// noWindows are the bodies whose server refused a start_date window, so that is logged once
+	// (until it accepts one again).
+	noWindows sync.Map
+
 	// now is the clock that decides when a failing send has been retried long enough; tests
 	// move it on instead of waiting a day.
 	now func() time.Time

@@ -158,11 +158,18 @@ type fake311 struct {
 	garbage  bool          // answer POSTs with something that is not GeoReport JSON
 	useToken bool          // answer POSTs with a token, resolved on the next tokens/ call
 	tokens   map[string]string
-	queries  int // status queries (GET requests.json)
+	queries  int // status queries (GET requests.json), by id and by window
+	// Date windows (start_date, end_date): the ones asked, and switches for servers that answer
+	// them with a 400, that answer id lists with nothing, or that never resolve a token.
+	windows      [][2]time.Time
+	noWindows    bool
+	ignoreIDs    bool
+	tokenPending bool
+	desc         map[string]string // id -> description posted
 }
 
 func newFake311(t *testing.T) *fake311 {
-	f := &fake311{status: map[string][2]string{}, updated: map[string]time.Time{}, tokens: map[string]string{}, stop: make(chan struct{})}
+	f := &fake311{status: map[string][2]string{}, updated: map[string]time.Time{}, tokens: map[string]string{}, desc: map[string]string{}, stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	writeErr := func(w http.ResponseWriter, code int, desc string) {
 		w.Header().Set("Content-Type", "application/json")
@@ -206,6 +213,7 @@ func newFake311(t *testing.T) *fake311 {
 		f.posts = append(f.posts, form)
 		id := fmt.Sprintf("SR-%d", len(f.posts))
 		f.status[id] = [2]string{"open", ""}
+		f.desc[id] = form["description"]
 		f.updated[id] = time.Now().UTC()
 		w.Header().Set("Content-Type", "application/json")
 		if f.useToken {
@@ -221,7 +229,7 @@ func newFake311(t *testing.T) *fake311 {
 		defer f.mu.Unlock()
 		tok := strings.TrimSuffix(r.PathValue("tok"), ".json")
 		id, ok := f.tokens[tok]
-		if !ok {
+		if !ok || f.tokenPending {
 			writeErr(w, 404, "unknown token")
 			return
 		}
@@ -231,11 +239,35 @@ func newFake311(t *testing.T) *fake311 {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.queries++
-		var out []map[string]string
-		for _, id := range strings.Split(r.URL.Query().Get("service_request_id"), ",") {
-			if s, ok := f.status[id]; ok {
-				out = append(out, map[string]string{"service_request_id": id, "status": s[0], "status_notes": s[1],
-					"updated_datetime": f.updated[id].Format(time.RFC3339)})
+		q := r.URL.Query()
+		out := []map[string]string{}
+		add := func(id string) {
+			s := f.status[id]
+			out = append(out, map[string]string{"service_request_id": id, "status": s[0], "status_notes": s[1],
+				"description": f.desc[id], "updated_datetime": f.updated[id].Format(time.RFC3339)})
+		}
+		if ids := q.Get("service_request_id"); ids != "" {
+			for _, id := range strings.Split(ids, ",") {
+				if _, ok := f.status[id]; ok && !f.ignoreIDs {
+					add(id)
+				}
+			}
+		} else {
+			if f.noWindows {
+				writeErr(w, 400, "start_date is not supported")
+				return
+			}
+			start, err1 := time.Parse(time.RFC3339, q.Get("start_date"))
+			end, err2 := time.Parse(time.RFC3339, q.Get("end_date"))
+			if err1 != nil || err2 != nil {
+				writeErr(w, 400, "bad start_date or end_date")
+				return
+			}
+			f.windows = append(f.windows, [2]time.Time{start, end})
+			for id := range f.status { // listed by when they last changed
+				if u := f.updated[id]; !u.Before(start) && !u.After(end) {
+					add(id)
+				}
 			}
 		}
 		_ = json.NewEncoder(w).Encode(out)
@@ -251,6 +283,14 @@ func (f *fake311) set(id, status, notes string) {
 	defer f.mu.Unlock()
 	f.status[id] = [2]string{status, notes}
 	f.updated[id] = time.Now().UTC().Add(time.Second) // later than anything the test did before
+}
+
+// setAt is set with the server's own time of the change.
+func (f *fake311) setAt(id, status, notes string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status[id] = [2]string{status, notes}
+	f.updated[id] = at
 }
 
 func (f *fake311) postCount() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.posts) }
@@ -589,12 +629,12 @@ func TestPollOncePerIntervalAcrossInstances(t *testing.T) {
 	}
 	queries := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.queries }
 	pollAll()
-	if q := queries(); q != 1 {
+	if q := queries(); q != 2 { // by id, and by date window
 		t.Fatalf("two instances asked the server %d times in one interval", q)
 	}
 	f.set("SR-1", "closed", "Filled")
 	pollAll()
-	if got, _ := e.st.Report(ctx, r.ID); queries() != 1 || got.Status == hazard.Resolved {
+	if got, _ := e.st.Report(ctx, r.ID); queries() != 2 || got.Status == hazard.Resolved {
 		t.Fatalf("polled again within the interval: %d queries, %s", queries(), got.Status)
 	}
 	// The interval is over (the lease lapses): one instance polls and brings the change back.
@@ -602,7 +642,7 @@ func TestPollOncePerIntervalAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	pollAll()
-	if got, _ := e.st.Report(ctx, r.ID); queries() != 2 || got.Status != hazard.Resolved {
+	if got, _ := e.st.Report(ctx, r.ID); queries() != 4 || got.Status != hazard.Resolved {
 		t.Fatalf("after the interval: %d queries, %s", queries(), got.Status)
 	}
 }

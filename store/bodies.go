@@ -185,7 +185,7 @@ func (s *Store) DeleteBody(ctx context.Context, bid string) error {
 		return fmt.Errorf("store: unable to unindex body: %w", err)
 	}
 	// One slot: one command.
-	if err := s.rdb.Del(ctx, bodyKey(bid), bodyAreaKey(bid), bodyReportsKey(bid), bodyPollingKey(bid), bodyTokensKey(bid)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, bodyKey(bid), bodyAreaKey(bid), bodyReportsKey(bid), bodyPollingKey(bid), bodyTokensKey(bid), bodyWindowKey(bid)).Err(); err != nil {
 		return fmt.Errorf("store: unable to delete body: %w", err)
 	}
 	return nil

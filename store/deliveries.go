@@ -290,6 +290,43 @@ func (s *Store) Tokens(ctx context.Context, bid string) (map[string]string, erro
 	return s.rdb.HGetAll(ctx, bodyTokensKey(bid)).Result()
 }
 
+// PollWindow is where the last start_date window asked of a body's Open311 server ended (zero:
+// none asked yet), and when the body was first sent a report (zero: never).
+func (s *Store) PollWindow(ctx context.Context, bid string) (end, first time.Time, err error) {
+	var get *redis.StringCmd
+	var oldest *redis.ZSliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get, oldest = p.Get(ctx, bodyWindowKey(bid)), p.ZRangeWithScores(ctx, bodyReportsKey(bid), 0, 0)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return end, first, fmt.Errorf("store: unable to read a body's poll window: %w", err)
+	}
+	if ms, err := get.Int64(); err == nil {
+		end = time.UnixMilli(ms).UTC()
+	}
+	if zs := oldest.Val(); len(zs) > 0 {
+		first = time.UnixMilli(int64(zs[0].Score)).UTC()
+	}
+	return end, first, nil
+}
+
+// windowScript records a window's end only while the body exists (a poll that finishes after
+// the body was deleted leaves nothing behind). KEYS: the body, its window.
+var windowScript = redis.NewScript(`#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+`)
+
+// SetPollWindow records where the last window asked of a body's server ended.
+func (s *Store) SetPollWindow(ctx context.Context, bid string, end time.Time) error {
+	if err := windowScript.Run(ctx, s.rdb, []string{bodyKey(bid), bodyWindowKey(bid)}, end.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("store: unable to record a body's poll window: %w", err)
+	}
+	return nil
+}
+
 // ReleaseLock drops a job lock taken with TryLock before its time (a send that finished).
 func (s *Store) ReleaseLock(ctx context.Context, job string) error {
 	return s.rdb.Del(ctx, lockKey(job)).Err()

@@ -173,6 +173,7 @@ func bodyAreaKey(bid string) string    { return "hw:body:{" + bid + "}:area" }
 func bodyReportsKey(bid string) string { return "hw:body:{" + bid + "}:reports" }
 func bodyPollingKey(bid string) string { return "hw:body:{" + bid + "}:polling" }
 func bodyTokensKey(bid string) string  { return "hw:body:{" + bid + "}:tokens" }
+func bodyWindowKey(bid string) string  { return "hw:body:{" + bid + "}:window" }
 func bodyCellKey(cell string) string   { return "hw:bodies:cell:" + cell }
 
 // Deliveries of reports to bodies: per report (in its slot), the job stream, and the lists
@@ -213,7 +214,7 @@ var keyFamilies = []string{
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex,
-	bodyKey("<bid>"), bodyAreaKey("<bid>"), bodyReportsKey("<bid>"), bodyPollingKey("<bid>"), bodyTokensKey("<bid>"),
+	bodyKey("<bid>"), bodyAreaKey("<bid>"), bodyReportsKey("<bid>"), bodyPollingKey("<bid>"), bodyTokensKey("<bid>"), bodyWindowKey("<bid>"),
 	bodyCellKey("<level>:<x>:<y>"), bodiesKey, reportDeliveriesKey("<rid>"), deliveryQueueKey, deliveriesFailedKey, unroutedKey,
 	userAlertsKey("<uid>"), userDigestKey("<uid>"), alertCellKey("<p>:<x>:<y>"), alertDigestsKey,
 	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, lang, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>[:<lang>]"),

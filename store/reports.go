@@ -60,10 +60,25 @@ type Report struct {
 	// GuestEmail is where a guest's confirmation link went; kept only while the report is
 	// unconfirmed (confirming it finds the account, if any, by this address).
 	GuestEmail string `json:"guest_email,omitempty"`
+	// Contact is what the reporter agreed to share with the bodies that fix the hazard (the
+	// form's contact_ok, or an Open311 client that sent email or a name); nil, as in every
+	// report made before the choice existed: nothing is shared.
+	Contact *Contact `json:"contact,omitempty"`
 
 	// Confirmations is the size of the "still there" set, read with the document.
 	Confirmations int64 `json:"-"`
 }
+
+// Contact is a reporter's name and address as they agreed to share them (GeoReport v2's
+// first_name, last_name and email).
+type Contact struct {
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Email     string `json:"email,omitempty"`
+}
+
+// Name is the whole name ("" when none was given).
+func (c *Contact) Name() string { return strings.TrimSpace(c.FirstName + " " + c.LastName) }
 
 // Change is one entry of a report's timeline.
 type Change struct {

@@ -75,6 +75,8 @@ type ReportView struct {
 	Unverified  bool
 	Delivery    DeliveryView // the bodies that have it
 	Updates     UpdatesView  // public updates and their form (updates.templ)
+	// The reporter's own page says whether their contact goes to the bodies (others never see it).
+	OwnReport, ContactShared bool
 }
 
 // PhotoView is a photo with its thumbnail.
