@@ -78,34 +78,42 @@ func (o *Offline) label(c *city, home, lang string) (label, in string) {
 		parts = append(parts, c.admin)
 	}
 	if c.country != home {
-		parts = append(parts, countryName(c.country, lang))
+		parts = append(parts, o.countryName(c.country, lang))
 	}
 	return strings.Join(parts, ", "), lang
 }
 
-// countryName is a country code's name in a language ("GB" -> "United Kingdom"), from CLDR.
-func countryName(code, lang string) string {
-	names, ok := regionNames[lang]
+// countryName is a country code's name in a language ("GB" -> "United Kingdom"), from CLDR,
+// looked up once per country and language when the gazetteer loads (each lookup took a fifth of a
+// search); English for a language the site does not offer.
+func (o *Offline) countryName(code, lang string) string {
+	names, ok := o.countries[lang]
 	if !ok {
-		names = regionNames[gazetteerLang]
+		names = o.countries[gazetteerLang]
 	}
-	if r, err := language.ParseRegion(code); err == nil {
-		if n := names.Name(r); n != "" {
-			return n
-		}
-	}
-	return code
+	return names[code]
 }
 
-// regionNames are CLDR's country names in each of the site's languages, made once: making them
-// per label took a quarter of a search.
-var regionNames = func() map[string]display.Namer {
-	m := map[string]display.Namer{}
+// nameCountries fills o.countries for the gazetteer's countries in each of the site's languages.
+func (o *Offline) nameCountries() {
+	o.countries = map[string]map[string]string{}
 	for _, l := range i18n.Languages {
-		m[l.Tag] = display.Regions(language.Make(l.Tag))
+		namer, names := display.Regions(language.Make(l.Tag)), map[string]string{}
+		for i := range o.cities {
+			code := o.cities[i].country
+			if _, ok := names[code]; ok {
+				continue
+			}
+			names[code] = code
+			if r, err := language.ParseRegion(code); err == nil {
+				if n := namer.Name(r); n != "" {
+					names[code] = n
+				}
+			}
+		}
+		o.countries[l.Tag] = names
 	}
-	return m
-}()
+}
 
 // Offline answers from the embedded gazetteer: prefix search on names (and on each word of a
 // name) with diacritics folded, ranked by population and distance (see Search); reverse lookups
@@ -113,8 +121,10 @@ var regionNames = func() map[string]display.Namer {
 type Offline struct {
 	cities []city   // most populous first, so a lower index ranks higher
 	names  [][]name // the few places' names in other languages, kept aside to keep city small
-	keys   []entry  // sorted by key
-	grid   map[int32][]int32
+	// countries are the countries' names: language -> code -> name
+	countries map[string]map[string]string
+	keys      []entry // sorted by key
+	grid      map[int32][]int32
 }
 
 type entry struct {
@@ -197,6 +207,7 @@ func parseGazetteer(gz []byte) (*Offline, error) {
 		return nil, fmt.Errorf("geocode: gazetteer: %w", err)
 	}
 	sort.Slice(o.keys, func(i, j int) bool { return o.keys[i].key < o.keys[j].key })
+	o.nameCountries()
 	return o, nil
 }
 
@@ -318,7 +329,7 @@ func (o *Offline) matches(c *city, filters []string) bool {
 		}
 		found := false
 		for _, l := range i18n.Languages {
-			found = f == fold(countryName(c.country, l.Tag))
+			found = f == fold(o.countryName(c.country, l.Tag))
 			if !found && c.parent >= 0 {
 				n, _ := o.nameIn(&o.cities[c.parent], l.Tag)
 				found = f == fold(n)
