@@ -61,17 +61,13 @@ func (o *Offline) nameIn(c *city, lang string) (string, string) {
 // label names a place in a reader's language, for someone looking from country home ("" when
 // unknown): with the city it lies in or its US state, and its country unless that is home.
 // "Camden Town, London" for a London view, "Camden, NJ, United States" from anywhere else. The
-// label is all in lang when the place has a name in it ("חיפה, ישראל"), else all in English;
-// lang says which.
+// label is in lang when the place has a name in it ("חיפה, ישראל"; an enclosing city without
+// one keeps its own), else all in English; in says which.
 func (o *Offline) label(c *city, home, lang string) (label, in string) {
 	parts := make([]string, 1, 4)
 	parts[0], lang = o.nameIn(c, lang)
 	if c.parent >= 0 {
-		p := &o.cities[c.parent]
-		n, nl := o.nameIn(p, lang)
-		if nl != lang {
-			n = p.name // a city without a name in lang keeps its own
-		}
+		n, _ := o.nameIn(&o.cities[c.parent], lang)
 		parts = append(parts, n)
 	}
 	if c.admin != "" {
@@ -248,9 +244,9 @@ func gridCell(lat, lng float64) int32 {
 }
 
 // Search finds places whose name in any language, or a word in it, starts with q, and names
-// them in the reader's language (the context's, see i18n.From) where they have a name in it. Text after a comma narrows
-// the answer ("York, GB", "Springfield, IL", "Camden Town, London": country code or name, US
-// state, or the city a place lies in). Each match scores
+// them in the reader's language (the context's, see i18n.From) where they have a name in it.
+// Text after a comma narrows the answer ("York, GB", "Springfield, IL", "Camden Town, London":
+// country code or name, US state, or the city a place lies in). Each match scores
 //
 //	log10(population) - 2 * log10(1 + distance to near / 10 km)
 //
