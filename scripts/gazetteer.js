@@ -30,7 +30,7 @@ function hebrewNames(alts) {
   for (let n of alts) {
     n = n.replace(/[\u200e\u200f\u202a-\u202e]/g, "");
     const letters = n.match(/\p{L}/gu);
-    if (!letters || !letters.every((ch) => /\p{Script=Hebrew}/u.test(ch)) || /[\u05f0-\u05f2\u05bf]/.test(n)) continue;
+    if (!letters || !letters.every((ch) => /\p{Script=Hebrew}/u.test(ch)) || /[\u05f0-\u05f2\u05bf]/.test(n) || /[;=]/.test(n)) continue; // ; and = separate the field
     n = n.normalize("NFD").replace(/[\u0591-\u05c7]/g, (ch) => (ch === "\u05be" ? "-" : /[\u05c0\u05c3\u05c6]/.test(ch) ? ch : ""));
     n = n.replace(/[\u2013\u2010]/g, "-").replace(/\s+/g, " ").trim().normalize("NFC");
     if (n) names.push(n);
