@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"hazardwatch/i18n"
 )
 
 func mustOffline(t testing.TB) *Offline {
@@ -79,16 +81,16 @@ func TestOfflineReverse(t *testing.T) {
 		}
 		// The answer must be the true nearest place: compare with a linear scan.
 		want := linearNearest(o, tc.lat, tc.lng)
-		if p.Label != "near "+want.label("") {
-			t.Errorf("Reverse(%v,%v) = %q, linear scan says %q", tc.lat, tc.lng, p.Label, want.label(""))
+		if p.Label != "near "+englishLabel(o, want, "") {
+			t.Errorf("Reverse(%v,%v) = %q, linear scan says %q", tc.lat, tc.lng, p.Label, englishLabel(o, want, ""))
 		}
 	}
 	// Far from everything (mid-Pacific, near the pole, across the date line) still answers.
 	for _, pt := range [][2]float64{{-48.9, -123.4}, {89.9, 0}, {-10, 179.99}} {
 		p, err := o.Reverse(ctx, pt[0], pt[1])
 		want := linearNearest(o, pt[0], pt[1])
-		if err != nil || p.Label != "near "+want.label("") {
-			t.Errorf("Reverse(%v) = %q %v, linear scan says %q", pt, p.Label, err, want.label(""))
+		if err != nil || p.Label != "near "+englishLabel(o, want, "") {
+			t.Errorf("Reverse(%v) = %q %v, linear scan says %q", pt, p.Label, err, englishLabel(o, want, ""))
 		}
 	}
 }
@@ -173,9 +175,21 @@ func linearSearch(o *Offline, q string, near Point, limit int) []Place {
 	var out []Place
 	for _, a := range all[:min(limit, len(all))] {
 		c := &o.cities[a.idx]
-		out = append(out, Place{Label: c.label(home), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng))})
+		out = append(out, Place{Label: englishLabel(o, c, home), Lat: round5(float64(c.lat)), Lng: round5(float64(c.lng))})
 	}
 	return out
+}
+
+func (o *Offline) namesOf(c *city) []name {
+	if c.names < 0 {
+		return nil
+	}
+	return o.names[c.names]
+}
+
+func englishLabel(o *Offline, c *city, home string) string {
+	l, _ := o.label(c, home, "en")
+	return l
 }
 
 func linearNearest(o *Offline, lat, lng float64) *city {
@@ -194,10 +208,90 @@ func TestFold(t *testing.T) {
 	for in, want := range map[string]string{
 		"São Paulo": "sao paulo", "Zürich": "zurich", "Straße": "strasse", "Łódź": "lodz",
 		"Saint-Étienne": "saint etienne", "  Tel  Aviv ": "tel aviv",
+		"יְרוּשָׁלַיִם": "ירושלימ", "תֵּל־אָבִיב–יָפוֹ": "תל אביב יפו", // points dropped, final letters as usual ones
 	} {
 		if got := fold(in); got != want {
 			t.Errorf("fold(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Issue 19 point 5: the gazetteer keeps Hebrew names, searches them, and answers a Hebrew
+// reader in Hebrew where the place has a Hebrew name, saying so (Lang); English otherwise.
+func TestOfflineHebrew(t *testing.T) {
+	o := mustOffline(t)
+	he := i18n.With(context.Background(), i18n.For("he"))
+	en := i18n.With(context.Background(), i18n.For("en"))
+	london := Point{51.5074, -0.1278}
+	cases := []struct {
+		ctx         context.Context
+		q           string
+		near        []Point
+		label, lang string
+	}{
+		{he, "חיפה", nil, "חיפה, ישראל", "he"},
+		{he, "חיפ", nil, "חיפה, ישראל", "he"},                                     // a prefix, as in English
+		{he, "haifa", nil, "חיפה, ישראל", "he"},                                   // an English query, a Hebrew reader
+		{en, "חיפה", nil, "Haifa, Israel", "en"},                                  // and the other way round
+		{he, "תל אבי", nil, "תל אביב-יפו, ישראל", "he"},                           // "תל אביב" is another spelling of it
+		{he, "יְרוּשָׁלַיִם", nil, "ירושלים, ישראל", "he"},                        // vowel points typed or not
+		{he, "לונדון", nil, "לונדון, הממלכה המאוחדת", "he"},                       // beyond Israel too
+		{he, "camden", []Point{london}, "קמדן טאון, לונדון", "he"},                // the enclosing city in Hebrew too
+		{he, "קמדן טאון, לונדון", nil, "קמדן טאון, לונדון, הממלכה המאוחדת", "he"}, // a label read back
+		{he, "חיפה, ישראל", nil, "חיפה, ישראל", "he"},
+		{he, "yehud monosson", nil, "Yehud-Monosson, Israel", "en"}, // no Hebrew name in GeoNames: all English
+	}
+	for _, tc := range cases {
+		got, err := o.Search(tc.ctx, tc.q, 3, tc.near...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || got[0].Label != tc.label || got[0].Lang != tc.lang {
+			t.Errorf("Search(%q) for %s = %v, want first %q in %s", tc.q, i18n.From(tc.ctx).Lang().Tag, got, tc.label, tc.lang)
+		}
+	}
+
+	// The reverse label's words come from the catalog, in the language of the place's name.
+	for _, tc := range []struct {
+		ctx         context.Context
+		lat, lng    float64
+		label, lang string
+	}{
+		{he, 32.8191, 34.9983, "ליד חיפה, ישראל", "he"},
+		{en, 32.8191, 34.9983, "near Haifa, Israel", "en"},
+		{he, 39.8, -89.6, "near Grandview, Springfield, IL, United States", "en"}, // Grandview has no Hebrew name
+	} {
+		p, err := o.Reverse(tc.ctx, tc.lat, tc.lng)
+		if err != nil || p.Label != tc.label || p.Lang != tc.lang {
+			t.Errorf("Reverse(%v,%v) for %s = %+v %v, want %q in %s", tc.lat, tc.lng, i18n.From(tc.ctx).Lang().Tag, p, err, tc.label, tc.lang)
+		}
+	}
+}
+
+// The generator keeps names only in the site's other languages, and Hebrew ones for Israel's
+// towns: a newer GeoNames file or a changed filter that loses them fails here.
+func TestGazetteerNames(t *testing.T) {
+	o := mustOffline(t)
+	var il, ilHebrew, hebrew int
+	for i := range o.cities {
+		c := &o.cities[i]
+		for _, n := range o.namesOf(c) {
+			if l, ok := i18n.ByTag(n.lang); !ok || l.Tag == i18n.Languages[0].Tag || n.text == "" {
+				t.Fatalf("%s: a name in %q: %q", c.name, n.lang, n.text)
+			}
+			if n.lang == "he" {
+				hebrew++
+			}
+		}
+		if c.country == "IL" && c.weight >= 4 { // 10,000 people or more
+			il++
+			if _, in := o.nameIn(c, "he"); in == "he" {
+				ilHebrew++
+			}
+		}
+	}
+	if hebrew < 3000 || ilHebrew < il*9/10 {
+		t.Fatalf("%d places with Hebrew names; %d of %d Israeli towns of 10,000 or more", hebrew, ilHebrew, il)
 	}
 }
 

@@ -12,6 +12,7 @@ type jsonPlace struct {
 	Label string
 	Lat   float64
 	Lng   float64
+	Lang  string
 }
 
 func TestAPIGeocode(t *testing.T) {
@@ -51,6 +52,33 @@ func TestAPIReverse(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"error"`) {
 			t.Errorf("%s: %d %s", q, resp.StatusCode, body)
 		}
+	}
+}
+
+// A Hebrew reader searches in Hebrew and gets Hebrew names, marked as such (issue 19 point 5);
+// the reverse label's words come from the catalog.
+func TestGeocodeInHebrew(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	resp, body := c.get("/api/geocode?q="+url.QueryEscape("חיפ"), "Accept-Language", "he")
+	var places []jsonPlace
+	if err := json.Unmarshal([]byte(body), &places); err != nil || resp.StatusCode != 200 ||
+		len(places) == 0 || places[0].Label != "חיפה, ישראל" || places[0].Lang != "he" || places[0].Lat < 32 || places[0].Lat > 33.5 {
+		t.Fatalf("Hebrew search: %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.get("/api/reverse?lat=32.8191&lng=34.9983", "Accept-Language", "he")
+	var p jsonPlace
+	if err := json.Unmarshal([]byte(body), &p); err != nil || resp.StatusCode != 200 || p.Label != "ליד חיפה, ישראל" || p.Lang != "he" {
+		t.Fatalf("Hebrew reverse: %d %s", resp.StatusCode, body)
+	}
+	_, body = c.get("/geocode/suggest?q="+url.QueryEscape("haifa"), "Accept-Language", "he")
+	if got := doc(t, "<ul>"+body+"</ul>").Find(`[role="option"]`).First().AttrOr("data-label", ""); got != "חיפה, ישראל" {
+		t.Fatalf("Hebrew suggestions: %q", body)
+	}
+	// An English reader typing Hebrew gets the English name.
+	_, body = c.get("/api/geocode?q=" + url.QueryEscape("חיפה"))
+	if err := json.Unmarshal([]byte(body), &places); err != nil || len(places) == 0 || places[0].Label != "Haifa, Israel" || places[0].Lang != "en" {
+		t.Fatalf("Hebrew query, English reader: %s", body)
 	}
 }
 

