@@ -114,8 +114,14 @@ func (h *handler) reportFeed(c *fiber.Ctx) error {
 	}
 	var items []*feeds.Item
 	for i, ch := range r.History {
+		if ch.Internal {
+			continue // moderators' own entries, as on the report page
+		}
 		title := i18n.T(ctx, "feeds.report.reported")
-		if ch.From != "" {
+		switch {
+		case ch.BodyName != "" && ch.From != ch.To: // a body's staff: the body, never the person
+			title = i18n.T(ctx, "reports.timeline.body_marked", map[string]any{"Body": ch.BodyName, "Status": ch.To.InlineMsg()})
+		case ch.From != "":
 			title = i18n.T(ctx, "feeds.report.status", map[string]any{"Status": ch.To.Label(ctx)})
 		}
 		items = append(items, &feeds.Item{Title: title, Link: &feeds.Link{Href: link}, Id: link + "#change-" + strconv.Itoa(i),

@@ -23,7 +23,7 @@ import (
 func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
 	f, _ := c.Locals("updateForm").(*form)
 	u := currentUser(c)
-	mod := u != nil && u.Role.AtLeast(store.RoleModerator)
+	mod := u != nil && h.life.Moderates(c.UserContext(), u, r.ID)
 	v := views.UpdatesView{ReportID: r.ID, SignedIn: u != nil, Moderator: mod, Feed: "/feeds/reports/" + r.ID + ".atom",
 		CanAdd: u != nil && h.life.PublicNow(r.Status), Active: r.Status.Active(), Resolved: r.Status == "resolved",
 		Reporter: u != nil && u.ID == r.ReporterID}

@@ -48,6 +48,10 @@ type Actor struct {
 	ID   string
 	Name string
 	Role store.Role
+	Body string // a body's staff: the body they act for
+	// BodyName is set by Authorise for a body's staff: the history shows their change as the
+	// body's, under the name the body had then.
+	BodyName string
 }
 
 // ActorOf is u as an actor (nil: nobody).
@@ -55,7 +59,11 @@ func ActorOf(u *store.User) Actor {
 	if u == nil {
 		return Actor{}
 	}
-	return Actor{ID: u.ID, Name: u.Name, Role: u.Role}
+	a := Actor{ID: u.ID, Name: u.Name, Role: u.Role}
+	if u.Role == store.RoleStaff {
+		a.Body = u.Body
+	}
+	return a
 }
 
 // System is the app itself (the expiry job).
@@ -409,8 +417,9 @@ var ModeratorActions = []hazard.Action{hazard.Approve, hazard.Start, hazard.Reso
 // reads it); marking a duplicate needs an active original, which then lists the duplicate and
 // gets its confirmations.
 func (s *Service) Transition(ctx context.Context, actor Actor, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "errors.moderators_only")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	if !slices.Contains(ModeratorActions, a) {
 		return nil, &Error{Kind: Invalid, Msg: i18n.M("errors.moderation.choose_action"), Fields: map[string]i18n.Msg{"action": i18n.M("errors.moderation.choose_action_short")}}
@@ -424,14 +433,13 @@ func (s *Service) Transition(ctx context.Context, actor Actor, id string, versio
 	}
 	var orig *store.Report
 	if a == hazard.MarkDuplicate {
-		var err error
-		if orig, err = s.original(ctx, id, dupOf); err != nil {
+		if orig, err = s.original(ctx, actor, id, dupOf); err != nil {
 			return nil, err
 		}
 	} else {
 		dupOf = ""
 	}
-	r, err := s.moveAs(ctx, true, actor.ID, id, version, a, note, dupOf)
+	r, err := s.moveAs(ctx, true, actor, id, version, a, note, dupOf)
 	if err != nil {
 		return nil, err
 	}
@@ -443,8 +451,9 @@ func (s *Service) Transition(ctx context.Context, actor Actor, id string, versio
 	return r, nil
 }
 
-// original checks the report a duplicate points at.
-func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report, error) {
+// original checks the report a duplicate points at (a body's staff: one sent to their body too,
+// since marking a duplicate changes the original).
+func (s *Service) original(ctx context.Context, actor Actor, id, dupOf string) (*store.Report, error) {
 	invalid := func(m i18n.Msg) error { return invalidField("duplicate_of", m) }
 	if dupOf == id {
 		return nil, invalid(i18n.M("errors.moderation.duplicate_itself"))
@@ -458,24 +467,31 @@ func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report
 	case !orig.Status.Active():
 		return nil, invalid(i18n.M("errors.moderation.original_closed", "Status", orig.Status.InlineMsg()))
 	}
+	if _, err := s.Authorise(ctx, actor, orig.ID); KindOf(err) == Forbidden {
+		return nil, invalid(i18n.M("errors.staff.original_not_sent"))
+	} else if err != nil {
+		return nil, err
+	}
 	return orig, nil
 }
 
 // move applies a workflow action and records it on the timeline.
 func (s *Service) move(ctx context.Context, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
-	return s.moveAs(ctx, false, by, id, version, a, note, dupOf)
+	return s.moveAs(ctx, false, Actor{ID: by}, id, version, a, note, dupOf)
 }
 
 // moveAs is move; staff marks a moderator's action (statistics, and it settles the public's abuse
 // flags: each is on the moderators-only history already).
-func (s *Service) moveAs(ctx context.Context, staff bool, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+func (s *Service) moveAs(ctx context.Context, staff bool, actor Actor, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+	by := actor.ID
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		next, ok := hazard.Next(r.Status, a)
 		if !ok {
 			return nil, fail(Conflict, "errors.moderation.step_impossible", "Status", r.Status.InlineMsg())
 		}
 		from := r.Status
-		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note, Staff: staff})
+		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note, Staff: staff,
+			Body: actor.Body, BodyName: actor.BodyName})
 		r.Status, r.FixedBy = next, nil
 		switch a {
 		case hazard.MarkDuplicate:
@@ -490,6 +506,9 @@ func (s *Service) moveAs(ctx context.Context, staff bool, by, id string, version
 		if staff {
 			data["staff"] = "1"
 			r.Abuse = nil
+		}
+		if actor.BodyName != "" {
+			data["body"] = actor.Body // as on the changes a body's own system makes
 		}
 		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
 		evs = append(evs, setAttention(r, by, "")...) // the public's flag is answered
@@ -579,13 +598,14 @@ func ownPending(actor Actor, r *store.Report) error {
 // place stays in the history for moderators; the indexes and the map's counts follow the event,
 // and the reporter is told.
 func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version int64, lat, lng float64, reason string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "errors.moderators_only")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	if msg := PlaceProblem(lat, lng); !msg.IsZero() {
 		return nil, invalidField("lat", msg)
 	}
-	reason, err := staffReason(reason)
+	reason, err = staffReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -605,14 +625,15 @@ func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version 
 // Recategorise changes a report's type (a moderator correcting a reporter), with a reason; as
 // Relocate.
 func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, version int64, typ, reason string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "errors.moderators_only")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	t, ok := hazard.TypeByCode(typ)
 	if !ok {
 		return nil, invalidField("type", i18n.M("errors.report.choose_type"))
 	}
-	reason, err := staffReason(reason)
+	reason, err = staffReason(reason)
 	if err != nil {
 		return nil, err
 	}

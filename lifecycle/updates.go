@@ -174,8 +174,9 @@ func setAttention(r *store.Report, by string, to hazard.Attention) []store.Event
 // DismissAttention is a moderator's "seen, nothing to change": it clears the Attention flag (any
 // moderator action that changes the status clears it too).
 func (s *Service) DismissAttention(ctx context.Context, actor Actor, id string, version int64) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can do that.")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		evs := setAttention(r, actor.ID, "")
@@ -190,8 +191,9 @@ func (s *Service) DismissAttention(ctx context.Context, actor Actor, id string, 
 // HideUpdate is a moderator hiding a public update, with a reason: the update stays stored with
 // who hid it, when and why (moderators still see it), and the change is an event.
 func (s *Service) HideUpdate(ctx context.Context, actor Actor, id, updateID, reason string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can do that.")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {

@@ -166,7 +166,7 @@ func TestQueueAnswersFiltersExactly(t *testing.T) {
 		}
 	}
 	check("after changes")
-	counts, err := s.QueueTabCounts(ctx, "mod1")
+	counts, err := s.QueueTabCounts(ctx, "mod1", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,10 @@ type Change struct {
 	Was      string `json:"was,omitempty"`
 	// Public says a change was the public's, not a moderator's: "reporter" or "public".
 	Public string `json:"public,omitempty"`
+	// Body and BodyName: a body's staff made the change; the public sees it as the body's
+	// (the name as it was then), moderators see By too.
+	Body     string `json:"body,omitempty"`
+	BodyName string `json:"body_name,omitempty"`
 }
 
 // AbuseFlag is one "report abuse" from the public: on the report, or on one of its updates.
