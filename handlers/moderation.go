@@ -386,6 +386,11 @@ func (h *handler) queueItems(c *fiber.Ctx, rs []*store.Report) ([]views.Moderati
 			}
 		}
 	}
+	if me := currentUser(c); me.Role == store.RoleStaff { // never another body's report, even as a candidate
+		if candIDs, err = h.store.SentOf(ctx, me.Body, candIDs); err != nil {
+			return nil, err
+		}
+	}
 	cands, err := h.store.ReportsByID(ctx, candIDs)
 	if err != nil {
 		return nil, err

@@ -191,9 +191,6 @@ func (s *Service) SendTo(ctx context.Context, actor lifecycle.Actor, rid, bid st
 	if _, err := s.life.Authorise(ctx, actor, rid); err != nil {
 		return err
 	}
-	if actor.Role == store.RoleStaff && bid != actor.Body {
-		return ErrOtherBody
-	}
 	r, err := s.st.Report(ctx, rid)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNoReport
@@ -208,6 +205,9 @@ func (s *Service) SendTo(ctx context.Context, actor lifecycle.Actor, rid, bid st
 		return ErrNoBody
 	} else if err != nil {
 		return err
+	}
+	if actor.Role == store.RoleStaff && b.ID != actor.Body {
+		return ErrOtherBody
 	}
 	now := s.now().UTC()
 	d := store.Delivery{Body: b.ID, BodyName: b.Name, Via: b.Method, Queued: now,

@@ -340,3 +340,21 @@ func (s *Store) SentTo(ctx context.Context, rid, bid string) (bool, error) {
 	}
 	return true, nil
 }
+
+// SentOf keeps the reports of rids that were sent to body bid (one ZMSCORE).
+func (s *Store) SentOf(ctx context.Context, bid string, rids []string) ([]string, error) {
+	if len(rids) == 0 || !validID(bid) {
+		return nil, nil
+	}
+	scores, err := s.rdb.ZMScore(ctx, bodyReportsKey(bid), rids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read a body's reports: %w", err)
+	}
+	var out []string
+	for i, sc := range scores {
+		if sc != 0 { // go-redis reads a missing member as 0; a sent report's score is its time
+			out = append(out, rids[i])
+		}
+	}
+	return out, nil
+}
