@@ -204,7 +204,7 @@ func TestAdminMakesStaff(t *testing.T) {
 		t.Fatalf("a refused change changed the role: %s", got.Role)
 	}
 	_, page := admin.get("/admin?email=" + url.QueryEscape(u.Email))
-	if doc(t, page).Find(`[data-testid="staff-body"] option[value="` + b.ID + `"]`).Length() != 1 {
+	if doc(t, page).Find(`[data-testid="staff-body"] option[value="`+b.ID+`"]`).Length() != 1 {
 		t.Fatal("the admin page does not offer the body")
 	}
 	if resp, _ := admin.post(role, url.Values{"role": {"staff"}, "body": {b.ID}}); resp.StatusCode != http.StatusSeeOther {

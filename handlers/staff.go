@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 
@@ -63,7 +64,7 @@ func (h *handler) relocateReport(c *fiber.Ctx) error {
 	lat, err1 := strconv.ParseFloat(strings.TrimSpace(f.Values["lat"]), 64)
 	lng, err2 := strconv.ParseFloat(strings.TrimSpace(f.Values["lng"]), 64)
 	if err1 != nil || err2 != nil {
-		return h.staffDone(c, id, f.Values["back"], nil, &lifecycle.Error{Kind: lifecycle.Invalid, Msg: i18n.M("moderation.err.place")}, "", "", i18n.Msg{})
+		lat, lng = math.NaN(), math.NaN() // not numbers: lifecycle refuses them, after saying who may move it
 	}
 	r, err := h.life.Relocate(c.UserContext(), actor, id, v, lat, lng, f.Values["reason"])
 	return h.staffDone(c, id, f.Values["back"], r, err, "report.relocate", f.Values["lat"]+","+f.Values["lng"]+": "+f.Values["reason"], i18n.M("moderation.flash.corrected"))

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -594,13 +595,17 @@ func ownPending(actor Actor, r *store.Report) error {
 	return nil
 }
 
-// Relocate moves a report's pin (a moderator correcting a reporter), with a reason. The old
+// Relocate moves a report's pin (a moderator correcting a reporter), with a reason; NaN is a
+// position the form did not give as numbers. The old
 // place stays in the history for moderators; the indexes and the map's counts follow the event,
 // and the reporter is told.
 func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version int64, lat, lng float64, reason string) (*store.Report, error) {
 	actor, err := s.Authorise(ctx, actor, id)
 	if err != nil {
 		return nil, err
+	}
+	if math.IsNaN(lat) || math.IsNaN(lng) {
+		return nil, invalidField("lat", i18n.M("moderation.err.place"))
 	}
 	if msg := PlaceProblem(lat, lng); !msg.IsZero() {
 		return nil, invalidField("lat", msg)
