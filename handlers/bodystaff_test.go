@@ -12,6 +12,7 @@ import (
 
 	"hazardwatch/hazard"
 	"hazardwatch/lifecycle"
+	"hazardwatch/photo/phototest"
 	"hazardwatch/store"
 )
 
@@ -265,5 +266,93 @@ func TestStaffActionsShowAsTheBody(t *testing.T) {
 	entries, _, err := e.store.AuditLog(t.Context(), store.AuditFilter{Target: w.inHaifa}, "", 10)
 	if err != nil || len(entries) == 0 || entries[0].Actor != w.staffUser.ID {
 		t.Fatalf("audit: %+v %v", entries, err)
+	}
+}
+
+// Staff see their body's reports as moderators do, whatever their state: a rejected report's
+// page and API answer, its hidden photo (the panel's thumbnail) and hidden updates. Another
+// body's report shows them no more than a citizen sees: its hidden photo and hidden update stay
+// hidden, and once rejected it is 404.
+func TestStaffSeeTheirBodysHiddenReportsOnly(t *testing.T) {
+	e := newEnv(t, "RATE_LIMITS", "off", "DATA_DIR", t.TempDir())
+	ctx := t.Context()
+	w := newStaffWorld(t, e)
+	rex, _ := e.signedIn(t, "Rex", store.RoleCitizen)
+	cid, _ := e.signedIn(t, "Cid", store.RoleCitizen)
+	withPhoto := func(lat, lng float64, side int) (string, string) {
+		resp, _ := rex.postReport(reportFields("pothole", lat, lng), upload{"a.png", phototest.PNG(t, side, side)})
+		id := reportIDFrom(t, resp)
+		r, _ := e.store.Report(ctx, id)
+		if len(r.Photos) != 1 {
+			t.Fatalf("photos: %v", r.Photos)
+		}
+		return id, r.Photos[0]
+	}
+	haifa, haifaPhoto := withPhoto(32.81, 35.01, 21)
+	telAviv, telAvivPhoto := withPhoto(32.09, 34.79, 22)
+	e.drain(t) // sent: each body's index lists its report
+	for _, tc := range []struct{ id, photo string }{{haifa, haifaPhoto}, {telAviv, telAvivPhoto}} {
+		if resp, _ := rex.postUpdate(tc.id, url.Values{"text": {"Plate 12-345-67 parked on it"}}, nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("update: %d", resp.StatusCode)
+		}
+		r, _ := e.store.Report(ctx, tc.id)
+		if _, err := e.life.HideUpdate(ctx, testMod, tc.id, r.Updates[0].ID, "a number plate"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.life.HidePhoto(ctx, testMod, tc.id, 0, tc.photo, "a face"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(c *client, path string) int {
+		resp, _ := c.get(path)
+		return resp.StatusCode
+	}
+	thumb := func(hash string) string { return "/photos/" + hash + "_t.jpg" }
+
+	// Open reports: Haifa's staff read Haifa's hidden update and photo, not Tel Aviv's.
+	if _, page := w.staff.get("/reports/" + haifa); !strings.Contains(page, "Plate 12-345-67") {
+		t.Error("Haifa's staff do not see the hidden update on Haifa's report")
+	}
+	if _, page := w.staff.get("/reports/" + telAviv); strings.Contains(page, "Plate 12-345-67") {
+		t.Error("Haifa's staff see the hidden update on Tel Aviv's report")
+	}
+	_, panel := w.staff.get("/moderation/reports/" + haifa + "/panel")
+	src, _ := doc(t, panel).Find(`[data-testid="hidden-photo"] img`).Attr("src")
+	if src != thumb(haifaPhoto) {
+		t.Fatalf("the panel's hidden photo: %q", src)
+	}
+	if got := status(w.staff, src); got != http.StatusOK {
+		t.Errorf("the hidden photo's thumbnail in Haifa's staff's panel: %d", got)
+	}
+	for _, path := range []string{thumb(telAvivPhoto), "/photos/" + telAvivPhoto + ".jpg"} {
+		if got := status(w.staff, path); got != http.StatusNotFound {
+			t.Errorf("Tel Aviv's hidden photo %s to Haifa's staff: %d", path, got)
+		}
+	}
+
+	// Rejected: Haifa's report stays open to Haifa's staff, as to moderators; Tel Aviv's is gone.
+	for _, id := range []string{haifa, telAviv} {
+		if _, err := e.life.Transition(ctx, testMod, id, 0, hazard.Reject, "not a hazard", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{"/reports/" + haifa, "/api/reports/" + haifa, thumb(haifaPhoto), "/photos/" + haifaPhoto + ".jpg"} {
+		if got := status(w.staff, path); got != http.StatusOK {
+			t.Errorf("GET %s (Haifa's, rejected) as Haifa's staff: %d", path, got)
+		}
+		if got := status(cid, path); got != http.StatusNotFound {
+			t.Errorf("GET %s (Haifa's, rejected) as a citizen: %d", path, got)
+		}
+	}
+	if _, page := w.staff.get("/reports/" + haifa); !strings.Contains(page, "Plate 12-345-67") {
+		t.Error("the rejected report's hidden update, to its body's staff")
+	}
+	for _, path := range []string{"/reports/" + telAviv, "/api/reports/" + telAviv, thumb(telAvivPhoto), "/feeds/reports/" + telAviv + ".atom"} {
+		if got := status(w.staff, path); got != http.StatusNotFound {
+			t.Errorf("GET %s (Tel Aviv's, rejected) as Haifa's staff: %d", path, got)
+		}
+		if got := status(w.mod, path); got != http.StatusOK && !strings.HasSuffix(path, ".atom") {
+			t.Errorf("GET %s (Tel Aviv's, rejected) as a moderator: %d", path, got)
+		}
 	}
 }

@@ -126,7 +126,8 @@ const (
 
 // Visible reports whether viewer (nil: nobody signed in) may see a report in status whose
 // reporter is reporter: its reporter and moderators always; everyone else public statuses, and
-// pending ones only under post-moderation.
+// pending ones only under post-moderation. It does not know which report: a body's staff see
+// what citizens see here (lists and maps of everyone's reports), and more only through CanSee.
 func (s *Service) Visible(viewer *store.User, status hazard.Status, reporter string) bool {
 	if viewer != nil && (viewer.ID == reporter || viewer.Role.AtLeast(store.RoleModerator)) {
 		return true
@@ -134,18 +135,30 @@ func (s *Service) Visible(viewer *store.User, status hazard.Status, reporter str
 	return status.Public() && !(s.cfg.Moderation == "pre" && status == hazard.Pending)
 }
 
-// CanSee is Visible for a report.
-func (s *Service) CanSee(viewer *store.User, r *store.Report) bool {
-	return s.Visible(viewer, r.Status, r.ReporterID)
+// CanSee is Visible for a report, and for a body's staff also every report they may moderate
+// (Authorise: their body's, rejected or hidden ones too). An error reading Redis hides it.
+func (s *Service) CanSee(ctx context.Context, viewer *store.User, r *store.Report) bool {
+	ok, _ := s.canSee(ctx, viewer, r)
+	return ok
+}
+
+func (s *Service) canSee(ctx context.Context, viewer *store.User, r *store.Report) (bool, error) {
+	if s.Visible(viewer, r.Status, r.ReporterID) {
+		return true, nil
+	}
+	if viewer == nil || viewer.Role != store.RoleStaff {
+		return false, nil
+	}
+	return s.moderates(ctx, viewer, r.ID)
 }
 
 // PhotoVisible reports whether viewer may see photo hash of r: the report must be visible to
-// them, and a photo of a hidden update only to moderators.
-func (s *Service) PhotoVisible(viewer *store.User, r *store.Report, hash string) bool {
-	if !s.CanSee(viewer, r) {
+// them, and a hidden photo, or the photo of a hidden update, only to those who moderate it.
+func (s *Service) PhotoVisible(ctx context.Context, viewer *store.User, r *store.Report, hash string) bool {
+	if !s.CanSee(ctx, viewer, r) {
 		return false
 	}
-	if slices.Contains(r.Photos, hash) || ActorOf(viewer).moderator() {
+	if slices.Contains(r.Photos, hash) {
 		return true
 	}
 	for _, u := range r.Updates {
@@ -153,7 +166,7 @@ func (s *Service) PhotoVisible(viewer *store.User, r *store.Report, hash string)
 			return true
 		}
 	}
-	return false
+	return s.Moderates(ctx, viewer, r.ID)
 }
 
 // VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
@@ -182,10 +195,17 @@ func (s *Service) PublicNow(status hazard.Status) bool { return s.Visible(nil, s
 // not reveal that they exist.
 func (s *Service) Load(ctx context.Context, viewer *store.User, id string) (*store.Report, error) {
 	r, err := s.st.Report(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.CanSee(viewer, r)) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGone
+	} else if err != nil {
+		return nil, err
+	}
+	if ok, err := s.canSee(ctx, viewer, r); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, errGone
 	}
-	return r, err
+	return r, nil
 }
 
 // --- creating ---

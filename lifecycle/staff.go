@@ -122,8 +122,17 @@ func (s *Service) Authorise(ctx context.Context, actor Actor, id string) (Actor,
 // Moderates reports whether viewer may moderate report id (Authorise): whether a page shows
 // them what only moderators see of it (hidden updates, the send form, the reporter's details).
 func (s *Service) Moderates(ctx context.Context, viewer *store.User, id string) bool {
+	ok, _ := s.moderates(ctx, viewer, id)
+	return ok
+}
+
+// moderates is Moderates with Redis's errors (a refusal is false, not an error).
+func (s *Service) moderates(ctx context.Context, viewer *store.User, id string) (bool, error) {
 	_, err := s.Authorise(ctx, ActorOf(viewer), id)
-	return err == nil
+	if KindOf(err) == Forbidden {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // ForModerator loads report id for actor's panel, refused as an action on it would be.

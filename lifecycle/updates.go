@@ -82,7 +82,7 @@ func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d Updat
 	}
 	return s.change(ctx, id, 0, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if !s.Visible(nil, r.Status, "\x00") {
-			if !s.CanSee(&store.User{ID: actor.ID, Role: actor.Role}, r) {
+			if !s.CanSee(ctx, &store.User{ID: actor.ID, Role: actor.Role, Body: actor.Body}, r) {
 				return nil, errGone
 			}
 			return nil, fail(Conflict, "updates.error.not_public")
