@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -354,5 +355,67 @@ func TestStaffSeeTheirBodysHiddenReportsOnly(t *testing.T) {
 		if got := status(w.mod, path); got != http.StatusOK && !strings.HasSuffix(path, ".atom") {
 			t.Errorf("GET %s (Tel Aviv's, rejected) as a moderator: %d", path, got)
 		}
+	}
+}
+
+// A staff member's public update on their body's report (the form, even with show_name, and a
+// questionnaire answer) shows as the body's on the page, the feed and the followers' mail; the
+// person's name only to those who moderate the report. On another body's report they write as
+// anyone does.
+func TestStaffUpdatesShowAsTheBody(t *testing.T) {
+	e := newEnv(t, "RATE_LIMITS", "off")
+	ctx := t.Context()
+	w := newStaffWorld(t, e)
+	fan, fu := e.signedIn(t, "Fan", store.RoleCitizen)
+	if resp, _ := fan.post("/reports/"+w.inHaifa+"/follow", url.Values{"follow": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("follow: %d", resp.StatusCode)
+	}
+	if resp, _ := w.staff.postUpdate(w.inHaifa, url.Values{"text": {"Crew booked for Sunday"}, "fixed": {"1"}, "show_name": {"1"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("update: %d", resp.StatusCode)
+	}
+	token, err := e.store.NewAnswerToken(ctx, store.Answer{Report: w.inHaifa, By: w.staffUser.ID}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := w.staff.post("/questionnaire/"+token, url.Values{"fixed": {"yes"}, "text": {"Patched on Sunday"}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("questionnaire: %d", resp.StatusCode)
+	}
+	r, _ := e.store.Report(ctx, w.inHaifa)
+	if len(r.Updates) != 2 {
+		t.Fatalf("updates: %+v", r.Updates)
+	}
+	for _, up := range r.Updates {
+		if up.By != w.staffUser.ID || up.Body != w.haifa.ID || up.BodyName != "Haifa Municipality" || up.Name != "" {
+			t.Fatalf("stored update: %+v", up)
+		}
+	}
+
+	updates := func(c *client) string {
+		_, page := c.get("/reports/" + w.inHaifa)
+		return strings.Join(strings.Fields(doc(t, page).Find(`[data-testid="update-list"]`).Text()), " ")
+	}
+	if got := updates(e.client(t)); strings.Count(got, "Haifa Municipality") != 2 || strings.Contains(got, "Stav") {
+		t.Errorf("the public's updates: %s", got)
+	}
+	if got := updates(w.mod); strings.Count(got, "Stav (Haifa Municipality)") != 2 {
+		t.Errorf("the moderator's updates: %s", got)
+	}
+	if _, feed := e.client(t).get("/feeds/reports/" + w.inHaifa + ".atom"); !strings.Contains(feed, "Haifa Municipality thinks it is fixed") || strings.Contains(feed, "Stav") {
+		t.Errorf("feed: %s", feed)
+	}
+	e.drain(t)
+	ms := e.waitMails(t, fu.Email, 2)
+	for _, m := range ms {
+		if !strings.Contains(m.Body, "Haifa Municipality added an update") || strings.Contains(m.Body, "Stav") || strings.Contains(m.Subject, "Stav") {
+			t.Errorf("the follower's mail: %s\n%s", m.Subject, m.Body)
+		}
+	}
+
+	// Tel Aviv's report: Stav is a citizen there, and signs as one.
+	if resp, _ := w.staff.postUpdate(w.inTelAviv, url.Values{"text": {"Saw it on my way"}, "show_name": {"1"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("update on Tel Aviv's report: %d", resp.StatusCode)
+	}
+	if r, _ := e.store.Report(ctx, w.inTelAviv); r.Updates[0].Body != "" || r.Updates[0].Name != "Stav" {
+		t.Fatalf("update on another body's report: %+v", r.Updates[0])
 	}
 }

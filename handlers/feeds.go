@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -131,9 +132,10 @@ func (h *handler) reportFeed(c *fiber.Ctx) error {
 		if up.Hidden() {
 			continue
 		}
-		title := i18n.T(ctx, "feeds.report.update", map[string]any{"Name": cmpOr(up.Name, i18n.T(ctx, "feeds.anonymous"))})
+		name := cmp.Or(up.BodyName, up.Name, i18n.T(ctx, "feeds.anonymous")) // a body's staff: the body, never the person
+		title := i18n.T(ctx, "feeds.report.update", map[string]any{"Name": name})
 		if up.Fixed {
-			title = i18n.T(ctx, "feeds.report.fixed", map[string]any{"Name": cmpOr(up.Name, i18n.T(ctx, "feeds.anonymous"))})
+			title = i18n.T(ctx, "feeds.report.fixed", map[string]any{"Name": name})
 		}
 		items = append(items, &feeds.Item{Title: title, Link: &feeds.Link{Href: link + "#update-" + up.ID}, Id: link + "#update-" + up.ID,
 			Description: up.Text, Created: up.At, Updated: up.At})

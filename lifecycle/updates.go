@@ -69,6 +69,7 @@ func (s *Service) fixedCount() int {
 // active report resolves it when its reporter says so or when FixedByPublic different people
 // have, and otherwise flags it ReportedFixed; on a resolved report a photo, or its reporter's
 // "not fixed", reopens it flagged ReopenedByPublic. Nothing is stored when any part is refused.
+// A body's staff write on their body's reports as the body (Authorise's rule), never by name.
 func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d UpdateDraft) (*store.Report, error) {
 	if actor.ID == "" {
 		return nil, fail(Forbidden, "updates.error.sign_in")
@@ -79,6 +80,13 @@ func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d Updat
 	}
 	if d.Text == "" && d.Photo == "" && !d.Fixed && !d.Reopen {
 		return nil, invalid(ctx, "text", "updates.error.empty")
+	}
+	if actor.Role == store.RoleStaff { // on their body's report they speak for it; elsewhere as anyone
+		if a, err := s.Authorise(ctx, actor, id); err == nil {
+			actor = a
+		} else if KindOf(err) != Forbidden {
+			return nil, err
+		}
 	}
 	return s.change(ctx, id, 0, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if !s.Visible(nil, r.Status, "\x00") {
@@ -103,7 +111,10 @@ func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d Updat
 			}
 		}
 		u := store.Update{ID: store.NewID(), At: now, By: actor.ID, Text: d.Text, Photo: d.Photo, Fixed: d.Fixed}
-		if d.ShowName {
+		switch {
+		case actor.BodyName != "":
+			u.Body, u.BodyName = actor.Body, actor.BodyName
+		case d.ShowName:
 			u.Name = actor.Name
 		}
 		r.Updates = append(r.Updates, u)
