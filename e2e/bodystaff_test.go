@@ -12,7 +12,8 @@ import (
 )
 
 // On phones: an admin makes a user staff of a body; that user signs in, finds the report sent to
-// the body in their queue and marks it fixed; a citizen sees the body's name on the timeline.
+// the body in their queue, adds a public update and marks it fixed; a citizen sees the body's
+// name on the timeline and the update, never the person's.
 func TestStaffOfABodyMarksFixed(t *testing.T) {
 	ctx := t.Context()
 	// A square round a place no other test reports in.
@@ -69,6 +70,13 @@ func TestStaffOfABodyMarksFixed(t *testing.T) {
 	s := phone(t)
 	s.signIn(staffEmail, pw)
 	s.see("nav-user", staffName)
+	// A public update on the body's report is signed by the body, even when asked to show a name.
+	s.goto_("/reports/" + r.ID)
+	s.must(s.page.GetByLabel("What did you see?").Fill("Crew booked for Sunday."), "the update's text")
+	s.must(s.page.GetByLabel("Show my name").Check(), "show my name")
+	s.must(s.page.GetByTestId("update-submit").Click(), "add the update")
+	s.see("update-list", "Carmel Council")
+	s.noProblems()
 	s.goto_("/moderation?tab=pending")
 	s.see("queue-scope", "Reports sent to Carmel Council")
 	item := s.page.Locator("#mod-" + r.ID)
@@ -90,6 +98,11 @@ func TestStaffOfABodyMarksFixed(t *testing.T) {
 	c.see("timeline", "Resurfaced this morning.")
 	if err := expect.Locator(c.page.GetByTestId("timeline")).Not().ToContainText(staffName); err != nil {
 		t.Fatal("the public timeline names the staff member: ", err)
+	}
+	c.see("update-list", "Carmel Council")
+	c.see("update-list", "Crew booked for Sunday.")
+	if err := expect.Locator(c.page.GetByTestId("update-list")).Not().ToContainText(staffName); err != nil {
+		t.Fatal("the public update names the staff member: ", err)
 	}
 	c.noProblems()
 }
