@@ -23,7 +23,7 @@ func (h *handler) accountView(c *fiber.Ctx, f *form) (views.AccountPage, error) 
 		HasPassword: u.PasswordHash != "", GoogleLinked: u.GoogleSub != "", Notify: !u.NoMail,
 		Lang: u.Lang, Langs: i18n.Languages,
 	}
-	if u.Role.AtLeast(store.RoleModerator) {
+	if u.Role.AtLeast(store.RoleStaff) {
 		on := !u.NoShortcuts
 		a.Shortcuts = &on
 	}

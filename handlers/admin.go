@@ -13,9 +13,21 @@ import (
 	"hazardwatch/views"
 )
 
-func (h *handler) userRow(c *fiber.Ctx, u *store.User) views.UserRow {
-	return views.UserRow{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role), Verified: u.EmailVerified,
+func (h *handler) userRow(c *fiber.Ctx, u *store.User) (views.UserRow, error) {
+	row := views.UserRow{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role), Verified: u.EmailVerified,
 		Disabled: u.Disabled, Created: u.CreatedAt.Format("2006-01-02"), Self: currentUser(c) != nil && currentUser(c).ID == u.ID}
+	if u.Role == store.RoleStaff {
+		b, err := h.store.Body(c.UserContext(), u.Body)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			row.BodyGone = true
+		case err != nil:
+			return row, err
+		default:
+			row.Body, row.BodyName = b.ID, b.Name
+		}
+	}
+	return row, nil
 }
 
 // admin is /admin: find people by email, change roles, disable and enable accounts.
@@ -29,7 +41,11 @@ func (h *handler) admin(c *fiber.Ctx) error {
 		case err != nil:
 			return err
 		default:
-			v.Users = []views.UserRow{h.userRow(c, u)}
+			row, err := h.userRow(c, u)
+			if err != nil {
+				return err
+			}
+			v.Users = []views.UserRow{row}
 			res, err := h.store.List(c.UserContext(), store.ListQuery{Reporter: u.ID, Statuses: hazard.Statuses, Limit: 20})
 			if err != nil {
 				return err
@@ -44,11 +60,22 @@ func (h *handler) admin(c *fiber.Ctx) error {
 			return err
 		}
 		for _, u := range us {
-			v.Users = append(v.Users, h.userRow(c, u))
+			row, err := h.userRow(c, u)
+			if err != nil {
+				return err
+			}
+			v.Users = append(v.Users, row)
 		}
 	}
 	for _, r := range store.Roles {
 		v.Roles = append(v.Roles, views.Option{Value: string(r), Label: say(c, "account.role."+string(r))})
+	}
+	bs, err := h.routing.Bodies(c.UserContext())
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		v.Bodies = append(v.Bodies, views.Option{Value: b.ID, Label: b.Name})
 	}
 	return render(c, fiber.StatusOK, views.AdminPage(h.page(c, say(c, "admin.people.title")), v))
 }
@@ -85,16 +112,30 @@ func (h *handler) setUserRole(c *fiber.Ctx) error {
 	if err != nil {
 		return refuse(fiber.StatusUnprocessableEntity, "admin.people.choose_role")
 	}
+	body := strings.TrimSpace(c.FormValue("body"))
+	if role == store.RoleStaff && body == "" {
+		return refuse(fiber.StatusUnprocessableEntity, "admin.people.choose_body")
+	}
 	if role != store.RoleAdmin {
 		if err := h.lastAdmin(c, u); err != nil {
 			return err
 		}
 	}
-	if err := h.store.SetRole(c.UserContext(), u.ID, role); err != nil {
+	err = h.store.SetRole(c.UserContext(), u.ID, role, body)
+	if errors.Is(err, store.ErrNoBody) {
+		return refuse(fiber.StatusUnprocessableEntity, "admin.people.unknown_body")
+	} else if err != nil {
 		return err
 	}
-	h.audit(c, "user.role", u.ID, string(u.Role)+" -> "+string(role))
-	h.setFlash(c, "success", i18n.M("admin.people.role_set", "Name", u.Name, "Role", i18n.M("account.role."+string(role))))
+	note, msg := string(u.Role)+" -> "+string(role), i18n.M("admin.people.role_set", "Name", u.Name, "Role", i18n.M("account.role."+string(role)))
+	if role == store.RoleStaff {
+		note += " (body " + body + ")"
+		if b, err := h.store.Body(c.UserContext(), body); err == nil {
+			msg = i18n.M("admin.people.staff_set", "Name", u.Name, "Body", b.Name)
+		}
+	}
+	h.audit(c, "user.role", u.ID, note)
+	h.setFlash(c, "success", msg)
 	return redirect(c, "/admin?email="+url.QueryEscape(u.Email))
 }
 

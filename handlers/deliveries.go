@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -50,7 +49,7 @@ func (h *handler) sendTo(c *fiber.Ctx) error {
 func (h *handler) deliveryView(c *fiber.Ctx, r *store.Report, ds []store.Delivery) views.DeliveryView {
 	ctx := c.UserContext()
 	u := currentUser(c)
-	v := views.DeliveryView{ReportID: r.ID, Moderator: u != nil && u.Role.AtLeast(store.RoleModerator)}
+	v := views.DeliveryView{ReportID: r.ID, Moderator: u != nil && h.life.Moderates(ctx, u, r.ID)}
 	for _, d := range ds {
 		it := views.DeliveryItem{BodyID: d.Body, Name: d.BodyName, Via: d.Via, State: d.State, ExternalID: d.ExternalID}
 		if d.ErrorKey != "" {
@@ -76,6 +75,9 @@ func (h *handler) deliveryView(c *fiber.Ctx, r *store.Report, ds []store.Deliver
 			h.log.Warn("listing bodies for the send form failed", "err", err)
 		}
 		for _, b := range bs {
+			if u.Role == store.RoleStaff && b.ID != u.Body {
+				continue // a body's staff send again only to their own body (routing.SendTo)
+			}
 			v.Bodies = append(v.Bodies, views.Option{Value: b.ID, Label: b.Name})
 		}
 	}
@@ -85,47 +87,16 @@ func (h *handler) deliveryView(c *fiber.Ctx, r *store.Report, ds []store.Deliver
 // sentVia names the timeline entry of a send, by the way it went.
 var sentVia = map[string]string{store.ByEmail: "bodies.timeline.sent_email", store.ByOpen311: "bodies.timeline.sent_open311"}
 
-// withDeliveries adds the sends to a report's timeline, in time order, and names the body on the
-// entries its system made.
-func (h *handler) withDeliveries(c *fiber.Ctx, r *store.Report, items []views.TimelineItem, ds []store.Delivery) []views.TimelineItem {
+// withDeliveries adds the sends to a report's timeline, in time order.
+func withDeliveries(c *fiber.Ctx, items []views.TimelineItem, ds []store.Delivery) []views.TimelineItem {
 	ctx := c.UserContext()
-	type dated struct {
-		at   time.Time
-		item views.TimelineItem
-	}
-	names := map[string]string{}
 	for _, d := range ds {
-		names[d.Body] = d.BodyName
-	}
-	var all []dated
-	for i, it := range items {
-		at := time.Time{}
-		if i < len(r.History) {
-			at = r.History[i].At
-			if bid := lifecycle.BodyOf(r.History[i].By); bid != "" {
-				name := cmp.Or(names[bid], i18n.T(ctx, "bodies.timeline.a_body"))
-				if r.History[i].Action == lifecycle.BodyNote {
-					it.Label = i18n.T(ctx, "bodies.timeline.note", map[string]any{"Body": name})
-				} else {
-					it.Label = i18n.T(ctx, "bodies.timeline.by_body", map[string]any{"Label": it.Label, "Body": name})
-				}
-			}
+		if d.State == store.DeliverySent {
+			items = append(items, views.TimelineItem{At: d.At, Label: i18n.T(ctx, sentVia[d.Via], map[string]any{"Body": d.BodyName})})
 		}
-		all = append(all, dated{at, it})
 	}
-	for _, d := range ds {
-		if d.State != store.DeliverySent {
-			continue
-		}
-		all = append(all, dated{d.At, views.TimelineItem{At: d.At,
-			Label: i18n.T(ctx, sentVia[d.Via], map[string]any{"Body": d.BodyName})}})
-	}
-	slices.SortStableFunc(all, func(a, b dated) int { return a.at.Compare(b.at) })
-	out := make([]views.TimelineItem, len(all))
-	for i, d := range all {
-		out[i] = d.item
-	}
-	return out
+	slices.SortStableFunc(items, func(a, b views.TimelineItem) int { return a.At.Compare(b.At) })
+	return items
 }
 
 // sentNames are the bodies a report was sent to, for the lists' mark ("" when none).
@@ -179,6 +150,8 @@ func (h *handler) sendReport(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(err, routing.ErrForbidden):
 		return refuse(fiber.StatusForbidden, "bodies.report.err_forbidden")
+	case errors.Is(err, routing.ErrOtherBody):
+		return refuse(fiber.StatusForbidden, "bodies.report.err_other_body")
 	case errors.Is(err, routing.ErrNoReport):
 		return refuse(fiber.StatusNotFound, "bodies.report.err_gone")
 	case errors.Is(err, routing.ErrNoBody):

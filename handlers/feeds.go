@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -114,8 +115,14 @@ func (h *handler) reportFeed(c *fiber.Ctx) error {
 	}
 	var items []*feeds.Item
 	for i, ch := range r.History {
+		if ch.Internal {
+			continue // moderators' own entries, as on the report page
+		}
 		title := i18n.T(ctx, "feeds.report.reported")
-		if ch.From != "" {
+		switch {
+		case ch.BodyName != "" && ch.From != ch.To: // a body's staff: the body, never the person
+			title = i18n.T(ctx, "reports.timeline.body_marked", map[string]any{"Body": ch.BodyName, "Status": ch.To.InlineMsg()})
+		case ch.From != "":
 			title = i18n.T(ctx, "feeds.report.status", map[string]any{"Status": ch.To.Label(ctx)})
 		}
 		items = append(items, &feeds.Item{Title: title, Link: &feeds.Link{Href: link}, Id: link + "#change-" + strconv.Itoa(i),
@@ -125,9 +132,10 @@ func (h *handler) reportFeed(c *fiber.Ctx) error {
 		if up.Hidden() {
 			continue
 		}
-		title := i18n.T(ctx, "feeds.report.update", map[string]any{"Name": cmpOr(up.Name, i18n.T(ctx, "feeds.anonymous"))})
+		name := cmp.Or(up.BodyName, up.Name, i18n.T(ctx, "feeds.anonymous")) // a body's staff: the body, never the person
+		title := i18n.T(ctx, "feeds.report.update", map[string]any{"Name": name})
 		if up.Fixed {
-			title = i18n.T(ctx, "feeds.report.fixed", map[string]any{"Name": cmpOr(up.Name, i18n.T(ctx, "feeds.anonymous"))})
+			title = i18n.T(ctx, "feeds.report.fixed", map[string]any{"Name": name})
 		}
 		items = append(items, &feeds.Item{Title: title, Link: &feeds.Link{Href: link + "#update-" + up.ID}, Id: link + "#update-" + up.ID,
 			Description: up.Text, Created: up.At, Updated: up.At})

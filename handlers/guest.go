@@ -103,7 +103,7 @@ func (h *handler) confirm(c *fiber.Ctx) error {
 // publicURL is the report's page if the asker may see it ("" under pre-moderation, until a
 // moderator approves it).
 func (h *handler) publicURL(c *fiber.Ctx, r *store.Report) string {
-	if h.life.CanSee(currentUser(c), r) {
+	if h.life.CanSee(c.UserContext(), currentUser(c), r) {
 		return "/reports/" + r.ID
 	}
 	return ""

@@ -154,7 +154,11 @@ func (h *handler) queueTabs(c *fiber.Ctx) error {
 	if !msg.IsZero() {
 		return refuseMsg(fiber.StatusBadRequest, msg)
 	}
-	tabs, err := h.tabs(c, q)
+	scope, err := h.queueScope(c)
+	if err != nil {
+		return err
+	}
+	tabs, err := h.tabs(c, q, scope)
 	if err != nil {
 		return err
 	}
@@ -168,9 +172,36 @@ func (h *handler) queuePage(c *fiber.Ctx) views.Page {
 	return p
 }
 
+// queueScope is whose reports the asker's queue holds: every report for moderators and admins
+// (Body ""); for a body's staff only the reports sent to their body, and nothing at all when
+// that body is gone (Gone), never everything.
+type queueScope struct {
+	Body, Name string
+	Gone       bool
+}
+
+func (h *handler) queueScope(c *fiber.Ctx) (queueScope, error) {
+	u := currentUser(c)
+	if u.Role != store.RoleStaff {
+		return queueScope{}, nil
+	}
+	b, err := h.store.Body(c.UserContext(), u.Body)
+	if errors.Is(err, store.ErrNotFound) {
+		return queueScope{Body: u.Body, Gone: true}, nil
+	}
+	if err != nil {
+		return queueScope{}, err
+	}
+	return queueScope{Body: b.ID, Name: b.Name}, nil
+}
+
 func (h *handler) queueView(c *fiber.Ctx, q queueParams) (views.ModerationView, error) {
 	ctx := c.UserContext()
 	u := currentUser(c)
+	scope, err := h.queueScope(c)
+	if err != nil {
+		return views.ModerationView{}, err
+	}
 	v := views.ModerationView{
 		Tab: q.Tab, Type: q.Type, Severity: q.Severity, Order: q.Order, BBox: q.BBox, Types: typeOptions(c), Severities: severityOptions(c),
 		Orders: []views.Option{
@@ -184,6 +215,8 @@ func (h *handler) queueView(c *fiber.Ctx, q queueParams) (views.ModerationView, 
 		Shortcuts: !u.NoShortcuts,
 		Page:      q.Page,
 		Self:      q.url(q.Page),
+		Scope:     scope.Name,
+		ScopeGone: scope.Gone,
 	}
 	if q.box != nil {
 		v.Map.Lat, v.Map.Lng = (q.box.MinLat+q.box.MaxLat)/2, (q.box.MinLng+q.box.MaxLng)/2
@@ -192,14 +225,19 @@ func (h *handler) queueView(c *fiber.Ctx, q queueParams) (views.ModerationView, 
 	for _, a := range lifecycle.BulkActions {
 		v.BulkActions = append(v.BulkActions, views.Option{Value: string(a), Label: actionLabel(ctx, a)})
 	}
-	tabs, err := h.tabs(c, q)
+	tabs, err := h.tabs(c, q, scope)
 	if err != nil {
 		return v, err
 	}
 	v.Tabs = tabs
-	rs, total, err := h.store.Queue(ctx, q.store(u.ID))
-	if err != nil {
-		return v, err
+	var rs []*store.Report
+	var total int64
+	if !scope.Gone {
+		sq := q.store(u.ID)
+		sq.Body = scope.Body
+		if rs, total, err = h.store.Queue(ctx, sq); err != nil {
+			return v, err
+		}
 	}
 	v.Total = total
 	if q.Page > 1 {
@@ -212,7 +250,7 @@ func (h *handler) queueView(c *fiber.Ctx, q queueParams) (views.ModerationView, 
 		return v, err
 	}
 	v.Items, err = h.queueItems(c, rs)
-	if q.Tab != tabMine && !slices.Contains(store.QueueFlags, q.Tab) {
+	if q.Tab != tabMine && !slices.Contains(store.QueueFlags, q.Tab) && scope == (queueScope{}) {
 		v.ExportStatus = q.Tab
 	}
 	return v, err
@@ -224,12 +262,15 @@ func (q queueParams) withBox(b string) queueParams {
 }
 
 // tabs are the queue's tabs with their counts: the active statuses, the public's flags, the
-// asker's own, then the closed statuses.
-func (h *handler) tabs(c *fiber.Ctx, q queueParams) ([]views.QueueTab, error) {
+// asker's own, then the closed statuses; counted within the asker's scope.
+func (h *handler) tabs(c *fiber.Ctx, q queueParams, scope queueScope) ([]views.QueueTab, error) {
 	ctx := c.UserContext()
-	counts, err := h.store.QueueTabCounts(ctx, currentUser(c).ID)
-	if err != nil {
-		return nil, err
+	counts := store.QueueCounts{}
+	if !scope.Gone {
+		var err error
+		if counts, err = h.store.QueueTabCounts(ctx, currentUser(c).ID, scope.Body); err != nil {
+			return nil, err
+		}
 	}
 	var out []views.QueueTab
 	add := func(key, label string, n int64) {
@@ -257,14 +298,21 @@ func (h *handler) tabs(c *fiber.Ctx, q queueParams) ([]views.QueueTab, error) {
 func (h *handler) rowContext(c *fiber.Ctx, q queueParams) (views.QueueRowContext, error) {
 	ctx := c.UserContext()
 	rc := views.QueueRowContext{Back: q.values(q.Page).Encode(), Types: typeOptions(c)}
-	ts, err := h.store.Templates(ctx)
-	if err != nil {
-		return rc, err
+	ts, terr := h.store.Templates(ctx)
+	if terr != nil {
+		return rc, terr
 	}
 	for _, t := range ts {
 		rc.Templates = append(rc.Templates, views.TemplateOption{ID: t.ID, Action: t.Action, Title: t.Title, Text: t.Text})
 	}
-	staff, err := h.store.Staff(ctx)
+	// Who reports can be assigned to: a body's staff see only their colleagues, never the users.
+	var staff []*store.User
+	var err error
+	if me := currentUser(c); me.Role == store.RoleStaff {
+		staff, err = h.store.BodyStaff(ctx, me.Body)
+	} else {
+		staff, err = h.store.Staff(ctx)
+	}
 	if err != nil {
 		return rc, err
 	}
@@ -338,6 +386,11 @@ func (h *handler) queueItems(c *fiber.Ctx, rs []*store.Report) ([]views.Moderati
 			}
 		}
 	}
+	if me := currentUser(c); me.Role == store.RoleStaff { // never another body's report, even as a candidate
+		if candIDs, err = h.store.SentOf(ctx, me.Body, candIDs); err != nil {
+			return nil, err
+		}
+	}
 	cands, err := h.store.ReportsByID(ctx, candIDs)
 	if err != nil {
 		return nil, err
@@ -351,7 +404,11 @@ func (h *handler) queueItems(c *fiber.Ctx, rs []*store.Report) ([]views.Moderati
 		return nil, err
 	}
 	names := map[string]string{}
-	if staff, err := h.store.Staff(ctx); err == nil {
+	staff, err := h.store.Staff(ctx)
+	if me := currentUser(c); me.Role == store.RoleStaff {
+		staff, err = h.store.BodyStaff(ctx, me.Body)
+	}
+	if err == nil {
 		for _, u := range staff {
 			names[u.ID] = u.Name
 		}
@@ -446,7 +503,9 @@ func (h *handler) noteOrTemplate(c *fiber.Ctx, note, templateID string, a hazard
 // queue with a flash message. Every change is audited.
 func (h *handler) staffDone(c *fiber.Ctx, id, back string, r *store.Report, err error, audit, note string, flash i18n.Msg) error {
 	var le *lifecycle.Error
-	if errors.As(err, &le) && le.Kind != lifecycle.NotFound && isPartial(c) {
+	// A refusal shows in the row, except for a report the asker may not see at all (gone, or
+	// not sent to a staff member's body).
+	if errors.As(err, &le) && le.Kind != lifecycle.NotFound && le.Kind != lifecycle.Forbidden && isPartial(c) {
 		if cur, err := h.store.Report(c.UserContext(), id); err == nil {
 			return h.renderRow(c, back, cur, i18n.Say(c.UserContext(), le.Msg), lifecycleStatus(le.Kind))
 		}

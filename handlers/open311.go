@@ -261,7 +261,7 @@ func (h *handler) open311Request(c *fiber.Ctx) error {
 		return err
 	}
 	r, err := h.store.Report(c.UserContext(), strings.Clone(c.Params("id")))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.life.CanSee(nil, r)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !h.life.CanSee(c.UserContext(), nil, r)) {
 		return refuse(fiber.StatusNotFound, "api.open311.no_request")
 	} else if err != nil {
 		return err
@@ -291,7 +291,7 @@ func (h *handler) open311Requests(c *fiber.Ctx) error {
 			return err
 		}
 		for _, r := range rs {
-			if h.life.CanSee(nil, r) {
+			if h.life.CanSee(c.UserContext(), nil, r) {
 				list = append(list, h.o311(c.UserContext(), r))
 			}
 		}

@@ -221,8 +221,8 @@ func (h *handler) servePhoto(c *fiber.Ctx) error {
 	public, visible := false, false
 	u := currentUser(c)
 	for _, r := range rs {
-		public = public || h.life.PhotoVisible(nil, r, hash)
-		visible = visible || h.life.PhotoVisible(u, r, hash)
+		public = public || h.life.PhotoVisible(c.UserContext(), nil, r, hash)
+		visible = visible || h.life.PhotoVisible(c.UserContext(), u, r, hash)
 	}
 	if !visible {
 		if k, ok := h.keptHash(c, c.Query("keep")); !ok || k != hash {

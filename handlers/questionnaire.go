@@ -110,7 +110,13 @@ func (h *handler) answerQuestionnaire(c *fiber.Ctx) error {
 		if d.Reopen && d.Photo == "" && r.ReporterID != a.By {
 			d.Reopen = false
 		}
-		if _, err := h.life.AddUpdate(ctx, lifecycle.Actor{ID: a.By}, r.ID, d); err != nil {
+		actor := lifecycle.Actor{ID: a.By}
+		if u, err := h.store.UserByID(ctx, a.By); err == nil { // a body's staff answer as the body
+			actor = lifecycle.ActorOf(u)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := h.life.AddUpdate(ctx, actor, r.ID, d); err != nil {
 			var le *lifecycle.Error
 			if !errors.As(err, &le) {
 				return err

@@ -266,7 +266,7 @@ func (h *handler) nearbyReports(c *fiber.Ctx) error {
 func (h *handler) nearbyCards(c *fiber.Ctx, rs []store.NearbyReport) []views.ReportCard {
 	var out []views.ReportCard
 	for _, r := range rs {
-		if !h.life.CanSee(currentUser(c), r.Report) {
+		if !h.life.CanSee(c.UserContext(), currentUser(c), r.Report) {
 			continue
 		}
 		card := h.card(c, r.Report)

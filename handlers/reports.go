@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"net/url"
 	"strconv"
@@ -87,6 +88,14 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	for _, ph := range r.Photos {
 		v.Photos = append(v.Photos, views.PhotoView{Full: "/photos/" + ph + ".jpg", Thumb: "/photos/" + ph + "_t.jpg"})
 	}
+	ds, err := h.store.Deliveries(c.UserContext(), r.ID)
+	if err != nil {
+		h.log.Warn("reading a report's deliveries failed; shown without them", "report", r.ID, "err", err)
+	}
+	bodyNames := map[string]string{}
+	for _, d := range ds {
+		bodyNames[d.Body] = d.BodyName
+	}
 	for _, ch := range r.History {
 		if ch.Internal { // moderators' own entries (corrections with originals, assignment, abuse flags)
 			continue
@@ -94,8 +103,7 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 		if ch.Action == hazard.ConfirmEmail {
 			continue // a guest's own link: the report counts from when it was made
 		}
-		item := views.TimelineItem{At: ch.At, Label: timelineLabel(c, ch), Note: ch.Note}
-		v.Timeline = append(v.Timeline, item)
+		v.Timeline = append(v.Timeline, views.TimelineItem{At: ch.At, Label: timelineLabel(c, ch, bodyNames), Note: ch.Note})
 	}
 	if u != nil {
 		confirmed, _ := h.store.Confirmed(c.UserContext(), r.ID, u.ID)
@@ -109,17 +117,35 @@ func (h *handler) reportView(c *fiber.Ctx, r *store.Report, editForm *form) view
 	if editForm != nil {
 		v.EditForm = editForm.Form
 	}
-	if ds, err := h.store.Deliveries(c.UserContext(), r.ID); err != nil {
-		h.log.Warn("reading a report's deliveries failed; shown without them", "report", r.ID, "err", err)
-	} else {
-		v.Timeline, v.Delivery = h.withDeliveries(c, r, v.Timeline, ds), h.deliveryView(c, r, ds)
+	if err == nil {
+		v.Timeline, v.Delivery = withDeliveries(c, v.Timeline, ds), h.deliveryView(c, r, ds)
 	}
 	v.Updates = h.updatesView(c, r)
 	return v
 }
 
-// timelineLabel says what one change of a report was.
-func timelineLabel(c *fiber.Ctx, ch store.Change) string {
+// timelineLabel says what one change of a report was, and who made it when it was a body: its
+// own system (named as its deliveries name it) or its staff (the name the change recorded; the
+// person is for moderators only).
+func timelineLabel(c *fiber.Ctx, ch store.Change, bodyNames map[string]string) string {
+	if ch.BodyName != "" && ch.Action != "" && ch.From != ch.To {
+		return say(c, "reports.timeline.body_marked", map[string]any{"Body": ch.BodyName, "Status": ch.To.InlineMsg()})
+	}
+	label := changeLabel(c, ch)
+	switch bid := lifecycle.BodyOf(ch.By); {
+	case ch.BodyName != "":
+		return say(c, "bodies.timeline.by_body", map[string]any{"Label": label, "Body": ch.BodyName})
+	case bid == "":
+		return label
+	case ch.Action == lifecycle.BodyNote:
+		return say(c, "bodies.timeline.note", map[string]any{"Body": cmp.Or(bodyNames[bid], say(c, "bodies.timeline.a_body"))})
+	default:
+		return say(c, "bodies.timeline.by_body", map[string]any{"Label": label, "Body": cmp.Or(bodyNames[bid], say(c, "bodies.timeline.a_body"))})
+	}
+}
+
+// changeLabel says what one change of a report was.
+func changeLabel(c *fiber.Ctx, ch store.Change) string {
 	switch {
 	case ch.From == "":
 		return say(c, "reports.timeline.reported")

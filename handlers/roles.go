@@ -34,7 +34,11 @@ func requireRole(min store.Role) fiber.Handler {
 }
 
 var (
-	signedIn      = requireRole(store.RoleCitizen)   // any signed-in user
+	signedIn = requireRole(store.RoleCitizen) // any signed-in user
+	// staffOnly lets a body's staff into the review queue beside moderators and admins; what
+	// they may see and do there is limited to their body's reports by lifecycle.Authorise and
+	// the queue's body filter.
+	staffOnly     = requireRole(store.RoleStaff)
 	moderatorOnly = requireRole(store.RoleModerator) // moderators and admins
 	adminOnly     = requireRole(store.RoleAdmin)
 )

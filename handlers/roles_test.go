@@ -17,6 +17,7 @@ type access int
 const (
 	public    access = iota // anyone
 	signedIn_               // any signed-in user; others are sent to sign in
+	staff_                  // a body's staff (on their body's reports only), moderators and admins
 	moderator               // moderators and admins
 	admin                   // admins only
 	byAPIKey                // Open311 clients with an api_key, whoever is signed in (403 without)
@@ -72,9 +73,9 @@ var routeAccess = map[string]access{
 	"GET /auth/google/callback":                 public,
 	"GET /account":                              signedIn_,
 	"GET /moderation/deliveries":                moderator,
-	"POST /moderation/reports/:id/send":         moderator,
-	"GET /moderation":                           moderator,
-	"POST /moderation/reports/:id":              moderator,
+	"POST /moderation/reports/:id/send":         staff_,
+	"GET /moderation":                           staff_,
+	"POST /moderation/reports/:id":              staff_,
 	"GET /moderation/export.csv":                moderator,
 	"GET /moderation/export.geojson":            moderator,
 	"GET /admin/audit":                          admin,
@@ -107,20 +108,20 @@ var routeAccess = map[string]access{
 
 	// The review queue's staff tools, response templates and abuse flags.
 	"POST /reports/:id/abuse":                    public,
-	"GET /moderation/tabs":                       moderator,
-	"POST /moderation/bulk":                      moderator,
-	"GET /moderation/reports/:id/panel":          moderator,
-	"POST /moderation/reports/:id/assign":        moderator,
-	"POST /moderation/reports/:id/priority":      moderator,
-	"POST /moderation/reports/:id/description":   moderator,
-	"POST /moderation/reports/:id/photos/hide":   moderator,
-	"POST /moderation/reports/:id/type":          moderator,
-	"POST /moderation/reports/:id/place":         moderator,
-	"POST /moderation/reports/:id/abuse/dismiss": moderator,
+	"GET /moderation/tabs":                       staff_,
+	"POST /moderation/bulk":                      staff_,
+	"GET /moderation/reports/:id/panel":          staff_,
+	"POST /moderation/reports/:id/assign":        staff_,
+	"POST /moderation/reports/:id/priority":      staff_,
+	"POST /moderation/reports/:id/description":   staff_,
+	"POST /moderation/reports/:id/photos/hide":   staff_,
+	"POST /moderation/reports/:id/type":          staff_,
+	"POST /moderation/reports/:id/place":         staff_,
+	"POST /moderation/reports/:id/abuse/dismiss": staff_,
 	"GET /admin/templates":                       admin,
 	"POST /admin/templates":                      admin,
 	"POST /admin/templates/:id/delete":           admin,
-	"POST /account/shortcuts":                    moderator,
+	"POST /account/shortcuts":                    staff_,
 	"GET /feeds/reports.atom":                    public,
 	"GET /feeds/reports/:id.atom":                public,
 	"GET /reports/:id/still-there":               public, // the mailed token is the key
@@ -133,15 +134,23 @@ var routeAccess = map[string]access{
 	"POST /alerts":                               signedIn_,
 	"POST /alerts/:id/delete":                    signedIn_,
 	"POST /reports/:id/updates":                  signedIn_,
-	"POST /reports/:id/updates/:uid/hide":        moderator,
+	"POST /reports/:id/updates/:uid/hide":        staff_,
 }
 
 func TestRoleMatrix(t *testing.T) {
 	e := newEnv(t, "RATE_LIMITS", "off")
+	w := newStaffWorld(t, e) // the staff below work for Haifa; one report was sent there, one to Tel Aviv
 	clients := map[string]*client{"anonymous": e.client(t)}
 	for _, role := range store.Roles {
 		email := string(role) + "@example.org"
-		e.createUser(t, string(role), email, goodPassword, role)
+		u := e.createUser(t, string(role), email, goodPassword, store.RoleCitizen)
+		body := ""
+		if role == store.RoleStaff {
+			body = w.haifa.ID
+		}
+		if err := e.store.SetRole(t.Context(), u.ID, role, body); err != nil {
+			t.Fatal(err)
+		}
 		c := e.client(t)
 		c.mustLogin(email, goodPassword)
 		clients[string(role)] = c
@@ -151,7 +160,7 @@ func TestRoleMatrix(t *testing.T) {
 			clients[string(role)].mustLogin(string(role)+"@example.org", goodPassword)
 		}
 	}
-	rank := map[string]access{"anonymous": -1, "citizen": signedIn_, "moderator": moderator, "admin": admin}
+	rank := map[string]access{"anonymous": -1, "citizen": signedIn_, "staff": staff_, "moderator": moderator, "admin": admin}
 
 	seen := map[string]bool{}
 	for _, r := range e.app.GetRoutes(true) {
@@ -169,13 +178,22 @@ func TestRoleMatrix(t *testing.T) {
 			continue
 		}
 		path := strings.NewReplacer(":id", "aaaaaaaa-0000-0000-0000-000000000000", "*", "dist/app.css", ":fmt", "json", ":code", "pothole").Replace(r.Path)
-		for who, c := range clients {
-			var resp *http.Response
+		send := func(c *client, path string) *http.Response {
 			if r.Method == fiber.MethodGet {
-				resp, _ = c.get(path)
-			} else {
-				resp, _ = c.post(path, url.Values{})
+				resp, _ := c.get(path)
+				return resp
 			}
+			resp, _ := c.post(path, url.Values{})
+			return resp
+		}
+		for who, c := range clients {
+			p := path
+			// A body's staff: a route about one report is open to them for a report sent to
+			// their body (below) and refused for another body's (checked after the loop).
+			if who == "staff" && need == staff_ && strings.Contains(r.Path, ":id") {
+				p = strings.ReplaceAll(r.Path, ":id", w.inHaifa)
+			}
+			resp := send(c, p)
 			toLogin := resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login?next=")
 			forbidden := resp.StatusCode == http.StatusForbidden
 			allowed := need == public || (need != byAPIKey && rank[who] >= need)
@@ -190,6 +208,11 @@ func TestRoleMatrix(t *testing.T) {
 				t.Errorf("%s as anonymous: want a redirect to sign in, got %d", key, resp.StatusCode)
 			case !allowed && who != "anonymous" && !forbidden:
 				t.Errorf("%s as %s: want 403, got %d", key, who, resp.StatusCode)
+			}
+		}
+		if need == staff_ && strings.Contains(r.Path, ":id") {
+			if resp := send(clients["staff"], strings.ReplaceAll(r.Path, ":id", w.inTelAviv)); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s as Haifa's staff on Tel Aviv's report: want 403, got %d", key, resp.StatusCode)
 			}
 		}
 		if key == "POST /logout" {
@@ -220,9 +243,9 @@ func TestRequireRole(t *testing.T) {
 		want       int
 	}{
 		{"/mod", "", http.StatusSeeOther}, {"/mod", "citizen", http.StatusForbidden},
-		{"/mod", "moderator", 200}, {"/mod", "admin", 200},
+		{"/mod", "staff", http.StatusForbidden}, {"/mod", "moderator", 200}, {"/mod", "admin", 200},
 		{"/adm", "", http.StatusSeeOther}, {"/adm", "citizen", http.StatusForbidden},
-		{"/adm", "moderator", http.StatusForbidden}, {"/adm", "admin", 200},
+		{"/adm", "staff", http.StatusForbidden}, {"/adm", "moderator", http.StatusForbidden}, {"/adm", "admin", 200},
 		{"/api/mod", "", http.StatusUnauthorized},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, tc.path+"?x=1", nil)

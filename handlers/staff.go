@@ -2,7 +2,7 @@ package handlers
 
 import (
 	"context"
-	"errors"
+	"math"
 	"strconv"
 	"strings"
 
@@ -64,7 +64,7 @@ func (h *handler) relocateReport(c *fiber.Ctx) error {
 	lat, err1 := strconv.ParseFloat(strings.TrimSpace(f.Values["lat"]), 64)
 	lng, err2 := strconv.ParseFloat(strings.TrimSpace(f.Values["lng"]), 64)
 	if err1 != nil || err2 != nil {
-		return h.staffDone(c, id, f.Values["back"], nil, &lifecycle.Error{Kind: lifecycle.Invalid, Msg: i18n.M("moderation.err.place")}, "", "", i18n.Msg{})
+		lat, lng = math.NaN(), math.NaN() // not numbers: lifecycle refuses them, after saying who may move it
 	}
 	r, err := h.life.Relocate(c.UserContext(), actor, id, v, lat, lng, f.Values["reason"])
 	return h.staffDone(c, id, f.Values["back"], r, err, "report.relocate", f.Values["lat"]+","+f.Values["lng"]+": "+f.Values["reason"], i18n.M("moderation.flash.corrected"))
@@ -79,10 +79,7 @@ func (h *handler) dismissAbuse(c *fiber.Ctx) error {
 // rowPanel is GET /moderation/reports/{id}/panel: a row with its staff panel open (htmx loads it
 // when the moderator opens the panel; without JavaScript the link shows the row on its own page).
 func (h *handler) rowPanel(c *fiber.Ctx) error {
-	r, err := h.store.Report(c.UserContext(), strings.Clone(c.Params("id")))
-	if errors.Is(err, store.ErrNotFound) {
-		return fiber.ErrNotFound
-	}
+	r, err := h.life.ForModerator(c.UserContext(), lifecycle.ActorOf(currentUser(c)), strings.Clone(c.Params("id")))
 	if err != nil {
 		return err
 	}
@@ -137,7 +134,11 @@ func (h *handler) panel(c *fiber.Ctx, r *store.Report) *views.ModerationPanel {
 	}
 	for i := len(r.History) - 1; i >= 0; i-- {
 		ch := r.History[i]
-		row := views.HistoryRow{When: ch.At.Format("2006-01-02 15:04"), Who: name(ch.By),
+		who := name(ch.By)
+		if ch.BodyName != "" { // a body's staff: the person, for the record, and whose staff
+			who = i18n.T(ctx, "moderation.history.for_body", map[string]any{"Name": who, "Body": ch.BodyName})
+		}
+		row := views.HistoryRow{When: ch.At.Format("2006-01-02 15:04"), Who: who,
 			What: historyLabel(ctx, ch, name), Note: ch.Note, Was: ch.Was, Internal: ch.Internal}
 		switch ch.Action { // these keep the new and old value in Note and Was: say them as names
 		case lifecycle.ActAssign:

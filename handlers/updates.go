@@ -23,7 +23,7 @@ import (
 func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
 	f, _ := c.Locals("updateForm").(*form)
 	u := currentUser(c)
-	mod := u != nil && u.Role.AtLeast(store.RoleModerator)
+	mod := u != nil && h.life.Moderates(c.UserContext(), u, r.ID)
 	v := views.UpdatesView{ReportID: r.ID, SignedIn: u != nil, Moderator: mod, Feed: "/feeds/reports/" + r.ID + ".atom",
 		CanAdd: u != nil && h.life.PublicNow(r.Status), Active: r.Status.Active(), Resolved: r.Status == "resolved",
 		Reporter: u != nil && u.ID == r.ReporterID}
@@ -34,7 +34,7 @@ func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
 		if up.Hidden() && !mod {
 			continue
 		}
-		item := views.UpdateItem{ID: up.ID, Name: up.Name, Text: up.Text, Fixed: up.Fixed, When: up.At.Format("2 Jan 2006 15:04 MST"),
+		item := views.UpdateItem{ID: up.ID, Name: h.updateAuthor(c, up, mod), Text: up.Text, Fixed: up.Fixed, When: up.At.Format("2 Jan 2006 15:04 MST"),
 			Hidden: up.Hidden(), Reason: up.Reason}
 		if up.Photo != "" {
 			item.Photo = &views.PhotoView{Full: "/photos/" + up.Photo + ".jpg", Thumb: "/photos/" + up.Photo + "_t.jpg"}
@@ -42,6 +42,22 @@ func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
 		v.Updates = append(v.Updates, item)
 	}
 	return v
+}
+
+// updateAuthor is the name an update shows ("" anonymous): a body's staff write as the body, and
+// only those who moderate the report read which person.
+func (h *handler) updateAuthor(c *fiber.Ctx, up store.Update, mod bool) string {
+	if up.BodyName == "" {
+		return up.Name
+	}
+	if !mod {
+		return up.BodyName
+	}
+	name := up.By
+	if u, err := h.store.UserByID(c.UserContext(), up.By); err == nil {
+		name = u.Name
+	}
+	return say(c, "moderation.history.for_body", map[string]any{"Name": name, "Body": up.BodyName})
 }
 
 // formPhoto reads the optional single "photo" of a multipart form, through the report form's

@@ -72,7 +72,7 @@ func TestGuestReportIsHiddenUntilConfirmed(t *testing.T) {
 			t.Fatalf("%v sees the unconfirmed report: %v", viewer, err)
 		}
 	}
-	if !s.CanSee(moderator, r) {
+	if !s.CanSee(ctx, moderator, r) {
 		t.Fatal("moderators see every report")
 	}
 	box := store.BBox{MinLng: 34.9, MinLat: 32.7, MaxLng: 35.1, MaxLat: 32.9}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,10 @@ type Actor struct {
 	ID   string
 	Name string
 	Role store.Role
+	Body string // a body's staff: the body they act for
+	// BodyName is set by Authorise for a body's staff: the history shows their change as the
+	// body's, under the name the body had then.
+	BodyName string
 }
 
 // ActorOf is u as an actor (nil: nobody).
@@ -55,7 +60,11 @@ func ActorOf(u *store.User) Actor {
 	if u == nil {
 		return Actor{}
 	}
-	return Actor{ID: u.ID, Name: u.Name, Role: u.Role}
+	a := Actor{ID: u.ID, Name: u.Name, Role: u.Role}
+	if u.Role == store.RoleStaff {
+		a.Body = u.Body
+	}
+	return a
 }
 
 // System is the app itself (the expiry job).
@@ -117,7 +126,8 @@ const (
 
 // Visible reports whether viewer (nil: nobody signed in) may see a report in status whose
 // reporter is reporter: its reporter and moderators always; everyone else public statuses, and
-// pending ones only under post-moderation.
+// pending ones only under post-moderation. It does not know which report: a body's staff see
+// what citizens see here (lists and maps of everyone's reports), and more only through CanSee.
 func (s *Service) Visible(viewer *store.User, status hazard.Status, reporter string) bool {
 	if viewer != nil && (viewer.ID == reporter || viewer.Role.AtLeast(store.RoleModerator)) {
 		return true
@@ -125,18 +135,30 @@ func (s *Service) Visible(viewer *store.User, status hazard.Status, reporter str
 	return status.Public() && !(s.cfg.Moderation == "pre" && status == hazard.Pending)
 }
 
-// CanSee is Visible for a report.
-func (s *Service) CanSee(viewer *store.User, r *store.Report) bool {
-	return s.Visible(viewer, r.Status, r.ReporterID)
+// CanSee is Visible for a report, and for a body's staff also every report they may moderate
+// (Authorise: their body's, rejected or hidden ones too). An error reading Redis hides it.
+func (s *Service) CanSee(ctx context.Context, viewer *store.User, r *store.Report) bool {
+	ok, _ := s.canSee(ctx, viewer, r)
+	return ok
+}
+
+func (s *Service) canSee(ctx context.Context, viewer *store.User, r *store.Report) (bool, error) {
+	if s.Visible(viewer, r.Status, r.ReporterID) {
+		return true, nil
+	}
+	if viewer == nil || viewer.Role != store.RoleStaff {
+		return false, nil
+	}
+	return s.moderates(ctx, viewer, r.ID)
 }
 
 // PhotoVisible reports whether viewer may see photo hash of r: the report must be visible to
-// them, and a photo of a hidden update only to moderators.
-func (s *Service) PhotoVisible(viewer *store.User, r *store.Report, hash string) bool {
-	if !s.CanSee(viewer, r) {
+// them, and a hidden photo, or the photo of a hidden update, only to those who moderate it.
+func (s *Service) PhotoVisible(ctx context.Context, viewer *store.User, r *store.Report, hash string) bool {
+	if !s.CanSee(ctx, viewer, r) {
 		return false
 	}
-	if slices.Contains(r.Photos, hash) || ActorOf(viewer).moderator() {
+	if slices.Contains(r.Photos, hash) {
 		return true
 	}
 	for _, u := range r.Updates {
@@ -144,7 +166,7 @@ func (s *Service) PhotoVisible(viewer *store.User, r *store.Report, hash string)
 			return true
 		}
 	}
-	return false
+	return s.Moderates(ctx, viewer, r.ID)
 }
 
 // VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
@@ -173,10 +195,17 @@ func (s *Service) PublicNow(status hazard.Status) bool { return s.Visible(nil, s
 // not reveal that they exist.
 func (s *Service) Load(ctx context.Context, viewer *store.User, id string) (*store.Report, error) {
 	r, err := s.st.Report(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.CanSee(viewer, r)) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGone
+	} else if err != nil {
+		return nil, err
+	}
+	if ok, err := s.canSee(ctx, viewer, r); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, errGone
 	}
-	return r, err
+	return r, nil
 }
 
 // --- creating ---
@@ -423,8 +452,9 @@ var ModeratorActions = []hazard.Action{hazard.Approve, hazard.Start, hazard.Reso
 // reads it); marking a duplicate needs an active original, which then lists the duplicate and
 // gets its confirmations.
 func (s *Service) Transition(ctx context.Context, actor Actor, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "errors.moderators_only")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	if !slices.Contains(ModeratorActions, a) {
 		return nil, &Error{Kind: Invalid, Msg: i18n.M("errors.moderation.choose_action"), Fields: map[string]i18n.Msg{"action": i18n.M("errors.moderation.choose_action_short")}}
@@ -438,14 +468,13 @@ func (s *Service) Transition(ctx context.Context, actor Actor, id string, versio
 	}
 	var orig *store.Report
 	if a == hazard.MarkDuplicate {
-		var err error
-		if orig, err = s.original(ctx, id, dupOf); err != nil {
+		if orig, err = s.original(ctx, actor, id, dupOf); err != nil {
 			return nil, err
 		}
 	} else {
 		dupOf = ""
 	}
-	r, err := s.moveAs(ctx, true, actor.ID, id, version, a, note, dupOf)
+	r, err := s.moveAs(ctx, true, actor, id, version, a, note, dupOf)
 	if err != nil {
 		return nil, err
 	}
@@ -457,8 +486,9 @@ func (s *Service) Transition(ctx context.Context, actor Actor, id string, versio
 	return r, nil
 }
 
-// original checks the report a duplicate points at.
-func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report, error) {
+// original checks the report a duplicate points at (a body's staff: one sent to their body too,
+// since marking a duplicate changes the original).
+func (s *Service) original(ctx context.Context, actor Actor, id, dupOf string) (*store.Report, error) {
 	invalid := func(m i18n.Msg) error { return invalidField("duplicate_of", m) }
 	if dupOf == id {
 		return nil, invalid(i18n.M("errors.moderation.duplicate_itself"))
@@ -472,24 +502,31 @@ func (s *Service) original(ctx context.Context, id, dupOf string) (*store.Report
 	case !orig.Status.Active():
 		return nil, invalid(i18n.M("errors.moderation.original_closed", "Status", orig.Status.InlineMsg()))
 	}
+	if _, err := s.Authorise(ctx, actor, orig.ID); KindOf(err) == Forbidden {
+		return nil, invalid(i18n.M("errors.staff.original_not_sent"))
+	} else if err != nil {
+		return nil, err
+	}
 	return orig, nil
 }
 
 // move applies a workflow action and records it on the timeline.
 func (s *Service) move(ctx context.Context, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
-	return s.moveAs(ctx, false, by, id, version, a, note, dupOf)
+	return s.moveAs(ctx, false, Actor{ID: by}, id, version, a, note, dupOf)
 }
 
 // moveAs is move; staff marks a moderator's action (statistics, and it settles the public's abuse
 // flags: each is on the moderators-only history already).
-func (s *Service) moveAs(ctx context.Context, staff bool, by, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+func (s *Service) moveAs(ctx context.Context, staff bool, actor Actor, id string, version int64, a hazard.Action, note, dupOf string) (*store.Report, error) {
+	by := actor.ID
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		next, ok := hazard.Next(r.Status, a)
 		if !ok {
 			return nil, fail(Conflict, "errors.moderation.step_impossible", "Status", r.Status.InlineMsg())
 		}
 		from := r.Status
-		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note, Staff: staff})
+		r.History = append(r.History, store.Change{At: now, By: by, Action: a, From: from, To: next, Note: note, Staff: staff,
+			Body: actor.Body, BodyName: actor.BodyName})
 		r.Status, r.FixedBy = next, nil
 		switch a {
 		case hazard.MarkDuplicate:
@@ -504,6 +541,9 @@ func (s *Service) moveAs(ctx context.Context, staff bool, by, id string, version
 		if staff {
 			data["staff"] = "1"
 			r.Abuse = nil
+		}
+		if actor.BodyName != "" {
+			data["body"] = actor.Body // as on the changes a body's own system makes
 		}
 		evs := []store.Event{{Kind: StatusChanged, Actor: by, Note: note, Data: data}}
 		evs = append(evs, setAttention(r, by, "")...) // the public's flag is answered
@@ -589,17 +629,22 @@ func ownPending(actor Actor, r *store.Report) error {
 	return nil
 }
 
-// Relocate moves a report's pin (a moderator correcting a reporter), with a reason. The old
+// Relocate moves a report's pin (a moderator correcting a reporter), with a reason; NaN is a
+// position the form did not give as numbers. The old
 // place stays in the history for moderators; the indexes and the map's counts follow the event,
 // and the reporter is told.
 func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version int64, lat, lng float64, reason string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "errors.moderators_only")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if math.IsNaN(lat) || math.IsNaN(lng) {
+		return nil, invalidField("lat", i18n.M("moderation.err.place"))
 	}
 	if msg := PlaceProblem(lat, lng); !msg.IsZero() {
 		return nil, invalidField("lat", msg)
 	}
-	reason, err := staffReason(reason)
+	reason, err = staffReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -619,14 +664,15 @@ func (s *Service) Relocate(ctx context.Context, actor Actor, id string, version 
 // Recategorise changes a report's type (a moderator correcting a reporter), with a reason; as
 // Relocate.
 func (s *Service) Recategorise(ctx context.Context, actor Actor, id string, version int64, typ, reason string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "errors.moderators_only")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	t, ok := hazard.TypeByCode(typ)
 	if !ok {
 		return nil, invalidField("type", i18n.M("errors.report.choose_type"))
 	}
-	reason, err := staffReason(reason)
+	reason, err = staffReason(reason)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,8 @@ const maxAbuseFlags = 50 // per report: enough to see a pattern, bounded against
 
 // staffChange is a moderators-only history entry.
 func staffChange(actor Actor, now time.Time, r *store.Report, a hazard.Action, note, was string) store.Change {
-	return store.Change{At: now, By: actor.ID, Action: a, From: r.Status, To: r.Status, Note: note, Staff: true, Internal: true, Was: was}
+	return store.Change{At: now, By: actor.ID, Action: a, From: r.Status, To: r.Status, Note: note, Staff: true, Internal: true, Was: was,
+		Body: actor.Body, BodyName: actor.BodyName}
 }
 
 // plainText checks a moderator's or the public's short text: at most 500 characters, no control
@@ -84,23 +85,79 @@ func errSame() error {
 	return fail(Invalid, "moderation.err.nothing_changed")
 }
 
+// staffOnly admits moderators, admins and a body's staff to the queue as a whole; what each may
+// do to one report is Authorise's to say.
 func (s *Service) staffOnly(actor Actor) error {
-	if !actor.moderator() {
+	if !actor.moderator() && (actor.ID == "" || actor.Role != store.RoleStaff) {
 		return fail(Forbidden, "errors.moderators_only")
 	}
 	return nil
 }
 
+// Authorise is the one rule of who may moderate report id, checked by every moderator's action
+// and panel: moderators and admins every report; a body's staff only the reports sent to their
+// body (its report index, which a deleted body no longer has), whatever the route. It answers
+// the actor as the report's history records it: for staff, with the body's name.
+func (s *Service) Authorise(ctx context.Context, actor Actor, id string) (Actor, error) {
+	if err := s.staffOnly(actor); err != nil || actor.moderator() {
+		return actor, err
+	}
+	sent, err := s.st.SentTo(ctx, id, actor.Body)
+	if err != nil {
+		return actor, err
+	}
+	if !sent {
+		return actor, fail(Forbidden, "errors.staff.not_sent")
+	}
+	b, err := s.st.Body(ctx, actor.Body)
+	if errors.Is(err, store.ErrNotFound) {
+		return actor, fail(Forbidden, "errors.staff.not_sent") // deleted a moment ago
+	} else if err != nil {
+		return actor, err
+	}
+	actor.BodyName = b.Name
+	return actor, nil
+}
+
+// Moderates reports whether viewer may moderate report id (Authorise): whether a page shows
+// them what only moderators see of it (hidden updates, the send form, the reporter's details).
+func (s *Service) Moderates(ctx context.Context, viewer *store.User, id string) bool {
+	ok, _ := s.moderates(ctx, viewer, id)
+	return ok
+}
+
+// moderates is Moderates with Redis's errors (a refusal is false, not an error).
+func (s *Service) moderates(ctx context.Context, viewer *store.User, id string) (bool, error) {
+	_, err := s.Authorise(ctx, ActorOf(viewer), id)
+	if KindOf(err) == Forbidden {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ForModerator loads report id for actor's panel, refused as an action on it would be.
+func (s *Service) ForModerator(ctx context.Context, actor Actor, id string) (*store.Report, error) {
+	if _, err := s.Authorise(ctx, actor, id); err != nil {
+		return nil, err
+	}
+	r, err := s.st.Report(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGone
+	}
+	return r, err
+}
+
 // EditDescription replaces what a citizen wrote (personal data, abuse) with a reason.
 func (s *Service) EditDescription(ctx context.Context, actor Actor, id string, version int64, text, reason string) (*store.Report, error) {
-	if err := s.staffOnly(actor); err != nil {
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
 		return nil, err
 	}
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
 	if msg := DescriptionProblem(text); !msg.IsZero() {
 		return nil, invalidField("description", msg)
 	}
-	reason, err := staffReason(reason)
+	reason, err = staffReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -118,10 +175,11 @@ func (s *Service) EditDescription(ctx context.Context, actor Actor, id string, v
 // HidePhoto takes a photo off the report (a face, a number plate...) with a reason; moderators
 // still see it.
 func (s *Service) HidePhoto(ctx context.Context, actor Actor, id string, version int64, photo, reason string) (*store.Report, error) {
-	if err := s.staffOnly(actor); err != nil {
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
 		return nil, err
 	}
-	reason, err := staffReason(reason)
+	reason, err = staffReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -138,14 +196,16 @@ func (s *Service) HidePhoto(ctx context.Context, actor Actor, id string, version
 	})
 }
 
-// Assign gives a report to a moderator or admin ("" takes it back): the "mine" tab of the queue.
+// Assign gives a report to someone who may moderate it ("" takes it back): the "mine" tab of the
+// queue.
 func (s *Service) Assign(ctx context.Context, actor Actor, id string, version int64, assignee string) (*store.Report, error) {
-	if err := s.staffOnly(actor); err != nil {
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
 		return nil, err
 	}
 	if assignee != "" {
 		u, err := s.st.UserByID(ctx, assignee)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (!u.Role.AtLeast(store.RoleModerator) || u.Disabled)) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || !s.Moderates(ctx, u, id))) {
 			return nil, invalidField("assignee", i18n.M("moderation.err.assign_staff"))
 		} else if err != nil {
 			return nil, err
@@ -165,7 +225,8 @@ func (s *Service) Assign(ctx context.Context, actor Actor, id string, version in
 // SetPriority sets the staff's priority, P1 (most urgent) to P3, or none (""). It moves the report
 // in the queue's urgency order (store.Urgency).
 func (s *Service) SetPriority(ctx context.Context, actor Actor, id string, version int64, priority string) (*store.Report, error) {
-	if err := s.staffOnly(actor); err != nil {
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
 		return nil, err
 	}
 	if priority != "" && !slices.Contains(Priorities, priority) {
@@ -223,10 +284,11 @@ func (s *Service) FlagAbuse(ctx context.Context, actor Actor, viewer *store.User
 // DismissAbuse closes the public's abuse flags on a report when a moderator finds nothing to do
 // (any workflow action closes them too).
 func (s *Service) DismissAbuse(ctx context.Context, actor Actor, id string, version int64, note string) (*store.Report, error) {
-	if err := s.staffOnly(actor); err != nil {
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
 		return nil, err
 	}
-	note, err := plainText("note", note)
+	note, err = plainText("note", note)
 	if err != nil {
 		return nil, err
 	}

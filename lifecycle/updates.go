@@ -69,6 +69,7 @@ func (s *Service) fixedCount() int {
 // active report resolves it when its reporter says so or when FixedByPublic different people
 // have, and otherwise flags it ReportedFixed; on a resolved report a photo, or its reporter's
 // "not fixed", reopens it flagged ReopenedByPublic. Nothing is stored when any part is refused.
+// A body's staff write on their body's reports as the body (Authorise's rule), never by name.
 func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d UpdateDraft) (*store.Report, error) {
 	if actor.ID == "" {
 		return nil, fail(Forbidden, "updates.error.sign_in")
@@ -80,9 +81,16 @@ func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d Updat
 	if d.Text == "" && d.Photo == "" && !d.Fixed && !d.Reopen {
 		return nil, invalid(ctx, "text", "updates.error.empty")
 	}
+	if actor.Role == store.RoleStaff { // on their body's report they speak for it; elsewhere as anyone
+		if a, err := s.Authorise(ctx, actor, id); err == nil {
+			actor = a
+		} else if KindOf(err) != Forbidden {
+			return nil, err
+		}
+	}
 	return s.change(ctx, id, 0, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		if !s.Visible(nil, r.Status, "\x00") {
-			if !s.CanSee(&store.User{ID: actor.ID, Role: actor.Role}, r) {
+			if !s.CanSee(ctx, &store.User{ID: actor.ID, Role: actor.Role, Body: actor.Body}, r) {
 				return nil, errGone
 			}
 			return nil, fail(Conflict, "updates.error.not_public")
@@ -103,7 +111,10 @@ func (s *Service) AddUpdate(ctx context.Context, actor Actor, id string, d Updat
 			}
 		}
 		u := store.Update{ID: store.NewID(), At: now, By: actor.ID, Text: d.Text, Photo: d.Photo, Fixed: d.Fixed}
-		if d.ShowName {
+		switch {
+		case actor.BodyName != "":
+			u.Body, u.BodyName = actor.Body, actor.BodyName
+		case d.ShowName:
 			u.Name = actor.Name
 		}
 		r.Updates = append(r.Updates, u)
@@ -174,8 +185,9 @@ func setAttention(r *store.Report, by string, to hazard.Attention) []store.Event
 // DismissAttention is a moderator's "seen, nothing to change": it clears the Attention flag (any
 // moderator action that changes the status clears it too).
 func (s *Service) DismissAttention(ctx context.Context, actor Actor, id string, version int64) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can do that.")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	return s.change(ctx, id, version, func(r *store.Report, now time.Time) ([]store.Event, error) {
 		evs := setAttention(r, actor.ID, "")
@@ -190,8 +202,9 @@ func (s *Service) DismissAttention(ctx context.Context, actor Actor, id string, 
 // HideUpdate is a moderator hiding a public update, with a reason: the update stays stored with
 // who hid it, when and why (moderators still see it), and the change is an event.
 func (s *Service) HideUpdate(ctx context.Context, actor Actor, id, updateID, reason string) (*store.Report, error) {
-	if !actor.moderator() {
-		return nil, fail(Forbidden, "Only moderators can do that.")
+	actor, err := s.Authorise(ctx, actor, id)
+	if err != nil {
+		return nil, err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {

@@ -98,7 +98,8 @@ type UpdateData struct {
 	ReportData
 	Text     string
 	Fixed    bool
-	Reporter bool // the recipient reported it (else follows it)
+	Reporter bool   // the recipient reported it (else follows it)
+	Body     string // the body whose staff wrote it ("" someone from the public)
 }
 
 // QuestionnaireData fills Questionnaire: Answer is the single-use link.

@@ -179,16 +179,21 @@ func (s *Service) Route(ctx context.Context, e store.Event) error {
 // Errors of the moderators' actions; the handler words them for the reader.
 var (
 	ErrForbidden = errors.New("routing: only moderators send reports by hand")
+	ErrOtherBody = errors.New("routing: a body's staff send only to their own body")
 	ErrNoReport  = errors.New("routing: no such report")
 	ErrNotPublic = errors.New("routing: only public reports are sent")
 	ErrNoBody    = errors.New("routing: no such body")
 )
 
 // SendTo queues report rid for body bid by a moderator's hand: a report no body covers, a failed
-// send tried again, or a body that should see it again.
+// send tried again, or a body that should see it again. A body's staff may only send their own
+// body's reports to it again; lifecycle's refusal says why otherwise.
 func (s *Service) SendTo(ctx context.Context, actor lifecycle.Actor, rid, bid string) error {
-	if actor.ID == "" || !actor.Role.AtLeast(store.RoleModerator) {
+	if actor.ID == "" || !actor.Role.AtLeast(store.RoleStaff) {
 		return ErrForbidden
+	}
+	if _, err := s.life.Authorise(ctx, actor, rid); err != nil {
+		return err
 	}
 	r, err := s.st.Report(ctx, rid)
 	if errors.Is(err, store.ErrNotFound) {
@@ -204,6 +209,9 @@ func (s *Service) SendTo(ctx context.Context, actor lifecycle.Actor, rid, bid st
 		return ErrNoBody
 	} else if err != nil {
 		return err
+	}
+	if actor.Role == store.RoleStaff && b.ID != actor.Body {
+		return ErrOtherBody
 	}
 	now := s.now().UTC()
 	d := store.Delivery{Body: b.ID, BodyName: b.Name, Via: b.Method, Queued: now,

@@ -74,7 +74,7 @@ func TestLeastPrivilegeAppUser(t *testing.T) {
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetRole(ctx, u.ID, RoleAdmin); err != nil {
+	if err := s.SetRole(ctx, u.ID, RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.NewToken(ctx, TokenReset, u.ID, 0, time.Minute); err != nil {

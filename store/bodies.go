@@ -168,7 +168,8 @@ func (s *Store) indexBody(ctx context.Context, b, prev *Body) error {
 }
 
 // DeleteBody removes a body, its area, its indexes and its per-body lists. Reports keep their
-// delivery records (with the body's name); queued sends find it gone and say so.
+// delivery records (with the body's name); queued sends find it gone and say so; its staff keep
+// the role but no longer see any report (SentTo and their queue read the lists deleted here).
 func (s *Store) DeleteBody(ctx context.Context, bid string) error {
 	b, err := s.Body(ctx, bid)
 	if err != nil {
@@ -179,13 +180,15 @@ func (s *Store) DeleteBody(ctx context.Context, bid string) error {
 		for _, c := range b.Cells {
 			p.SRem(ctx, bodyCellKey(c), bid)
 		}
+		p.Del(ctx, queueBodyKey(bid))
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to unindex body: %w", err)
 	}
-	// One slot: one command.
-	if err := s.rdb.Del(ctx, bodyKey(bid), bodyAreaKey(bid), bodyReportsKey(bid), bodyPollingKey(bid), bodyTokensKey(bid), bodyWindowKey(bid)).Err(); err != nil {
+	// One slot: one command. The staff set goes too: the users keep the body's id, which names
+	// nothing now (the admin page says so).
+	if err := s.rdb.Del(ctx, bodyKey(bid), bodyAreaKey(bid), bodyReportsKey(bid), bodyPollingKey(bid), bodyTokensKey(bid), bodyWindowKey(bid), bodyStaffKey(bid)).Err(); err != nil {
 		return fmt.Errorf("store: unable to delete body: %w", err)
 	}
 	return nil
@@ -320,4 +323,38 @@ func (s *Store) BodiesNear(ctx context.Context, lat, lng float64) ([]*Body, erro
 // reads).
 func (s *Store) BodyReports(ctx context.Context, bid string, start, stop int64) ([]string, error) {
 	return s.rdb.ZRevRange(ctx, bodyReportsKey(bid), start, stop).Result()
+}
+
+// SentTo reports whether report rid was sent to body bid (its report index; a deleted body has
+// none): the reports its staff may see and act on.
+func (s *Store) SentTo(ctx context.Context, rid, bid string) (bool, error) {
+	if !validID(bid) || !validID(rid) {
+		return false, nil
+	}
+	_, err := s.rdb.ZScore(ctx, bodyReportsKey(bid), rid).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: unable to read a body's reports: %w", err)
+	}
+	return true, nil
+}
+
+// SentOf keeps the reports of rids that were sent to body bid (one ZMSCORE).
+func (s *Store) SentOf(ctx context.Context, bid string, rids []string) ([]string, error) {
+	if len(rids) == 0 || !validID(bid) {
+		return nil, nil
+	}
+	scores, err := s.rdb.ZMScore(ctx, bodyReportsKey(bid), rids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read a body's reports: %w", err)
+	}
+	var out []string
+	for i, sc := range scores {
+		if sc != 0 { // go-redis reads a missing member as 0; a sent report's score is its time
+			out = append(out, rids[i])
+		}
+	}
+	return out, nil
 }

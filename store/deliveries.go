@@ -146,6 +146,7 @@ func (s *Store) UpdateDelivery(ctx context.Context, rid string, d Delivery) erro
 		case DeliverySent:
 			p.ZRem(ctx, deliveriesFailedKey, rid+":"+d.Body)
 			p.ZAddNX(ctx, bodyReportsKey(d.Body), redis.Z{Score: float64(d.At.UnixMilli()), Member: rid})
+			p.SAdd(ctx, queueBodyKey(d.Body), rid) // the body's staff see it in their queue
 		}
 		return nil
 	})

@@ -113,6 +113,10 @@ func queueAssigneeKey(uid string) string    { return "hw:queue:{queue}:assignee:
 func queueTypeKey(t string) string          { return "hw:queue:{queue}:type:" + t }
 func queueSeverityKey(sev string) string    { return "hw:queue:{queue}:severity:" + sev }
 
+// queueBodyKey mirrors a body's report index (bodyReportsKey) in the queue's slot, so a staff
+// member's queue is one more filter of the same script.
+func queueBodyKey(bid string) string { return "hw:queue:{queue}:body:" + bid }
+
 const (
 	queueStateKey     = "hw:queue:{queue}:state"
 	queueTimeKey      = "hw:queue:{queue}:time"
@@ -174,6 +178,7 @@ func bodyReportsKey(bid string) string { return "hw:body:{" + bid + "}:reports" 
 func bodyPollingKey(bid string) string { return "hw:body:{" + bid + "}:polling" }
 func bodyTokensKey(bid string) string  { return "hw:body:{" + bid + "}:tokens" }
 func bodyWindowKey(bid string) string  { return "hw:body:{" + bid + "}:window" }
+func bodyStaffKey(bid string) string   { return "hw:body:{" + bid + "}:staff" }
 func bodyCellKey(cell string) string   { return "hw:bodies:cell:" + cell }
 
 // Deliveries of reports to bodies: per report (in its slot), the job stream, and the lists
@@ -209,12 +214,12 @@ var keyFamilies = []string{
 	gridSeenKey("<p>:<bx>:<by>"), gridPointsKey("17:<bx>:<by>"),
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	statsNowKey, statsFirstKey,
-	queueStatusKey("<status>"), queueFlagKey("<flag>"), queueAssigneeKey("<uid>"), queueTypeKey("<type>"), queueSeverityKey("<severity>"),
+	queueStatusKey("<status>"), queueFlagKey("<flag>"), queueAssigneeKey("<uid>"), queueTypeKey("<type>"), queueSeverityKey("<severity>"), queueBodyKey("<bid>"),
 	queueStateKey, queueTimeKey, queueGeoKey, queueReportersKey, staffKey, templatesKey,
 	lockKey("<job>"), throttleKey("<name>"), secretKey("<name>"), auditKey, mailQueueKey, mailSentKey("<key>"), mailSendingKey("<key>"),
 	workerRetryKey("<group>"), workerDoneKey("<group>", "<key>"), deadLetterKey,
 	apiKeyKey("<sha256(key)>"), apiKeysIndex,
-	bodyKey("<bid>"), bodyAreaKey("<bid>"), bodyReportsKey("<bid>"), bodyPollingKey("<bid>"), bodyTokensKey("<bid>"), bodyWindowKey("<bid>"),
+	bodyKey("<bid>"), bodyAreaKey("<bid>"), bodyReportsKey("<bid>"), bodyPollingKey("<bid>"), bodyTokensKey("<bid>"), bodyWindowKey("<bid>"), bodyStaffKey("<bid>"),
 	bodyCellKey("<level>:<x>:<y>"), bodiesKey, reportDeliveriesKey("<rid>"), deliveryQueueKey, deliveriesFailedKey, unroutedKey,
 	userAlertsKey("<uid>"), userDigestKey("<uid>"), alertCellKey("<p>:<x>:<y>"), alertDigestsKey,
 	reportAskedKey("<rid>"), questionnaireDueKey, tokenKey(TokenAnswer, "<sha256(token)>"), cacheKey("geo:fwd", "<sha256(limit, lang, text, near)>"), cacheKey("geo:rev", "<lat>,<lng>[:<lang>]"),

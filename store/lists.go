@@ -420,9 +420,10 @@ func Words(text string) []string {
 	return out
 }
 
-// PhotoHashes are every photo r names: its own and its updates' (hidden ones included).
+// PhotoHashes are every photo r names: its own and its updates' (hidden ones included: those who
+// moderate r still see them).
 func (r *Report) PhotoHashes() []string {
-	out := slices.Clone(r.Photos)
+	out := slices.Concat(r.Photos, r.HiddenPhotos)
 	for _, u := range r.Updates {
 		if u.Photo != "" && !slices.Contains(out, u.Photo) {
 			out = append(out, u.Photo)

@@ -257,6 +257,7 @@ type QueueQuery struct {
 	Type     string
 	Severity string
 	Box      *BBox
+	Body     string // a body's staff: only the reports sent to that body
 	Order    QueueOrder
 	Offset   int
 	Count    int
@@ -330,6 +331,9 @@ func (s *Store) QueueIDs(ctx context.Context, q QueueQuery) ([]string, int64, er
 	if q.Severity != "" {
 		keys = append(keys, queueSeverityKey(q.Severity))
 	}
+	if q.Body != "" {
+		keys = append(keys, queueBodyKey(q.Body))
+	}
 	order := q.Order
 	if order == "" {
 		order = ByUrgency
@@ -362,19 +366,26 @@ type QueueCounts struct {
 	Mine   int64 // active reports assigned to the asker
 }
 
-// QueueTabCounts counts every tab (one pipeline, one slot); uid is the asker, for "mine".
-func (s *Store) QueueTabCounts(ctx context.Context, uid string) (QueueCounts, error) {
+// QueueTabCounts counts every tab (one pipeline, one slot); uid is the asker, for "mine"; body
+// (when not "") counts only the reports sent to that body.
+func (s *Store) QueueTabCounts(ctx context.Context, uid, body string) (QueueCounts, error) {
 	st := map[hazard.Status]*redis.IntCmd{}
 	fl := map[string]*redis.IntCmd{}
 	var mine *redis.IntCmd
+	count := func(p redis.Pipeliner, tab string) *redis.IntCmd {
+		if body == "" {
+			return p.ZCard(ctx, tab)
+		}
+		return p.ZInterCard(ctx, 0, tab, queueBodyKey(body))
+	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, x := range hazard.Statuses {
-			st[x] = p.ZCard(ctx, queueStatusKey(x))
+			st[x] = count(p, queueStatusKey(x))
 		}
 		for _, f := range QueueFlags {
-			fl[f] = p.ZCard(ctx, queueFlagKey(f))
+			fl[f] = count(p, queueFlagKey(f))
 		}
-		mine = p.ZCard(ctx, queueAssigneeKey(uid))
+		mine = count(p, queueAssigneeKey(uid))
 		return nil
 	})
 	if err != nil {
@@ -471,6 +482,9 @@ func (s *Store) rebuildQueue(ctx context.Context, rs []*Report) error {
 			return fmt.Errorf("store: unable to clear the queue: %w", err)
 		}
 	}
+	if err := s.rebuildBodyQueues(ctx); err != nil {
+		return err
+	}
 	for start := 0; start < len(rs); start += 500 {
 		err := s.pipelineScripts(ctx, func(p redis.Pipeliner) {
 			for _, r := range rs[start:min(start+500, len(rs))] {
@@ -485,4 +499,33 @@ func (s *Store) rebuildQueue(ctx context.Context, rs []*Report) error {
 		}
 	}
 	return nil
+}
+
+// rebuildBodyQueues copies every body's report index into the queue's slot again (repair cleared
+// the queue's keys, the mirrors among them).
+func (s *Store) rebuildBodyQueues(ctx context.Context) error {
+	bids, err := s.rdb.ZRange(ctx, bodiesKey, 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("store: unable to list bodies: %w", err)
+	}
+	for _, bid := range bids {
+		rids, err := s.rdb.ZRange(ctx, bodyReportsKey(bid), 0, -1).Result()
+		if err != nil {
+			return fmt.Errorf("store: unable to read a body's reports: %w", err)
+		}
+		for start := 0; start < len(rids); start += 1000 {
+			if err := s.rdb.SAdd(ctx, queueBodyKey(bid), toAny(rids[start:min(start+1000, len(rids))])...).Err(); err != nil {
+				return fmt.Errorf("store: unable to rebuild a body's queue: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

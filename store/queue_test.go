@@ -19,7 +19,8 @@ func queueReport(uid, typ, sev string, lat, lng float64, created time.Time) *Rep
 	return r
 }
 
-// recountQueue is what a queue query must answer, computed from the documents.
+// recountQueue is what a queue query must answer, computed from the documents (and, for a
+// body's queue, from the body's own report index).
 func recountQueue(t *testing.T, s *Store, ids []string, q QueueQuery, uid string) []string {
 	t.Helper()
 	rs, err := s.ReportsByID(t.Context(), ids)
@@ -28,6 +29,13 @@ func recountQueue(t *testing.T, s *Store, ids []string, q QueueQuery, uid string
 	}
 	var keep []*Report
 	for _, r := range rs {
+		if q.Body != "" {
+			if sent, err := s.SentTo(t.Context(), r.ID, q.Body); err != nil {
+				t.Fatal(err)
+			} else if !sent {
+				continue
+			}
+		}
 		switch {
 		case q.Flag == FlagAbuse && len(r.Abuse) == 0, q.Flag != "" && q.Flag != FlagAbuse && string(r.Attention) != q.Flag:
 			continue
@@ -139,8 +147,31 @@ func TestQueueAnswersFiltersExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Every third report was sent to one body: its staff's queue.
+	body := &Body{ID: NewBodyID(), Name: "City", Types: types, Method: ByEmail, Email: "c@example.org", BBox: [4]float64{34.9, 32.7, 35.1, 32.9}}
+	if err := s.SaveBody(ctx, body, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if i%3 != 0 {
+			continue
+		}
+		d := Delivery{Body: body.ID, BodyName: body.Name, Via: ByEmail, Reason: "test", Queued: time.Now()}
+		if _, err := s.QueueDelivery(ctx, id, d, false); err != nil {
+			t.Fatal(err)
+		}
+		d.State, d.At = DeliverySent, time.Now()
+		if err := s.UpdateDelivery(ctx, id, d); err != nil {
+			t.Fatal(err)
+		}
+	}
 	box := &BBox{MinLng: 34.95, MinLat: 32.75, MaxLng: 35.05, MaxLat: 32.85}
 	queries := []QueueQuery{
+		{Status: hazard.Pending, Body: body.ID},
+		{Status: hazard.Pending, Body: body.ID, Type: "pothole", Order: Oldest},
+		{Status: hazard.Open, Body: body.ID, Box: box},
+		{Flag: FlagAbuse, Body: body.ID},
+		{Assignee: "mod2", Body: body.ID},
 		{Status: hazard.Pending},
 		{Status: hazard.Pending, Type: "pothole"},
 		{Status: hazard.Pending, Severity: "high", Order: Oldest},
@@ -166,7 +197,7 @@ func TestQueueAnswersFiltersExactly(t *testing.T) {
 		}
 	}
 	check("after changes")
-	counts, err := s.QueueTabCounts(ctx, "mod1")
+	counts, err := s.QueueTabCounts(ctx, "mod1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +206,15 @@ func TestQueueAnswersFiltersExactly(t *testing.T) {
 	}
 	if n := len(recountQueue(t, s, ids, QueueQuery{Assignee: "mod1"}, "mod1")); counts.Mine != int64(n) || n == 0 {
 		t.Fatalf("mine counts %d, recount %d", counts.Mine, n)
+	}
+	counts, err = s.QueueTabCounts(ctx, "mod1", body.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []hazard.Status{hazard.Pending, hazard.Open} {
+		if n := len(recountQueue(t, s, ids, QueueQuery{Status: st, Body: body.ID}, "")); counts.Status[st] != int64(n) || n == 0 {
+			t.Fatalf("the body's %s tab counts %d, recount %d", st, counts.Status[st], n)
+		}
 	}
 	// A repair rebuilds the same queue from the documents.
 	if _, err := s.Repair(ctx); err != nil {

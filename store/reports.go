@@ -95,6 +95,10 @@ type Change struct {
 	Was      string `json:"was,omitempty"`
 	// Public says a change was the public's, not a moderator's: "reporter" or "public".
 	Public string `json:"public,omitempty"`
+	// Body and BodyName: a body's staff made the change; the public sees it as the body's
+	// (the name as it was then), moderators see By too.
+	Body     string `json:"body,omitempty"`
+	BodyName string `json:"body_name,omitempty"`
 }
 
 // AbuseFlag is one "report abuse" from the public: on the report, or on one of its updates.
@@ -108,13 +112,17 @@ type AbuseFlag struct {
 // Update is one public update on a report's timeline: text, an optional photo, "I think this is
 // fixed". A moderator may hide it; it stays stored, with who hid it and why.
 type Update struct {
-	ID       string    `json:"id"`
-	At       time.Time `json:"at"`
-	By       string    `json:"by"`
-	Name     string    `json:"name,omitempty"` // kept only when the author chose to show it
-	Text     string    `json:"text,omitempty"`
-	Photo    string    `json:"photo,omitempty"` // content hash, see package photo
-	Fixed    bool      `json:"fixed,omitempty"`
+	ID    string    `json:"id"`
+	At    time.Time `json:"at"`
+	By    string    `json:"by"`
+	Name  string    `json:"name,omitempty"` // kept only when the author chose to show it
+	Text  string    `json:"text,omitempty"`
+	Photo string    `json:"photo,omitempty"` // content hash, see package photo
+	Fixed bool      `json:"fixed,omitempty"`
+	// Body and BodyName: a body's staff wrote it on their body's report; the public sees the
+	// body (the name as it was then), never the person (By, for moderators).
+	Body     string    `json:"body,omitempty"`
+	BodyName string    `json:"body_name,omitempty"`
 	HiddenAt time.Time `json:"hidden_at,omitzero"`
 	HiddenBy string    `json:"hidden_by,omitempty"`
 	Reason   string    `json:"hidden_reason,omitempty"`

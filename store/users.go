@@ -17,13 +17,15 @@ import (
 type Role string
 
 const (
-	RoleCitizen   Role = "citizen"
+	RoleCitizen Role = "citizen"
+	// RoleStaff works for one body (User.Body): a moderator's tools, on that body's reports only.
+	RoleStaff     Role = "staff"
 	RoleModerator Role = "moderator"
 	RoleAdmin     Role = "admin"
 )
 
 // Roles lists every role, least privileged first.
-var Roles = []Role{RoleCitizen, RoleModerator, RoleAdmin}
+var Roles = []Role{RoleCitizen, RoleStaff, RoleModerator, RoleAdmin}
 
 // ParseRole accepts exactly the role names.
 func ParseRole(s string) (Role, error) {
@@ -32,10 +34,10 @@ func ParseRole(s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("unknown role %q (want citizen, moderator or admin)", s)
+	return "", fmt.Errorf("unknown role %q (want citizen, staff, moderator or admin)", s)
 }
 
-// AtLeast reports whether r includes the rights of min (admin > moderator > citizen).
+// AtLeast reports whether r includes the rights of min (admin > moderator > staff > citizen).
 func (r Role) AtLeast(min Role) bool { return roleRank(r) >= roleRank(min) }
 
 func roleRank(r Role) int {
@@ -61,6 +63,7 @@ type User struct {
 	NoMail          bool   // the user switched status mails off
 	Lang            string // the language the user chose (i18n tag; "" = not chosen)
 	NoShortcuts     bool   // a moderator switched the queue's keyboard shortcuts off
+	Body            string // RoleStaff: the body they work for ("" for every other role)
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -128,6 +131,11 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 			return fmt.Errorf("store: unable to index staff: %w", err)
 		}
 	}
+	if u.Role == RoleStaff && u.Body != "" {
+		if err := s.rdb.SAdd(ctx, bodyStaffKey(u.Body), u.ID).Err(); err != nil {
+			return fmt.Errorf("store: unable to index a body's staff: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -162,7 +170,7 @@ func userFields(u *User) map[string]any {
 		"id": u.ID, "email": u.Email, "name": u.Name, "pwhash": u.PasswordHash, "role": string(u.Role),
 		"google_sub": u.GoogleSub, "email_verified": boolStr(u.EmailVerified), "disabled": boolStr(u.Disabled),
 		"pw_version": u.PasswordVersion, "created_at": u.CreatedAt.UnixMilli(), "updated_at": u.UpdatedAt.UnixMilli(),
-		"lang": u.Lang,
+		"lang": u.Lang, "body": u.Body,
 	}
 }
 
@@ -183,7 +191,7 @@ func parseUser(m map[string]string) (*User, error) {
 		ID: m["id"], Email: m["email"], Name: m["name"], PasswordHash: m["pwhash"], Role: Role(m["role"]),
 		GoogleSub: m["google_sub"], EmailVerified: m["email_verified"] == "1", Disabled: m["disabled"] == "1",
 		PasswordVersion: pv, CreatedAt: ms("created_at"), UpdatedAt: ms("updated_at"), NoMail: m["no_mail"] == "1", Lang: m["lang"],
-		NoShortcuts: m["no_shortcuts"] == "1",
+		NoShortcuts: m["no_shortcuts"] == "1", Body: m["body"],
 	}, nil
 }
 
@@ -256,12 +264,27 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string) error {
 	return s.updateUser(ctx, id, map[string]any{"pwhash": hash}, true)
 }
 
-// SetRole changes a user's role (and the admin index, idempotently).
-func (s *Store) SetRole(ctx context.Context, id string, role Role) error {
-	if err := s.updateUser(ctx, id, map[string]any{"role": string(role)}, false); err != nil {
+// ErrNoBody means a staff role named no body, or one that does not exist.
+var ErrNoBody = errors.New("store: staff need an existing body")
+
+// SetRole changes a user's role (and the admin, moderator and body-staff indexes,
+// idempotently). body is the body a RoleStaff user works for, and must exist; other roles
+// ignore it and drop any body they had.
+func (s *Store) SetRole(ctx context.Context, id string, role Role, body string) error {
+	if role != RoleStaff {
+		body = ""
+	} else if _, err := s.Body(ctx, body); errors.Is(err, ErrNotFound) {
+		return ErrNoBody
+	} else if err != nil {
 		return err
 	}
-	var err error
+	prev, err := s.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.updateUser(ctx, id, map[string]any{"role": string(role), "body": body}, false); err != nil {
+		return err
+	}
 	if role == RoleAdmin {
 		err = s.rdb.SAdd(ctx, adminsKey, id).Err()
 	} else {
@@ -278,12 +301,33 @@ func (s *Store) SetRole(ctx context.Context, id string, role Role) error {
 	if err != nil {
 		return fmt.Errorf("store: unable to index staff: %w", err)
 	}
+	if prev.Body != "" && prev.Body != body {
+		if err := s.rdb.SRem(ctx, bodyStaffKey(prev.Body), id).Err(); err != nil {
+			return fmt.Errorf("store: unable to index a body's staff: %w", err)
+		}
+	}
+	if body != "" {
+		if err := s.rdb.SAdd(ctx, bodyStaffKey(body), id).Err(); err != nil {
+			return fmt.Errorf("store: unable to index a body's staff: %w", err)
+		}
+	}
 	return nil
 }
 
 // Staff lists the moderators and admins (reports can be assigned to them), by name.
 func (s *Store) Staff(ctx context.Context) ([]*User, error) {
-	ids, err := s.rdb.SMembers(ctx, staffKey).Result()
+	return s.usersIn(ctx, staffKey, func(u *User) bool { return u.Role.AtLeast(RoleModerator) })
+}
+
+// BodyStaff lists the staff of body bid (its reports can be assigned to them), by name.
+func (s *Store) BodyStaff(ctx context.Context, bid string) ([]*User, error) {
+	return s.usersIn(ctx, bodyStaffKey(bid), func(u *User) bool { return u.Role == RoleStaff && u.Body == bid })
+}
+
+// usersIn lists the enabled users of an index set that still pass keep (the set is repaired
+// lazily: a role changed since is left out), by name.
+func (s *Store) usersIn(ctx context.Context, key string, keep func(*User) bool) ([]*User, error) {
+	ids, err := s.rdb.SMembers(ctx, key).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list staff: %w", err)
 	}
@@ -295,7 +339,7 @@ func (s *Store) Staff(ctx context.Context) ([]*User, error) {
 		} else if err != nil {
 			return nil, err
 		}
-		if u.Role.AtLeast(RoleModerator) && !u.Disabled {
+		if keep(u) && !u.Disabled {
 			out = append(out, u)
 		}
 	}

@@ -144,7 +144,7 @@ func TestUserUpdates(t *testing.T) {
 	if err := s.SetPassword(ctx, u.ID, "new"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetRole(ctx, u.ID, RoleModerator); err != nil {
+	if err := s.SetRole(ctx, u.ID, RoleModerator, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.MarkEmailVerified(ctx, u.ID); err != nil {
@@ -154,7 +154,7 @@ func TestUserUpdates(t *testing.T) {
 	if got.PasswordHash != "new" || got.PasswordVersion != 1 || got.Role != RoleModerator || !got.EmailVerified {
 		t.Fatalf("after updates: %+v", got)
 	}
-	if err := s.SetRole(ctx, newID(), RoleAdmin); !errors.Is(err, ErrNotFound) {
+	if err := s.SetRole(ctx, newID(), RoleAdmin, ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("update of a missing user: %v", err)
 	}
 	if _, err := ParseRole("root"); err == nil {

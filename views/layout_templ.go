@@ -395,7 +395,7 @@ func Layout(p Page) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if p.User != nil && (p.User.Role == "moderator" || p.User.Role == "admin") {
+		if p.User != nil && (p.User.Role == "staff" || p.User.Role == "moderator" || p.User.Role == "admin") {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

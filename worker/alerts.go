@@ -233,7 +233,7 @@ func updateMails(ctx context.Context, d Deps, e store.Event) error {
 		}
 		data := mail.UpdateData{
 			ReportData: mail.ReportData{Common: mail.Common{Name: u.Name, AccountURL: d.BaseURL + "/account"}, Type: t.Label(i18n.With(ctx, i18n.For(u.Lang))), Link: d.BaseURL + "/reports/" + r.ID + "#update-" + up.ID},
-			Text:       clip(up.Text, 500), Fixed: up.Fixed, Reporter: i == 0,
+			Text:       clip(up.Text, 500), Fixed: up.Fixed, Reporter: i == 0, Body: up.BodyName,
 		}
 		if err := Enqueue(i18n.With(ctx, i18n.For(u.Lang)), d.Store, e.EID+":"+uid, u.Email, mail.Update, data); err != nil {
 			return err

@@ -15,8 +15,9 @@ import (
 )
 
 const userUsage = `usage:
-  hazardwatch user create --email E --password P --name N [--role citizen|moderator|admin]
-  hazardwatch user role --email E --role citizen|moderator|admin`
+  hazardwatch user create --email E --password P --name N [--role citizen|moderator|admin | --role staff --body ID]
+  hazardwatch user role --email E --role citizen|moderator|admin
+  hazardwatch user role --email E --role staff --body ID`
 
 // userCmd manages accounts against the Redis the environment names (CONTRACT.md).
 func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -29,7 +30,8 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	email := fs.String("email", "", "email address")
 	pw := fs.String("password", "", "password (10-128 characters)")
 	name := fs.String("name", "", "display name")
-	roleName := fs.String("role", "", "citizen, moderator or admin")
+	roleName := fs.String("role", "", "citizen, staff, moderator or admin")
+	body := fs.String("body", "", "with --role staff: the id of the body they work for")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error() + "\n" + userUsage}
 	}
@@ -57,6 +59,9 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 				return usageError{"--role: " + err.Error()}
 			}
 		}
+		if err := staffBody(ctx, st, role, *body); err != nil {
+			return err
+		}
 		n := store.CleanName(*name)
 		if msg := store.NameProblem(n); !msg.IsZero() {
 			return usageError{"--name: " + msg.String()}
@@ -68,7 +73,7 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		u := &store.User{Email: *email, Name: n, PasswordHash: hash, Role: role}
+		u := &store.User{Email: *email, Name: n, PasswordHash: hash, Role: role, Body: *body}
 		if err := st.CreateUser(ctx, u); err != nil {
 			if errors.Is(err, store.ErrEmailTaken) {
 				return fmt.Errorf("an account with email %s already exists (use `hazardwatch user role` to change its role)", store.NormalizeEmail(*email))
@@ -85,23 +90,50 @@ func userCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return usageError{"--role: " + err.Error()}
 		}
+		if err := staffBody(ctx, st, role, *body); err != nil {
+			return err
+		}
 		u, err := st.UserByEmail(ctx, *email)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no account has email %s", store.NormalizeEmail(*email))
 		} else if err != nil {
 			return err
 		}
-		if err := st.SetRole(ctx, u.ID, role); err != nil {
+		if err := st.SetRole(ctx, u.ID, role, *body); err != nil {
 			return err
 		}
-		if err := st.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "user.role", Target: u.ID, Note: string(u.Role) + " -> " + string(role)}); err != nil {
+		note, now := string(u.Role)+" -> "+string(role), string(role)
+		if role == store.RoleStaff {
+			note += " (body " + *body + ")"
+			now += " of body " + *body
+		}
+		if err := st.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "user.role", Target: u.ID, Note: note}); err != nil {
 			fmt.Fprintln(stdout, "warning:", err)
 		}
-		fmt.Fprintf(stdout, "%s <%s> is now %s (was %s)\n", u.Name, u.Email, role, u.Role)
+		fmt.Fprintf(stdout, "%s <%s> is now %s (was %s)\n", u.Name, u.Email, now, u.Role)
 		return nil
 	default:
 		return usageError{fmt.Sprintf("unknown user command %q\n%s", sub, userUsage)}
 	}
+}
+
+// staffBody checks --body against --role: required for staff, naming a body that exists, and
+// refused with any other role (it would be silently dropped).
+func staffBody(ctx context.Context, st *store.Store, role store.Role, body string) error {
+	switch {
+	case role != store.RoleStaff && body != "":
+		return usageError{"--body: only with --role staff"}
+	case role != store.RoleStaff:
+		return nil
+	case body == "":
+		return usageError{"--body: staff work for one body; give its id (see /admin/bodies)"}
+	}
+	if _, err := st.Body(ctx, body); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no body has id %s", body)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // redisCmd is `hazardwatch redis repair`: rebuilds indexes from documents (run it with the admin
