@@ -15,17 +15,20 @@ const clean = (s) => String(s || "").replace(/[\t\n\r]/g, " ").trim();
 // The gazetteer's own names are GeoNames' main names, read as English.
 const SOURCE_LANG = "en";
 
-// SCRIPTS picks, per language, its names from a place's untagged alternate names; the first it
-// returns is the one to show.
+// SCRIPTS picks, per language, its names from a place's untagged alternate names (given its
+// English name too); the first it returns is the one to show.
 const SCRIPTS = { he: hebrewNames };
 
 // hebrewNames keeps the names written in Hebrew letters only, without vowel points (a search
 // folds them away anyway) or bidi marks, leaving out what only Yiddish spells (װ ױ ײ and the
 // rafe). Yiddish names still look like Hebrew ones ("לאנדאן" beside "לונדון", "בערלין" beside
 // "ברלין"): Yiddish writes vowels with א and ע and sounds with דזש, זש and טש, so the name to show
-// is the one with the fewest of those, then the fullest spelling ("ירושלים" before "ירושלם",
-// "קריית גת" before "קרית גת"), then code point order. The rest stay searchable.
-function hebrewNames(alts) {
+// is the one with the fewest of those; then, as the list also holds other names of the place
+// (Jerusalem: "ציון", "יבוס"), the one whose consonants sound most like the English name's; then
+// the fullest spelling ("ירושלים" before "ירושלם", "קריית גת" before "קרית גת"), then code point
+// order. The rest stay searchable. A place whose only Hebrew name is another name altogether
+// shows it (Istanbul: "ביזנטיון"): GeoNames' list does not say which names are current.
+function hebrewNames(alts, english) {
   const names = [];
   for (let n of alts) {
     n = n.replace(/[\u200e\u200f\u202a-\u202e]/g, "");
@@ -37,7 +40,9 @@ function hebrewNames(alts) {
   }
   const yiddish = (n) => (n.match(/[אע]|דזש|זש|טש/g) || []).length;
   const size = (n) => n.match(/\p{L}/gu).length;
-  names.sort((a, b) => yiddish(a) - yiddish(b) || size(b) - size(a) || (a < b ? -1 : a > b ? 1 : 0));
+  const want = latinSkeleton(english);
+  const far = new Map(names.map((n) => [n, editDistance(hebrewSkeleton(n), want) / Math.max(want.length, 1)]));
+  names.sort((a, b) => yiddish(a) - yiddish(b) || far.get(a) - far.get(b) || size(b) - size(a) || (a < b ? -1 : a > b ? 1 : 0));
   // One of the spellings that differ only in dashes and spaces ("תל אביב-יפו", "תל-אביב-יפו"):
   // searches fold those alike.
   const seen = new Set();
@@ -45,6 +50,29 @@ function hebrewNames(alts) {
     const k = n.replace(/[-\s]+/g, " ");
     return !seen.has(k) && seen.add(k);
   });
+}
+
+// A name's consonants in Latin letters, leaving out vowels and the letters either script writes
+// vowels or silent sounds with (Hebrew א ה ו י ע ח; English h, w, y), and folding the sounds the
+// two spell differently (v and b, f and p, c, k and q, sh and s, tz and s), so "איסטנבול" and
+// "Istanbul" both read "stnbl", "באר שבע" and "Be'er Sheva" both "brsb".
+const HEBREW_SOUNDS = { ב: "b", ג: "g", ד: "d", ז: "z", ט: "t", כ: "k", ך: "k", ל: "l", מ: "m", ם: "m", נ: "n", ן: "n", ס: "s", פ: "p", ף: "p", צ: "s", ץ: "s", ק: "k", ר: "r", ש: "s", ת: "t" };
+function hebrewSkeleton(n) {
+  return [...n].map((ch) => HEBREW_SOUNDS[ch] || "").join("");
+}
+function latinSkeleton(n) {
+  return n.normalize("NFD").toLowerCase().replace(/[^a-z]/g, "")
+    .replace(/ph/g, "p").replace(/sh|ch|kh|tz|ts|zh|th/g, (m) => ({ sh: "s", ch: "", kh: "", tz: "s", ts: "s", zh: "z", th: "t" })[m])
+    .replace(/[aeiouhwy]/g, "").replace(/[cq]/g, "k").replace(/v/g, "b").replace(/f/g, "p").replace(/j/g, "g").replace(/x/g, "ks");
+}
+function editDistance(a, b) {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 // GeoNames has no parent links for populated places, so: a place lies in a city when it is not
@@ -131,7 +159,7 @@ function altNames(kept) {
     const parts = [];
     for (const l of langs) {
       if (!SCRIPTS[l]) continue;
-      const names = SCRIPTS[l](f[3].split(","));
+      const names = SCRIPTS[l](f[3].split(","), f[2] || f[1]);
       if (names.length) parts.push(l + "=" + names.join(","));
     }
     if (parts.length) byId.set(id, parts.join(";"));
