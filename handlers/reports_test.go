@@ -102,6 +102,9 @@ func TestCreateReportWithPhoto(t *testing.T) {
 		d.Find(`[data-testid="description"]`).Text() != "Deep pothole in the right lane" {
 		t.Fatalf("report page: status %q address %q", d.Find(`[data-testid="status"]`).Text(), d.Find(`[data-testid="address"]`).Text())
 	}
+	if got := strings.Join(strings.Fields(d.Find(`[data-testid="reported"]`).Text()), " "); !strings.HasPrefix(got, "reported ") || len(got) <= len("reported ") {
+		t.Fatalf("report page says %q, want \"reported\", a space and when", got) // was "reportedjust now"
+	}
 	if strings.Contains(page, "Reported by") {
 		t.Fatal("the reporter's name shows although they did not choose to show it")
 	}
