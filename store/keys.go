@@ -211,7 +211,7 @@ var keyFamilies = []string{
 	geoKey("<class>"), posKey("<c>"),
 	reportsByTimeKey, expiryKey, outboxDirtyKey, eventsKey,
 	gridKey("<p>:<bx>:<by>", "<status>", ""), gridKey("<p>:<bx>:<by>", "<status>", "<yyyymmdd>"),
-	gridSeenKey("<p>:<bx>:<by>"), gridPointsKey("17:<bx>:<by>"),
+	gridSeenKey("<p>:<bx>:<by>"), gridPointsKey("17:<bx>:<by>"), gridActiveReadyKey,
 	statsDayKey("<yyyy-mm-dd>"), statsReportersKey("<yyyy-mm-dd>"), statsAppliedKey("<yyyy-mm-dd>"), statsResolutionKey, statsAreasKey,
 	statsNowKey, statsFirstKey,
 	queueStatusKey("<status>"), queueFlagKey("<flag>"), queueAssigneeKey("<uid>"), queueTypeKey("<type>"), queueSeverityKey("<severity>"), queueBodyKey("<bid>"),
