@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -339,6 +340,12 @@ func TestPublicUpdates(t *testing.T) {
 	d := doc(t, body)
 	if d.Find(`[data-testid="update"]`).Length() != 1 || !strings.Contains(d.Find(`[data-testid="update"]`).Text(), "Passer 0") || d.Find(`[data-testid="update"] img`).Length() != 1 {
 		t.Fatalf("the update is not on the page")
+	}
+	// Its time is in the reader's language and time zone, as the timeline's (it was "27 Nov 2026 13:04 UTC" for everyone).
+	_, body = e.get(t, "/reports/"+id+"?lang=he")
+	when := doc(t, body).Find(`[data-testid="update"] time`)
+	if when.Length() != 1 || when.AttrOr("datetime", "") == "" || regexp.MustCompile(`[A-Za-z]`).MatchString(when.Text()) {
+		t.Fatalf("the update's time for a Hebrew reader: %d element(s), %q", when.Length(), when.Text())
 	}
 	m := e.waitMails(t, reporter.Email, 1)
 	if !strings.Contains(m[0].Subject, "update") {

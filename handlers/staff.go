@@ -130,7 +130,7 @@ func (h *handler) panel(c *fiber.Ctx, r *store.Report) *views.ModerationPanel {
 		return n
 	}
 	for _, a := range r.Abuse {
-		p.Abuse = append(p.Abuse, views.AbuseRow{When: a.At.Format("2006-01-02 15:04"), Who: name(a.By), Reason: a.Reason, Update: a.Update})
+		p.Abuse = append(p.Abuse, views.AbuseRow{At: a.At, Who: name(a.By), Reason: a.Reason, Update: a.Update})
 	}
 	for i := len(r.History) - 1; i >= 0; i-- {
 		ch := r.History[i]
@@ -138,7 +138,7 @@ func (h *handler) panel(c *fiber.Ctx, r *store.Report) *views.ModerationPanel {
 		if ch.BodyName != "" { // a body's staff: the person, for the record, and whose staff
 			who = i18n.T(ctx, "moderation.history.for_body", map[string]any{"Name": who, "Body": ch.BodyName})
 		}
-		row := views.HistoryRow{When: ch.At.Format("2006-01-02 15:04"), Who: who,
+		row := views.HistoryRow{At: ch.At, Who: who,
 			What: historyLabel(ctx, ch, name), Note: ch.Note, Was: ch.Was, Internal: ch.Internal}
 		switch ch.Action { // these keep the new and old value in Note and Was: say them as names
 		case lifecycle.ActAssign:

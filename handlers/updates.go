@@ -34,7 +34,7 @@ func (h *handler) updatesView(c *fiber.Ctx, r *store.Report) views.UpdatesView {
 		if up.Hidden() && !mod {
 			continue
 		}
-		item := views.UpdateItem{ID: up.ID, Name: h.updateAuthor(c, up, mod), Text: up.Text, Fixed: up.Fixed, When: up.At.Format("2 Jan 2006 15:04 MST"),
+		item := views.UpdateItem{ID: up.ID, Name: h.updateAuthor(c, up, mod), Text: up.Text, Fixed: up.Fixed, At: up.At,
 			Hidden: up.Hidden(), Reason: up.Reason}
 		if up.Photo != "" {
 			item.Photo = &views.PhotoView{Full: "/photos/" + up.Photo + ".jpg", Thumb: "/photos/" + up.Photo + "_t.jpg"}
