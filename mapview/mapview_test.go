@@ -1,6 +1,7 @@
 package mapview
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -79,8 +80,8 @@ func truth(rs []*store.Report, q Query) int64 {
 	return n
 }
 
-// check asserts the contract of an answer: counts add up to the reports in the box, and with a
-// zoom no two features are closer than ClusterPx pixels.
+// check asserts the contract of an answer: counts add up to the reports in the box, features come
+// in a stable order, and with a zoom no two features are closer than ClusterPx pixels.
 func check(t *testing.T, q Query, ans Answer, want int64) {
 	t.Helper()
 	var sum int64
@@ -92,6 +93,11 @@ func check(t *testing.T, q Query, ans Answer, want int64) {
 	}
 	if sum != want || ans.Total != want {
 		t.Fatalf("zoom %d box %+v types %v since %v: counts add up to %d (total %d), the box holds %d", q.Zoom, q.Box, q.Types, q.Since, sum, ans.Total, want)
+	}
+	if !slices.IsSortedFunc(ans.Features, func(a, b Feature) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Lat, b.Lat), cmp.Compare(a.Lng, b.Lng), cmp.Compare(a.ID, b.ID))
+	}) {
+		t.Fatalf("zoom %d box %+v: features are not fullest first, then south to north, west to east, then by id", q.Zoom, q.Box)
 	}
 	if !q.HasZoom {
 		return
