@@ -114,6 +114,7 @@ func New(d Deps) *fiber.App {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10, // room for cookies and htmx headers
+		WriteBufferSize:       64 << 10, // a street view (26 KB) leaves in one write, not two
 		DisableStartupMessage: true,
 	})
 	// fasthttp reads the whole body before any handler runs, so a route's limit must be known from

@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -126,5 +129,25 @@ func TestViewportClusters(t *testing.T) {
 	// Zoomed in on the smaller group: points again.
 	if _, fc, _ := c.collection("bbox=35.4,32.9,35.6,33.1"); len(fc.Features) != 400 || fc.Features[0].Properties["cluster"] != nil {
 		t.Fatalf("zoomed in: %d features", len(fc.Features))
+	}
+}
+
+// appendDegrees must write what strconv writes for the rounded value (clients parse it as a
+// number; the old output is the reference).
+func TestAppendDegreesMatchesStrconv(t *testing.T) {
+	vals := []float64{0, -0.0, 1, -1, 0.00001, -0.00001, 0.000004, -0.000004, 0.000005, 34.985, 32.78512, -122.41941,
+		179.99999, -180, 90, -90, 12.3, 0.1, 0.10001, 51.500001}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		vals = append(vals, r.Float64()*360-180)
+	}
+	for _, f := range vals {
+		want := strconv.AppendFloat(nil, math.Round(f*1e5)/1e5, 'f', -1, 64)
+		if string(want) == "-0" {
+			want = []byte("0") // a sign on zero was never meant
+		}
+		if got := appendDegrees(nil, f); string(got) != string(want) {
+			t.Fatalf("appendDegrees(%v) = %s, want %s", f, got, want)
+		}
 	}
 }
