@@ -96,7 +96,9 @@ func serve(ctx context.Context, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, logw)
+	lines := newLineBuffer(logw, 100*time.Millisecond)
+	defer lines.Close()
+	log := newLogger(cfg.LogFormat, lines)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
