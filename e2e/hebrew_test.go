@@ -214,7 +214,7 @@ func TestHebrewModerationAction(t *testing.T) {
 }
 
 // Every page in the pseudo-locale (accented and 40% longer) on a phone: nothing is wider than
-// the page or sticks out of its container.
+// the page or sticks out of its container, and no button breaks a word in two.
 func TestPseudoLocaleDoesNotOverflowOnAPhone(t *testing.T) {
 	_, email := newUser(t, store.RoleAdmin)
 	s := open(t, playwright.BrowserNewContextOptions{Viewport: &playwright.Size{Width: 360, Height: 740}, IsMobile: playwright.Bool(true)})
@@ -237,7 +237,8 @@ func TestPseudoLocaleDoesNotOverflowOnAPhone(t *testing.T) {
 	}
 }
 
-// overflow fails when the page scrolls sideways or an element of text is wider than its parent.
+// overflow fails when the page scrolls sideways, an element of text is wider than its parent, or a
+// button's word is split across lines.
 func overflow(t *testing.T, s *session, path string) {
 	t.Helper()
 	if err := expect.Locator(s.page.Locator("html")).ToHaveAttribute("lang", "en-XA"); err != nil {
@@ -254,6 +255,19 @@ func overflow(t *testing.T, s *session, path string) {
 			if (r.width > 0 && (r.right > W + 1 || r.left < -1)) out.push(el.tagName.toLowerCase() + " '" + el.textContent.trim().slice(0, 40) + "' leaves the screen");
 			else if (el.scrollWidth > el.clientWidth + 1 && cs.overflowX === "visible" && getComputedStyle(p).overflowX === "visible" && el.clientWidth > 0 && cs.display !== "inline")
 				out.push(el.tagName.toLowerCase() + " '" + el.textContent.trim().slice(0, 40) + "' overflows its box");
+		}
+		// Long words in text may break anywhere (body's overflow-wrap); a button's may not.
+		for (const b of document.querySelectorAll(".btn")) {
+			if (!b.getClientRects().length || b.closest(".sr-only")) continue;
+			const walk = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+			for (let n; (n = walk.nextNode());) {
+				for (const m of n.textContent.matchAll(/\S+/g)) {
+					const r = document.createRange();
+					r.setStart(n, m.index);
+					r.setEnd(n, m.index + m[0].length);
+					if (new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1) out.push("button '" + b.textContent.trim().slice(0, 40) + "' breaks the word '" + m[0] + "'");
+				}
+			}
 		}
 		return out.slice(0, 10);
 	}`)
