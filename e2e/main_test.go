@@ -130,9 +130,15 @@ type session struct {
 	t    *testing.T
 	page playwright.Page
 
+	n        int // the test's first session is 1, its second 2...: artifacts are saved per session
 	mu       sync.Mutex
 	problems []string // console errors, page errors, failed requests
 }
+
+var (
+	sessionsMu sync.Mutex
+	sessions   = map[string]int{} // sessions opened per test name
+)
 
 // open starts a fresh context (own cookies) and page; on failure it saves a screenshot and HTML.
 func open(t *testing.T, opts ...playwright.BrowserNewContextOptions) *session {
@@ -155,7 +161,10 @@ func open(t *testing.T, opts ...playwright.BrowserNewContextOptions) *session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &session{t: t, page: page}
+	sessionsMu.Lock()
+	sessions[t.Name()]++
+	s := &session{t: t, page: page, n: sessions[t.Name()]}
+	sessionsMu.Unlock()
 	page.OnConsole(func(m playwright.ConsoleMessage) {
 		// Chromium logs every 4xx answer; a 422 form or a 404 page is expected. Server errors
 		// are caught below instead.
@@ -199,6 +208,9 @@ func (s *session) saveArtifacts() {
 	dir := filepath.Join(repoRoot, "e2e", ".artifacts")
 	_ = os.MkdirAll(dir, 0o755)
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(s.t.Name())
+	if s.n > 1 {
+		name += fmt.Sprintf("-session%d", s.n)
+	}
 	if _, err := s.page.Screenshot(playwright.PageScreenshotOptions{Path: playwright.String(filepath.Join(dir, name+".png")), FullPage: playwright.Bool(true)}); err != nil {
 		s.t.Logf("screenshot: %v", err)
 	}
