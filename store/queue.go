@@ -514,18 +514,10 @@ func (s *Store) rebuildBodyQueues(ctx context.Context) error {
 			return fmt.Errorf("store: unable to read a body's reports: %w", err)
 		}
 		for start := 0; start < len(rids); start += 1000 {
-			if err := s.rdb.SAdd(ctx, queueBodyKey(bid), toAny(rids[start:min(start+1000, len(rids))])...).Err(); err != nil {
+			if err := s.rdb.SAdd(ctx, queueBodyKey(bid), strSlice(rids[start:min(start+1000, len(rids))])...).Err(); err != nil {
 				return fmt.Errorf("store: unable to rebuild a body's queue: %w", err)
 			}
 		}
 	}
 	return nil
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }
