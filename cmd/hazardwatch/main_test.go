@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -151,7 +150,7 @@ func TestWorkerCommand(t *testing.T) {
 	t.Setenv("DATA_DIR", t.TempDir())
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &lockedBuffer{}
 	go func() { done <- run(ctx, []string{"worker"}, &bytes.Buffer{}, logs) }()
 
 	rdb, _ := store.Dial(config.Redis{URL: srv.URL()})
@@ -206,16 +205,3 @@ func TestWorkerCommand(t *testing.T) {
 		t.Fatal("the worker command did not stop")
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for a goroutine writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

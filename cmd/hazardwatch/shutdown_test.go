@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// lockedBuffer is a bytes.Buffer safe for a goroutine writing while the test reads.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
