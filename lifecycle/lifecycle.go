@@ -152,12 +152,15 @@ func (s *Service) canSee(ctx context.Context, viewer *store.User, r *store.Repor
 	return s.moderates(ctx, viewer, r.ID)
 }
 
-// PhotoVisible reports whether viewer may see photo hash of r: the report must be visible to
-// them, and a hidden photo, or the photo of a hidden update, only to those who moderate it.
+// PhotoVisible reports whether viewer may see photo hash of r: a shown photo of a report
+// visible to them; anything else (a hidden photo, a hidden update's, any photo of a report only
+// its moderators see) only to those who moderate it, asked once.
 func (s *Service) PhotoVisible(ctx context.Context, viewer *store.User, r *store.Report, hash string) bool {
-	if !s.CanSee(ctx, viewer, r) {
-		return false
-	}
+	return s.Visible(viewer, r.Status, r.ReporterID) && shownPhoto(r, hash) || s.Moderates(ctx, viewer, r.ID)
+}
+
+// shownPhoto reports whether hash is one of r's photos that anyone who sees r may see.
+func shownPhoto(r *store.Report, hash string) bool {
 	if slices.Contains(r.Photos, hash) {
 		return true
 	}
@@ -166,7 +169,7 @@ func (s *Service) PhotoVisible(ctx context.Context, viewer *store.User, r *store
 			return true
 		}
 	}
-	return s.Moderates(ctx, viewer, r.ID)
+	return false
 }
 
 // VisibleStatuses keeps the statuses of want that viewer may see whoever reported them: what a
