@@ -13,26 +13,33 @@ import (
 	"hazardwatch/views"
 )
 
-func (h *handler) userRow(c *fiber.Ctx, u *store.User) (views.UserRow, error) {
+// userRow is a person as /admin lists them; bodies names every body by id (a staff member's body
+// missing from it was deleted).
+func userRow(c *fiber.Ctx, u *store.User, bodies map[string]string) views.UserRow {
 	row := views.UserRow{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role), Verified: u.EmailVerified,
 		Disabled: u.Disabled, Created: u.CreatedAt.Format("2006-01-02"), Self: currentUser(c) != nil && currentUser(c).ID == u.ID}
 	if u.Role == store.RoleStaff {
-		b, err := h.store.Body(c.UserContext(), u.Body)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
+		if name, ok := bodies[u.Body]; ok {
+			row.Body, row.BodyName = u.Body, name
+		} else {
 			row.BodyGone = true
-		case err != nil:
-			return row, err
-		default:
-			row.Body, row.BodyName = b.ID, b.Name
 		}
 	}
-	return row, nil
+	return row
 }
 
 // admin is /admin: find people by email, change roles, disable and enable accounts.
 func (h *handler) admin(c *fiber.Ctx) error {
 	v := views.AdminView{Query: strings.TrimSpace(strings.Clone(c.Query("email")))}
+	bs, err := h.routing.Bodies(c.UserContext())
+	if err != nil {
+		return err
+	}
+	names := make(map[string]string, len(bs))
+	for _, b := range bs {
+		v.Bodies = append(v.Bodies, views.Option{Value: b.ID, Label: b.Name})
+		names[b.ID] = b.Name
+	}
 	if v.Query != "" {
 		u, err := h.store.UserByEmail(c.UserContext(), v.Query)
 		switch {
@@ -41,11 +48,7 @@ func (h *handler) admin(c *fiber.Ctx) error {
 		case err != nil:
 			return err
 		default:
-			row, err := h.userRow(c, u)
-			if err != nil {
-				return err
-			}
-			v.Users = []views.UserRow{row}
+			v.Users = []views.UserRow{userRow(c, u, names)}
 			res, err := h.store.List(c.UserContext(), store.ListQuery{Reporter: u.ID, Statuses: hazard.Statuses, Limit: 20})
 			if err != nil {
 				return err
@@ -60,22 +63,11 @@ func (h *handler) admin(c *fiber.Ctx) error {
 			return err
 		}
 		for _, u := range us {
-			row, err := h.userRow(c, u)
-			if err != nil {
-				return err
-			}
-			v.Users = append(v.Users, row)
+			v.Users = append(v.Users, userRow(c, u, names))
 		}
 	}
 	for _, r := range store.Roles {
 		v.Roles = append(v.Roles, views.Option{Value: string(r), Label: say(c, "account.role."+string(r))})
-	}
-	bs, err := h.routing.Bodies(c.UserContext())
-	if err != nil {
-		return err
-	}
-	for _, b := range bs {
-		v.Bodies = append(v.Bodies, views.Option{Value: b.ID, Label: b.Name})
 	}
 	return render(c, fiber.StatusOK, views.AdminPage(h.page(c, say(c, "admin.people.title")), v))
 }
