@@ -298,16 +298,15 @@ func (h *handler) tabs(c *fiber.Ctx, q queueParams, scope queueScope) ([]views.Q
 func (h *handler) rowContext(c *fiber.Ctx, q queueParams) (views.QueueRowContext, error) {
 	ctx := c.UserContext()
 	rc := views.QueueRowContext{Back: q.values(q.Page).Encode(), Types: typeOptions(c)}
-	ts, terr := h.store.Templates(ctx)
-	if terr != nil {
-		return rc, terr
+	ts, err := h.store.Templates(ctx)
+	if err != nil {
+		return rc, err
 	}
 	for _, t := range ts {
 		rc.Templates = append(rc.Templates, views.TemplateOption{ID: t.ID, Action: t.Action, Title: t.Title, Text: t.Text})
 	}
 	// Who reports can be assigned to: a body's staff see only their colleagues, never the users.
 	var staff []*store.User
-	var err error
 	if me := currentUser(c); me.Role == store.RoleStaff {
 		staff, err = h.store.BodyStaff(ctx, me.Body)
 	} else {
